@@ -1,0 +1,109 @@
+/**
+ * What happens to a stream: admitted under the user's limit, taken over on reconnect, released when its socket
+ * ends. Knows nothing of Lambda; collaborators come in as arguments.
+ */
+import { LimitReachedError } from './errors.js';
+import type { ConnectionGateway } from './gateway.js';
+import { reclaimGhosts, type Logger } from './reclaim.js';
+import { StreamStore, type ConnectionRecord, type NewConnection } from './store.js';
+
+export interface AdmissionDeps {
+  store: StreamStore;
+  gateway: ConnectionGateway;
+  defaultLimit: number;
+  leaseMs: number;
+  maxConnectionMs: number;
+  logger: Logger;
+}
+
+export interface ConnectRequest {
+  connectionId: string;
+  userId: string;
+  streamId?: string;
+  device?: string;
+  sourceIp?: string;
+  userAgent?: string;
+  /** API Gateway's connectedAt (ms): every timestamp written for this connect derives from it */
+  connectedAt: number;
+}
+
+export type ConnectResult =
+  | { kind: 'admitted' }
+  /** the same `$connect` seen again: nothing was written the second time */
+  | { kind: 'duplicate' }
+  | { kind: 'tookOver'; replaced: string };
+
+/** Reclaims and takeovers that race other connects are retried; a few rounds always settle it. */
+const MAX_ROUNDS = 4;
+
+export async function connect(deps: AdmissionDeps, request: ConnectRequest): Promise<ConnectResult> {
+  const { store } = deps;
+  const conn: NewConnection = { ...request, leaseExpiresAt: request.connectedAt + deps.leaseMs };
+  let refusal: LimitReachedError | undefined;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const outcome = await store.admit(conn, deps.defaultLimit, deps.maxConnectionMs, round);
+    switch (outcome.kind) {
+      case 'admitted':
+        return { kind: 'admitted' };
+      case 'duplicate':
+        return { kind: 'duplicate' };
+      case 'streamHeld': {
+        const taken = await store.takeOver({ ...conn, streamId: conn.streamId! }, outcome.heldBy, deps.maxConnectionMs);
+        if (taken.kind === 'changed') continue;
+        if (taken.kind === 'duplicate') return { kind: 'duplicate' };
+        await closeQuietly(deps, outcome.heldBy);
+        return { kind: 'tookOver', replaced: outcome.heldBy };
+      }
+      case 'limitReached': {
+        const { counter } = outcome;
+        refusal = new LimitReachedError(request.userId, counter.active, counter.limitOverride ?? deps.defaultLimit);
+        const freed = await reclaimGhosts(deps, counter, request.connectedAt);
+        if (freed === 0) throw refusal;
+      }
+    }
+  }
+  throw refusal ?? new LimitReachedError(request.userId, NaN, deps.defaultLimit);
+}
+
+/** The socket is gone; give its stream back. Safe to run twice, or after a kick or the sweep got there first. */
+export async function disconnect(deps: Pick<AdmissionDeps, 'store'>, connectionId: string, at: number) {
+  return deps.store.release(connectionId, 'disconnected', at);
+}
+
+export interface HeartbeatResult {
+  connection: ConnectionRecord;
+}
+
+/** Renews the lease; writes at most once per half lease so that frequent heartbeats stay cheap. */
+export async function heartbeat(
+  deps: Pick<AdmissionDeps, 'store' | 'leaseMs'>,
+  connectionId: string,
+  at: number,
+): Promise<ConnectionRecord | undefined> {
+  return deps.store.renewLease(connectionId, at, at + deps.leaseMs, at + deps.leaseMs / 2);
+}
+
+export interface UserStatus {
+  userId: string;
+  active: number;
+  limit: number;
+}
+
+export async function userStatus(
+  deps: Pick<AdmissionDeps, 'store' | 'defaultLimit'>,
+  connectionId: string,
+): Promise<UserStatus | undefined> {
+  const connection = await deps.store.getConnection(connectionId);
+  if (!connection || connection.state !== 'open') return undefined;
+  const counter = await deps.store.getCounter(connection.userId);
+  return { userId: connection.userId, active: counter.active, limit: counter.limitOverride ?? deps.defaultLimit };
+}
+
+async function closeQuietly(deps: AdmissionDeps, connectionId: string) {
+  try {
+    await deps.gateway.disconnect(connectionId);
+  } catch (error) {
+    // The stream is already handed over; a socket we could not close now is found by the sweep.
+    deps.logger.warn('could not close the replaced connection', { connectionId, error: String(error) });
+  }
+}

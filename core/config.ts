@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const positiveInt = (fallback: number, max: number) =>
+  z.coerce.number().int().min(1).max(max).default(fallback);
+
+const EnvSchema = z.object({
+  TABLE_NAME: z.string().min(3),
+  AUTH_MODE: z.enum(['dev', 'jwt']),
+  /** Where `@connections` lives: the emulator's port locally, the stage's callback URL in AWS. */
+  MANAGEMENT_ENDPOINT: z.url(),
+  STREAM_LIMIT: positiveInt(3, 100),
+  /** How long a connection counts without a heartbeat before it may be checked as a ghost. */
+  LEASE_SECONDS: positiveInt(300, 86_400),
+  /** API Gateway closes every socket after 2 hours; a connection older than this is gone for sure. */
+  MAX_CONNECTION_SECONDS: positiveInt(7_200, 86_400),
+  DYNAMODB_ENDPOINT: z.url().optional(),
+});
+
+export interface Config {
+  tableName: string;
+  authMode: 'dev' | 'jwt';
+  managementEndpoint: string;
+  defaultLimit: number;
+  leaseMs: number;
+  maxConnectionMs: number;
+  dynamodbEndpoint?: string;
+}
+
+/** Reads the environment once, at cold start, and refuses to start on anything missing or malformed. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  if (e.AUTH_MODE === 'jwt') {
+    throw new ConfigError('AUTH_MODE=jwt is not available yet; use AUTH_MODE=dev');
+  }
+  return {
+    tableName: e.TABLE_NAME,
+    authMode: e.AUTH_MODE,
+    managementEndpoint: e.MANAGEMENT_ENDPOINT,
+    defaultLimit: e.STREAM_LIMIT,
+    leaseMs: e.LEASE_SECONDS * 1000,
+    maxConnectionMs: e.MAX_CONNECTION_SECONDS * 1000,
+    dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The whole service on one machine: DynamoDB Local, the API Gateway emulator in front of the real handlers.
+ * `npm start`, the integration tests and the benchmark all start it through here.
+ */
+import { ensureTable, startDynamoDbLocal, type EmbeddedDynamoDb } from './dynamodb-local.js';
+import { GatewayEmulator, type Faults } from './gateway-emulator.js';
+
+export interface LocalStackOptions {
+  wsPort?: number;
+  host?: string;
+  streamLimit?: number;
+  /** keep DynamoDB Local's data here across restarts; in memory when unset */
+  dataDir?: string;
+  /** use this DynamoDB instead of starting one */
+  dynamodbEndpoint?: string;
+  tableName?: string;
+  leaseSeconds?: number;
+  idleTimeoutMs?: number;
+  hardTimeoutMs?: number;
+  faults?: Partial<Faults>;
+  logLevel?: string;
+}
+
+export interface LocalStack {
+  wsUrl: string;
+  callbackUrl: string;
+  dynamodbEndpoint: string;
+  tableName: string;
+  emulator: GatewayEmulator;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const tableName = options.tableName ?? 'streamgate';
+  let dynamo: EmbeddedDynamoDb | undefined;
+  const stoppers: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stoppers.reverse()) await s().catch(() => undefined);
+    stoppers.length = 0;
+  };
+  try {
+    let endpoint = options.dynamodbEndpoint;
+    if (!endpoint) {
+      dynamo = await startDynamoDbLocal({ dataDir: options.dataDir });
+      stoppers.push(dynamo.stop);
+      endpoint = dynamo.endpoint;
+    }
+    await ensureTable(endpoint, tableName);
+
+    const emulator = new GatewayEmulator({
+      port: options.wsPort ?? 3001,
+      host: options.host ?? '127.0.0.1',
+      idleTimeoutMs: options.idleTimeoutMs,
+      hardTimeoutMs: options.hardTimeoutMs,
+      faults: options.faults,
+    });
+    await emulator.start();
+    stoppers.push(() => emulator.stop());
+
+    // The handlers read their configuration at import, as in Lambda; it is complete only now.
+    Object.assign(process.env, {
+      TABLE_NAME: tableName,
+      AUTH_MODE: 'dev',
+      MANAGEMENT_ENDPOINT: emulator.callbackUrl,
+      DYNAMODB_ENDPOINT: endpoint,
+      STREAM_LIMIT: String(options.streamLimit ?? 3),
+      LEASE_SECONDS: String(options.leaseSeconds ?? 300),
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      AWS_REGION: process.env.AWS_REGION ?? 'local',
+    });
+    const [connect, disconnect, fallback] = await Promise.all([
+      import('../../handlers/connect.js'),
+      import('../../handlers/disconnect.js'),
+      import('../../handlers/default.js'),
+    ]);
+    emulator.attach({ $connect: connect.handler, $disconnect: disconnect.handler, $default: fallback.handler });
+
+    return { wsUrl: emulator.url, callbackUrl: emulator.callbackUrl, dynamodbEndpoint: endpoint, tableName, emulator, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,45 @@
+/** `npm start`: the whole service on this machine, until SIGINT or SIGTERM. */
+import { JavaMissingError } from './dynamodb-local.js';
+import { startLocalStack } from './stack.js';
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`${name} must be a whole number, not ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+async function main() {
+  const stack = await startLocalStack({
+    wsPort: intFromEnv('WS_PORT', 3001),
+    streamLimit: intFromEnv('STREAM_LIMIT', 3),
+    dataDir: process.env.DATA_DIR || undefined,
+    dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
+    leaseSeconds: intFromEnv('LEASE_SECONDS', 300),
+  });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`streamgate: ${signal}, stopping`);
+    await stack.stop();
+    process.exit(0);
+  };
+  // A crash must not leave DynamoDB Local's java process behind.
+  process.on('uncaughtException', (error) => {
+    console.error(error);
+    void shutdown('uncaught exception').finally(() => process.exit(1));
+  });
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  console.log(`streamgate ready: ws ${stack.wsUrl} (players, @connections)`);
+}
+
+main().catch((error) => {
+  console.error(error instanceof JavaMissingError ? error.message : error);
+  process.exit(1);
+});
