@@ -14,6 +14,11 @@ const EnvSchema = z.object({
   LEASE_SECONDS: positiveInt(300, 86_400),
   /** API Gateway closes every socket after 2 hours; a connection older than this is gone for sure. */
   MAX_CONNECTION_SECONDS: positiveInt(7_200, 86_400),
+  /**
+   * While `$connect` runs, API Gateway answers GetConnection with 410 for the connection being set up, so a
+   * connection younger than this is never judged a ghost (API Gateway's integration timeout is 29 s).
+   */
+  HANDSHAKE_GRACE_SECONDS: positiveInt(30, 3_600),
   DYNAMODB_ENDPOINT: z.url().optional(),
 });
 
@@ -24,6 +29,7 @@ export interface Config {
   defaultLimit: number;
   leaseMs: number;
   maxConnectionMs: number;
+  handshakeGraceMs: number;
   dynamodbEndpoint?: string;
 }
 
@@ -45,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     defaultLimit: e.STREAM_LIMIT,
     leaseMs: e.LEASE_SECONDS * 1000,
     maxConnectionMs: e.MAX_CONNECTION_SECONDS * 1000,
+    handshakeGraceMs: e.HANDSHAKE_GRACE_SECONDS * 1000,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
   };
 }

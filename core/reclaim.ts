@@ -17,25 +17,38 @@ export interface GhostDeps {
   store: StreamStore;
   gateway: ConnectionGateway;
   maxConnectionMs: number;
+  handshakeGraceMs: number;
   logger: Logger;
 }
+
+export type Verdict = 'live' | 'ghost' | 'goneRecently';
 
 /**
  * Is this connection gone? API Gateway is asked first; only when it cannot answer does an expired lease (or
  * API Gateway's hard 2-hour limit) decide. A live socket is never released here, even with an expired lease.
+ * A young connection that API Gateway does not know is `goneRecently`: its handshake may still be under way,
+ * or it just closed and its `$disconnect` is on the way; either way it is not released here.
  */
-export async function isGhost(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<boolean> {
-  if (now - c.connectedAt > deps.maxConnectionMs) return true;
+export async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Verdict> {
+  if (now - c.connectedAt > deps.maxConnectionMs) return 'ghost';
   try {
-    return (await deps.gateway.probe(c.connectionId)) === 'gone';
+    if ((await deps.gateway.probe(c.connectionId)) === 'alive') return 'live';
+    return now - c.connectedAt < deps.handshakeGraceMs ? 'goneRecently' : 'ghost';
   } catch (error) {
     deps.logger.warn('GetConnection failed; falling back to the lease', { connectionId: c.connectionId, error: String(error) });
-    return c.leaseExpiresAt < now;
+    return c.leaseExpiresAt < now ? 'ghost' : 'live';
   }
 }
 
-/** Releases the user's ghosts; returns how many streams came free. */
-export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<number> {
+export interface ReclaimResult {
+  /** streams that came free */
+  freed: number;
+  /** counted connections API Gateway no longer knows but too young to release */
+  goneRecently: number;
+}
+
+/** Releases the user's ghosts. */
+export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimResult> {
   const { store } = deps;
   const { open, missing } = await store.countedConnections(counter);
   let freed = 0;
@@ -44,14 +57,16 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     freed += counter.active - counter.counted.size;
   }
   for (const connectionId of missing) {
-    if (await store.forgetMissing(counter.userId, connectionId)) freed++;
+    // Forgotten now, or released by its own `$disconnect` since the counter was read: free either way.
+    await store.forgetMissing(counter.userId, connectionId);
+    freed++;
   }
-  const verdicts = await Promise.all(open.map(async (c) => ({ c, ghost: await isGhost(deps, c, now) })));
-  for (const { c } of verdicts.filter((v) => v.ghost)) {
+  const verdicts = await Promise.all(open.map(async (c) => ({ c, verdict: await judge(deps, c, now) })));
+  for (const { c } of verdicts.filter((v) => v.verdict === 'ghost')) {
     const outcome = await store.release(c.connectionId, 'reclaimed', now);
     // Released by someone else in the meantime still means a free slot for the caller.
     if (outcome.kind !== 'unknown') freed++;
     if (outcome.kind === 'released') deps.logger.info('ghost reclaimed', { connectionId: c.connectionId, userId: c.userId });
   }
-  return freed;
+  return { freed, goneRecently: verdicts.filter((v) => v.verdict === 'goneRecently').length };
 }

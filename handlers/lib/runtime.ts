@@ -19,5 +19,6 @@ export const deps: AdmissionDeps = {
   defaultLimit: config.defaultLimit,
   leaseMs: config.leaseMs,
   maxConnectionMs: config.maxConnectionMs,
+  handshakeGraceMs: config.handshakeGraceMs,
   logger,
 };

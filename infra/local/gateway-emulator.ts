@@ -296,10 +296,17 @@ export class GatewayEmulator {
     }
     if (!conn || conn.socket.readyState !== WebSocket.OPEN) return gone(res);
     if (req.method === 'GET') {
+      const connectedAt = new Date(conn.connectedAt).toISOString();
+      const lastActiveAt = new Date(conn.lastActiveAt).toISOString();
       return json(res, 200, {
-        ConnectedAt: new Date(conn.connectedAt).toISOString(),
+        // API Gateway's wire names, which the SDK reads (it shows them as ConnectedAt, Identity, LastActiveAt)...
+        connectedAt,
+        identity: { sourceIp: conn.sourceIp, userAgent: conn.userAgent },
+        lastActiveAt,
+        // ...and the SDK's spelling, which CONTRACT.md documents, for callers reading the JSON by hand.
+        ConnectedAt: connectedAt,
         Identity: { SourceIp: conn.sourceIp, UserAgent: conn.userAgent },
-        LastActiveAt: new Date(conn.lastActiveAt).toISOString(),
+        LastActiveAt: lastActiveAt,
       });
     }
     if (req.method === 'DELETE') {

@@ -15,10 +15,13 @@ export interface LocalStackOptions {
   dynamodbEndpoint?: string;
   tableName?: string;
   leaseSeconds?: number;
+  handshakeGraceSeconds?: number;
   idleTimeoutMs?: number;
   hardTimeoutMs?: number;
   faults?: Partial<Faults>;
   logLevel?: string;
+  /** for tests of an unreachable store: do not create the table */
+  skipTableSetup?: boolean;
 }
 
 export interface LocalStack {
@@ -45,7 +48,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stoppers.push(dynamo.stop);
       endpoint = dynamo.endpoint;
     }
-    await ensureTable(endpoint, tableName);
+    if (!options.skipTableSetup) await ensureTable(endpoint, tableName);
 
     const emulator = new GatewayEmulator({
       port: options.wsPort ?? 3001,
@@ -65,6 +68,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       DYNAMODB_ENDPOINT: endpoint,
       STREAM_LIMIT: String(options.streamLimit ?? 3),
       LEASE_SECONDS: String(options.leaseSeconds ?? 300),
+      HANDSHAKE_GRACE_SECONDS: String(options.handshakeGraceSeconds ?? 30),
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       AWS_REGION: process.env.AWS_REGION ?? 'local',
     });

@@ -1,0 +1,83 @@
+/** `@connections` as API Gateway serves it, driven by the real ApiGatewayManagementApiClient. */
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  GetConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import { createManagementClient } from '../../core/gateway.js';
+import { createDocumentClient, StreamStore } from '../../core/store.js';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { closed, eventually, mustOpen, nextMessage, request } from '../support/sockets.js';
+import { newUserId, startTestStack } from '../support/stack.js';
+
+let stack: LocalStack;
+let client: ApiGatewayManagementApiClient;
+let store: StreamStore;
+const sockets: WebSocket[] = [];
+
+async function openWithId(userId: string) {
+  const socket = await mustOpen(stack.wsUrl, { userId });
+  sockets.push(socket);
+  const { connectionId } = await request(socket, { action: 'status' });
+  return { socket, connectionId: connectionId as string };
+}
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  client = createManagementClient(stack.callbackUrl);
+  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.terminate();
+  await stack?.stop();
+});
+
+describe('@connections', () => {
+  it('GET describes a live connection', async () => {
+    const { connectionId } = await openWithId(newUserId());
+
+    const info = await client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+
+    expect(info.ConnectedAt).toBeInstanceOf(Date);
+    expect(Date.now() - info.ConnectedAt!.getTime()).toBeLessThan(60_000);
+    expect(info.Identity?.SourceIp).toMatch(/127\.0\.0\.1/);
+    expect(info.LastActiveAt).toBeInstanceOf(Date);
+  });
+
+  it('POST sends the body to the socket as a text frame', async () => {
+    const { socket, connectionId } = await openWithId(newUserId());
+    const received = nextMessage(socket);
+
+    await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ hello: 'player' }) }));
+
+    expect(await received).toEqual({ hello: 'player' });
+  });
+
+  it('DELETE closes the socket with 1000 and $disconnect releases the stream', async () => {
+    const userId = newUserId();
+    const { socket, connectionId } = await openWithId(userId);
+    const done = closed(socket);
+
+    await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+
+    expect((await done).code).toBe(1000);
+    await eventually(async () => (await store.getCounter(userId)).active === 0);
+  });
+
+  it.each([
+    ['GET', (id: string) => new GetConnectionCommand({ ConnectionId: id })],
+    ['POST', (id: string) => new PostToConnectionCommand({ ConnectionId: id, Data: '{}' })],
+    ['DELETE', (id: string) => new DeleteConnectionCommand({ ConnectionId: id })],
+  ] as const)('%s answers 410 Gone for a closed connection', async (_method, command) => {
+    const { socket, connectionId } = await openWithId(newUserId());
+    socket.close();
+    await closed(socket);
+
+    await expect(client.send(command(connectionId) as never)).rejects.toBeInstanceOf(GoneException);
+  });
+});

@@ -1,0 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../infra/local/stack.js';
+
+/** The local stack on free ports, against the run's DynamoDB Local, with a table of its own. */
+export async function startTestStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  return startLocalStack({
+    dynamodbEndpoint: inject('dynamodbEndpoint'),
+    tableName: `t_${randomBytes(4).toString('hex')}`,
+    wsPort: 0,
+    logLevel: 'SILENT',
+    ...options,
+  });
+}
+
+let counter = 0;
+/** A user id no other test uses. */
+export function newUserId(prefix = 'u'): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}

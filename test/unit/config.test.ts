@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../core/config.js';
+import { ConfigError } from '../../core/errors.js';
+
+const base = { TABLE_NAME: 'streamgate', AUTH_MODE: 'dev', MANAGEMENT_ENDPOINT: 'http://127.0.0.1:3001' };
+
+describe('loadConfig', () => {
+  it('applies the defaults', () => {
+    expect(loadConfig(base)).toEqual({
+      tableName: 'streamgate',
+      authMode: 'dev',
+      managementEndpoint: 'http://127.0.0.1:3001',
+      defaultLimit: 3,
+      leaseMs: 300_000,
+      maxConnectionMs: 7_200_000,
+      handshakeGraceMs: 30_000,
+      dynamodbEndpoint: undefined,
+    });
+  });
+
+  it.each([
+    ['a missing table name', { ...base, TABLE_NAME: undefined }, /TABLE_NAME/],
+    ['a missing management endpoint', { ...base, MANAGEMENT_ENDPOINT: undefined }, /MANAGEMENT_ENDPOINT/],
+    ['an unknown auth mode', { ...base, AUTH_MODE: 'none' }, /AUTH_MODE/],
+    ['a zero limit', { ...base, STREAM_LIMIT: '0' }, /STREAM_LIMIT/],
+    ['a fractional limit', { ...base, STREAM_LIMIT: '2.5' }, /STREAM_LIMIT/],
+  ])('fails fast on %s', (_name, env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
