@@ -4,9 +4,14 @@
  */
 import { ensureTable, startDynamoDbLocal, type EmbeddedDynamoDb } from './dynamodb-local.js';
 import { GatewayEmulator, type Faults } from './gateway-emulator.js';
+import { newAdminToken, SupportServer } from './support-server.js';
 
 export interface LocalStackOptions {
   wsPort?: number;
+  /** support API; 0 picks a free port */
+  httpPort?: number;
+  /** bearer token of the support API; random when unset */
+  adminToken?: string;
   host?: string;
   streamLimit?: number;
   /** keep DynamoDB Local's data here across restarts; in memory when unset */
@@ -26,6 +31,8 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   wsUrl: string;
+  httpUrl: string;
+  adminToken: string;
   callbackUrl: string;
   dynamodbEndpoint: string;
   tableName: string;
@@ -72,14 +79,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       AWS_REGION: process.env.AWS_REGION ?? 'local',
     });
-    const [connect, disconnect, fallback] = await Promise.all([
+    const [connect, disconnect, fallback, support] = await Promise.all([
       import('../../handlers/connect.js'),
       import('../../handlers/disconnect.js'),
       import('../../handlers/default.js'),
+      import('../../handlers/support.js'),
     ]);
     emulator.attach({ $connect: connect.handler, $disconnect: disconnect.handler, $default: fallback.handler });
 
-    return { wsUrl: emulator.url, callbackUrl: emulator.callbackUrl, dynamodbEndpoint: endpoint, tableName, emulator, stop };
+    const adminToken = options.adminToken || newAdminToken();
+    const supportServer = await new SupportServer(support.handler, adminToken, {
+      port: options.httpPort ?? 3000,
+      host: options.host ?? '127.0.0.1',
+    }).start();
+    stoppers.push(() => supportServer.stop());
+
+    return {
+      wsUrl: emulator.url,
+      httpUrl: supportServer.url,
+      adminToken,
+      callbackUrl: emulator.callbackUrl,
+      dynamodbEndpoint: endpoint,
+      tableName,
+      emulator,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -18,6 +18,8 @@ function intFromEnv(name: string, fallback: number): number {
 async function main() {
   const stack = await startLocalStack({
     wsPort: intFromEnv('WS_PORT', 3001),
+    httpPort: intFromEnv('HTTP_PORT', 3000),
+    adminToken: process.env.ADMIN_TOKEN || undefined,
     streamLimit: intFromEnv('STREAM_LIMIT', 3),
     dataDir: process.env.DATA_DIR || undefined,
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
@@ -38,7 +40,8 @@ async function main() {
   });
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  console.log(`streamgate ready: ws ${stack.wsUrl} (players, @connections)`);
+  const token = process.env.ADMIN_TOKEN ? '(from ADMIN_TOKEN)' : stack.adminToken;
+  console.log(`streamgate ready: ws ${stack.wsUrl} (players, @connections) support ${stack.httpUrl} (admin token: ${token})`);
 }
 
 main().catch((error) => {

@@ -9,7 +9,7 @@ let stack: LocalStack;
 beforeAll(async () => {
   // A port nothing listens on; the table is never created, so the stack is started by hand around it.
   const deadEndpoint = `http://127.0.0.1:${await freePort()}`;
-  stack = await startLocalStack({ dynamodbEndpoint: deadEndpoint, wsPort: 0, logLevel: 'SILENT', skipTableSetup: true });
+  stack = await startLocalStack({ dynamodbEndpoint: deadEndpoint, wsPort: 0, httpPort: 0, logLevel: 'SILENT', skipTableSetup: true });
 });
 
 afterAll(async () => stack?.stop());

@@ -8,6 +8,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
     dynamodbEndpoint: inject('dynamodbEndpoint'),
     tableName: `t_${randomBytes(4).toString('hex')}`,
     wsPort: 0,
+    httpPort: 0,
     logLevel: 'SILENT',
     ...options,
   });

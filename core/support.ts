@@ -1,0 +1,107 @@
+/** What support staff can do: see a user's live streams, end one, change a user's limit. */
+import { ConnectionNotFoundError } from './errors.js';
+import type { ConnectionGateway } from './gateway.js';
+import type { Logger } from './reclaim.js';
+import type { ConnectionRecord, CounterRecord, StreamStore } from './store.js';
+
+export interface SupportDeps {
+  store: StreamStore;
+  gateway: ConnectionGateway;
+  defaultLimit: number;
+  /** every staff action is written here, whatever the service's log level */
+  audit: Logger;
+  now?: () => number;
+}
+
+export interface ConnectionView {
+  connectionId: string;
+  streamId: string | null;
+  device: string | null;
+  connectedAt: string;
+  lastSeenAt: string;
+  sourceIp: string | null;
+}
+
+export interface UserConnectionsView {
+  userId: string;
+  limit: number;
+  active: number;
+  connections: ConnectionView[];
+  /** present only when the counter disagrees with the connections it counts: `active` minus live items */
+  drift?: number;
+}
+
+export interface UserLimitView {
+  userId: string;
+  limit: number;
+  active: number;
+  /** the staff-set limit, or null when the default applies */
+  limitOverride: number | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function viewOf(c: ConnectionRecord): ConnectionView {
+  return {
+    connectionId: c.connectionId,
+    streamId: c.streamId ?? null,
+    device: c.device ?? null,
+    connectedAt: iso(c.connectedAt),
+    lastSeenAt: iso(c.lastSeenAt),
+    sourceIp: c.sourceIp ?? null,
+  };
+}
+
+function limitView(deps: Pick<SupportDeps, 'defaultLimit'>, counter: CounterRecord): UserLimitView {
+  return {
+    userId: counter.userId,
+    limit: counter.limitOverride ?? deps.defaultLimit,
+    active: counter.active,
+    limitOverride: counter.limitOverride ?? null,
+  };
+}
+
+export async function listUserConnections(deps: SupportDeps, staff: string, userId: string): Promise<UserConnectionsView> {
+  const counter = await deps.store.getCounter(userId);
+  const { open } = await deps.store.countedConnections(counter);
+  deps.audit.info('support: list connections', { staff, action: 'listConnections', userId });
+  const view: UserConnectionsView = {
+    userId,
+    limit: counter.limitOverride ?? deps.defaultLimit,
+    active: counter.active,
+    connections: open.sort((a, b) => b.connectedAt - a.connectedAt).map(viewOf),
+  };
+  if (counter.active !== open.length) view.drift = counter.active - open.length;
+  return view;
+}
+
+/**
+ * Closes the socket through API Gateway, then releases the stream without waiting for `$disconnect`: the slot is
+ * free when this returns, even if the socket was already gone (410).
+ */
+export async function endConnection(deps: SupportDeps, staff: string, connectionId: string): Promise<void> {
+  const connection = await deps.store.getConnection(connectionId);
+  if (!connection || connection.state !== 'open') throw new ConnectionNotFoundError(connectionId);
+  const socket = await deps.gateway.disconnect(connectionId);
+  const released = await deps.store.release(connectionId, 'kicked', (deps.now ?? Date.now)());
+  deps.audit.info('support: end connection', {
+    staff,
+    action: 'endConnection',
+    userId: connection.userId,
+    connectionId,
+    socket,
+    release: released.kind,
+  });
+}
+
+export async function setUserLimit(deps: SupportDeps, staff: string, userId: string, limit: number): Promise<UserLimitView> {
+  const counter = await deps.store.setLimitOverride(userId, limit);
+  deps.audit.info('support: set limit', { staff, action: 'setLimit', userId, limit });
+  return limitView(deps, counter);
+}
+
+export async function clearUserLimit(deps: SupportDeps, staff: string, userId: string): Promise<UserLimitView> {
+  const counter = await deps.store.setLimitOverride(userId, undefined);
+  deps.audit.info('support: clear limit', { staff, action: 'clearLimit', userId });
+  return limitView(deps, counter);
+}

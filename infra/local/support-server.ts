@@ -1,0 +1,117 @@
+/**
+ * Serves the support handler on a local port, building the API Gateway HTTP API (payload v2) event it gets in
+ * AWS. AWS authorizes staff with IAM; here a bearer token stands in for it.
+ */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SupportEvent } from '../../handlers/support.js';
+
+type SupportHandler = (event: SupportEvent) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export function newAdminToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Compares hashes, so neither the token's length nor its content leaks through timing. */
+function tokenMatches(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export class SupportServer {
+  private readonly server: Server;
+
+  constructor(
+    private readonly handler: SupportHandler,
+    private readonly adminToken: string,
+    private readonly options: { port?: number; host?: string } = {},
+  ) {
+    this.server = createServer((req, res) => void this.serve(req, res));
+  }
+
+  get url(): string {
+    return `http://${this.options.host ?? '127.0.0.1'}:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 3000, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/health') {
+      const auth = req.headers.authorization ?? '';
+      const presented = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+      if (!presented || !tokenMatches(presented, this.adminToken)) {
+        return send(res, { statusCode: 401, body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer ADMIN_TOKEN' } }), headers: { 'content-type': 'application/json' } });
+      }
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) {
+        return send(res, { statusCode: 413, body: JSON.stringify({ error: { code: 'TOO_LARGE', message: 'the body is over 64 KB' } }) });
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const now = Date.now();
+    const event: SupportEvent = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+      requestContext: {
+        accountId: 'local',
+        apiId: 'local',
+        domainName: req.headers.host ?? 'localhost',
+        domainPrefix: 'localhost',
+        http: {
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          protocol: `HTTP/${req.httpVersion}`,
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+          userAgent: String(req.headers['user-agent'] ?? ''),
+        },
+        requestId: randomUUID(),
+        routeKey: '$default',
+        stage: '$default',
+        time: new Date(now).toISOString(),
+        timeEpoch: now,
+        // Who did it, for the audit log: in AWS this is the caller's IAM identity.
+        authorizer: { iam: { userArn: 'local:admin-token' } },
+      },
+      body: chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined,
+      isBase64Encoded: false,
+    };
+    try {
+      send(res, await this.handler(event));
+    } catch (error) {
+      console.error('[support] handler threw:', error);
+      send(res, { statusCode: 500, body: JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error' } }) });
+    }
+  }
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2) {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+  if (result.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  res.writeHead(result.statusCode ?? 200, headers);
+  res.end(result.body);
+}
