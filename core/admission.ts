@@ -3,19 +3,11 @@
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
 import { LimitReachedError } from './errors.js';
-import { sleep } from './retry.js';
-import type { ConnectionGateway } from './gateway.js';
-import { reclaimGhosts, type Logger } from './reclaim.js';
+import { reclaimGhosts, type GhostDeps } from './reclaim.js';
 import { StreamStore, type ConnectionRecord, type NewConnection } from './store.js';
 
-export interface AdmissionDeps {
-  store: StreamStore;
-  gateway: ConnectionGateway;
+export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;
-  leaseMs: number;
-  maxConnectionMs: number;
-  handshakeGraceMs: number;
-  logger: Logger;
 }
 
 export interface ConnectRequest {
@@ -37,7 +29,6 @@ export type ConnectResult =
 
 /** Reclaims and takeovers that race other connects are retried; a few rounds always settle it. */
 const MAX_ROUNDS = 4;
-const RECENTLY_GONE_WAIT_MS = 150;
 
 export async function connect(deps: AdmissionDeps, request: ConnectRequest): Promise<ConnectResult> {
   const { store } = deps;
@@ -60,15 +51,8 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
       case 'limitReached': {
         const { counter } = outcome;
         refusal = new LimitReachedError(request.userId, counter.active, counter.limitOverride ?? deps.defaultLimit);
-        const { freed, goneRecently } = await reclaimGhosts(deps, counter, request.connectedAt);
-        if (freed > 0) continue;
-        // A socket that closed a moment ago: its `$disconnect` is normally milliseconds away, so a player who
-        // closes one stream and opens another at once is not refused for it.
-        if (goneRecently > 0 && round < MAX_ROUNDS - 1) {
-          await sleep(RECENTLY_GONE_WAIT_MS);
-          continue;
-        }
-        throw refusal;
+        const freed = await reclaimGhosts(deps, counter, request.connectedAt);
+        if (freed === 0) throw refusal;
       }
     }
   }

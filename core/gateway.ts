@@ -20,6 +20,8 @@ export function createManagementClient(endpoint: string): ApiGatewayManagementAp
   return new ApiGatewayManagementApiClient({
     endpoint,
     maxAttempts: 2,
+    // Reclaims probe several connections at once; locally, one process serves every connection.
+    requestHandler: { httpAgent: { maxSockets: 256 }, httpsAgent: { maxSockets: 256 } },
     ...(local
       ? {
           region: process.env.AWS_REGION ?? 'local',

@@ -4,6 +4,7 @@
  * the periodic sweep.
  */
 import type { ConnectionGateway } from './gateway.js';
+import { sleep } from './retry.js';
 import type { ConnectionRecord, CounterRecord, StreamStore } from './store.js';
 
 /** The slice of a structured logger the core uses (Powertools' Logger fits it). */
@@ -16,46 +17,53 @@ export interface Logger {
 export interface GhostDeps {
   store: StreamStore;
   gateway: ConnectionGateway;
+  leaseMs: number;
   maxConnectionMs: number;
+  /** a connection younger than this that API Gateway does not know may still be in its handshake */
   handshakeGraceMs: number;
   logger: Logger;
 }
 
-export type Verdict = 'live' | 'ghost' | 'goneRecently';
+/**
+ * While `$connect` runs, API Gateway answers GetConnection with 410 for the connection being set up. Once the
+ * transaction has committed the handshake completes within milliseconds, so a young connection still unknown
+ * after this pause is a ghost.
+ */
+export const HANDSHAKE_RECHECK_MS = 300;
+
+type Verdict = 'live' | 'ghost';
 
 /**
- * Is this connection gone? API Gateway is asked first; only when it cannot answer does an expired lease (or
- * API Gateway's hard 2-hour limit) decide. A live socket is never released here, even with an expired lease.
- * A young connection that API Gateway does not know is `goneRecently`: its handshake may still be under way,
- * or it just closed and its `$disconnect` is on the way; either way it is not released here.
+ * Is this connection gone? API Gateway is asked; only when it cannot answer does the lease (or API Gateway's
+ * hard 2-hour limit) decide. A live socket is never released here, even with an expired lease.
  */
 export async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Verdict> {
   if (now - c.connectedAt > deps.maxConnectionMs) return 'ghost';
+  const answer = await probe(deps, c, now);
+  if (answer !== 'gone' || now - c.connectedAt >= deps.handshakeGraceMs) return answer === 'gone' ? 'ghost' : 'live';
+  await sleep(HANDSHAKE_RECHECK_MS);
+  return (await probe(deps, c, now)) === 'gone' ? 'ghost' : 'live';
+}
+
+async function probe(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<'alive' | 'gone'> {
   try {
-    if ((await deps.gateway.probe(c.connectionId)) === 'alive') return 'live';
-    return now - c.connectedAt < deps.handshakeGraceMs ? 'goneRecently' : 'ghost';
+    return await deps.gateway.probe(c.connectionId);
   } catch (error) {
-    deps.logger.warn('GetConnection failed; falling back to the lease', { connectionId: c.connectionId, error: String(error) });
-    return c.leaseExpiresAt < now ? 'ghost' : 'live';
+    deps.logger.warn('GetConnection failed; the lease decides', { connectionId: c.connectionId, error: String(error) });
+    return c.leaseExpiresAt < now ? 'gone' : 'alive';
   }
 }
 
-export interface ReclaimResult {
-  /** streams that came free */
-  freed: number;
-  /** counted connections API Gateway no longer knows but too young to release */
-  goneRecently: number;
-}
-
-/** Releases the user's ghosts. */
-export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimResult> {
+/** Releases a user's ghosts and repairs the counter's drift; returns how many streams came free. */
+export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<number> {
   const { store } = deps;
-  const { open, missing } = await store.countedConnections(counter);
   let freed = 0;
-  // Drift: a count that does not match its own members (set by hand, or an older version's bug).
-  if (counter.active > counter.counted.size && (await store.repairCount(counter.userId, counter.active, counter.counted.size))) {
-    freed += counter.active - counter.counted.size;
+  // Drift: a count that does not match its own members (edited by hand, or left by an older version).
+  if (counter.active !== counter.counted.size && (await store.repairCount(counter.userId, counter.active, counter.counted.size))) {
+    deps.logger.warn('counter drift repaired', { userId: counter.userId, was: counter.active, now: counter.counted.size });
+    freed += Math.max(0, counter.active - counter.counted.size);
   }
+  const { open, missing } = await store.countedConnections(counter);
   for (const connectionId of missing) {
     // Forgotten now, or released by its own `$disconnect` since the counter was read: free either way.
     await store.forgetMissing(counter.userId, connectionId);
@@ -64,9 +72,70 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
   const verdicts = await Promise.all(open.map(async (c) => ({ c, verdict: await judge(deps, c, now) })));
   for (const { c } of verdicts.filter((v) => v.verdict === 'ghost')) {
     const outcome = await store.release(c.connectionId, 'reclaimed', now);
-    // Released by someone else in the meantime still means a free slot for the caller.
+    // Released by someone else in the meantime still means a free slot.
     if (outcome.kind !== 'unknown') freed++;
     if (outcome.kind === 'released') deps.logger.info('ghost reclaimed', { connectionId: c.connectionId, userId: c.userId });
   }
-  return { freed, goneRecently: verdicts.filter((v) => v.verdict === 'goneRecently').length };
+  return freed;
+}
+
+export interface SweepReport {
+  /** open connections whose lease had run out */
+  expired: number;
+  /** of those, released because API Gateway no longer knows them */
+  released: number;
+  /** of those, alive after all (a player that does not heartbeat): their lease was renewed */
+  renewed: number;
+  /** users whose counter was checked against its connections */
+  usersChecked: number;
+}
+
+/**
+ * Finds expired leases across all users from the lease index (no Scan), confirms each with GetConnection, releases
+ * the gone ones, and checks the counter of every user it touched.
+ */
+export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> {
+  const { store } = deps;
+  const report: SweepReport = { expired: 0, released: 0, renewed: 0, usersChecked: 0 };
+  const users = new Set<string>();
+  const candidates: Array<{ connectionId: string; userId: string }> = [];
+  for await (const candidate of store.expiredLeases(now)) candidates.push(candidate);
+  report.expired = candidates.length;
+  await forEachLimited(candidates, 32, async ({ connectionId, userId }) => {
+    users.add(userId);
+    // The index is eventually consistent: read the item itself before judging.
+    const c = await store.getConnection(connectionId);
+    if (!c || c.state !== 'open' || c.leaseExpiresAt >= now) return;
+    if ((await judge(deps, c, now)) === 'live') {
+      // API Gateway vouches for it, as good as a heartbeat: the next sweeps need not ask again for a while.
+      await store.renewLease(connectionId, now, now + deps.leaseMs, Number.POSITIVE_INFINITY);
+      report.renewed++;
+      return;
+    }
+    const outcome = await store.release(connectionId, 'swept', now);
+    if (outcome.kind === 'released') report.released++;
+  });
+  await forEachLimited([...users], 8, async (userId) => {
+    await reclaimCounterOnly(deps, userId);
+    report.usersChecked++;
+  });
+  return report;
+}
+
+/** The counter half of a reclaim: members with no open item, and a count that disagrees with its members. */
+async function reclaimCounterOnly(deps: GhostDeps, userId: string) {
+  const counter = await deps.store.getCounter(userId);
+  if (counter.active !== counter.counted.size) {
+    await deps.store.repairCount(userId, counter.active, counter.counted.size);
+  }
+  const { missing } = await deps.store.countedConnections(counter);
+  for (const connectionId of missing) await deps.store.forgetMissing(userId, connectionId);
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
 }

@@ -110,16 +110,24 @@ export function requestToken(...parts: Array<string | number>): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 36);
 }
 
+/**
+ * A Lambda container handles one event at a time, so the SDK's 50 sockets are plenty there; the local stack runs
+ * every handler of every connection in one process and needs more.
+ */
+const MAX_SOCKETS = 256;
+
 export function createDocumentClient(endpoint?: string): DynamoDBDocumentClient {
+  const requestHandler = { httpAgent: { maxSockets: MAX_SOCKETS }, httpsAgent: { maxSockets: MAX_SOCKETS } };
   const client = new DynamoDBClient(
     endpoint
       ? {
           endpoint,
+          requestHandler,
           region: process.env.AWS_REGION ?? 'local',
           // DynamoDB Local accepts any credentials; these are placeholders, not secrets.
           credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
         }
-      : {},
+      : { requestHandler },
   );
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

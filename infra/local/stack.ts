@@ -5,6 +5,7 @@
 import { ensureTable, startDynamoDbLocal, type EmbeddedDynamoDb } from './dynamodb-local.js';
 import { GatewayEmulator, type Faults } from './gateway-emulator.js';
 import { newAdminToken, SupportServer } from './support-server.js';
+import type { SweepReport } from '../../core/reclaim.js';
 
 export interface LocalStackOptions {
   wsPort?: number;
@@ -21,6 +22,8 @@ export interface LocalStackOptions {
   tableName?: string;
   leaseSeconds?: number;
   handshakeGraceSeconds?: number;
+  /** how often the sweep runs; 0 turns it off (tests that call it themselves) */
+  sweepIntervalSeconds?: number;
   idleTimeoutMs?: number;
   hardTimeoutMs?: number;
   faults?: Partial<Faults>;
@@ -37,6 +40,8 @@ export interface LocalStack {
   dynamodbEndpoint: string;
   tableName: string;
   emulator: GatewayEmulator;
+  /** runs the sweep once, now */
+  sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
 }
 
@@ -76,14 +81,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       STREAM_LIMIT: String(options.streamLimit ?? 3),
       LEASE_SECONDS: String(options.leaseSeconds ?? 300),
       HANDSHAKE_GRACE_SECONDS: String(options.handshakeGraceSeconds ?? 30),
+      SWEEP_INTERVAL_SECONDS: String(options.sweepIntervalSeconds || 60),
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       AWS_REGION: process.env.AWS_REGION ?? 'local',
     });
-    const [connect, disconnect, fallback, support] = await Promise.all([
+    const [connect, disconnect, fallback, support, sweeper] = await Promise.all([
       import('../../handlers/connect.js'),
       import('../../handlers/disconnect.js'),
       import('../../handlers/default.js'),
       import('../../handlers/support.js'),
+      import('../../handlers/sweep.js'),
     ]);
     emulator.attach({ $connect: connect.handler, $disconnect: disconnect.handler, $default: fallback.handler });
 
@@ -94,6 +101,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }).start();
     stoppers.push(() => supportServer.stop());
 
+    const runSweep = () => sweeper.handler({ time: new Date().toISOString() });
+    if (options.sweepIntervalSeconds !== 0) {
+      const interval = (options.sweepIntervalSeconds ?? 60) * 1000;
+      let running: Promise<unknown> | undefined;
+      const timer = setInterval(() => {
+        if (running) return; // never two sweeps at once
+        running = runSweep()
+          .catch((error) => console.error('[sweep] failed:', error))
+          .finally(() => (running = undefined));
+      }, interval);
+      stoppers.push(async () => {
+        clearInterval(timer);
+        await running;
+      });
+    }
+
     return {
       wsUrl: emulator.url,
       httpUrl: supportServer.url,
@@ -102,6 +125,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodbEndpoint: endpoint,
       tableName,
       emulator,
+      sweep: runSweep,
       stop,
     };
   } catch (error) {

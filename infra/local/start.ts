@@ -4,6 +4,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { JavaMissingError } from './dynamodb-local.js';
 import { startLocalStack } from './stack.js';
 
+function rateFromEnv(name: string): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return 0;
+  const value = Number(raw);
+  if (!(value >= 0 && value <= 1)) {
+    console.error(`${name} must be a number from 0 to 1, not ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
 function intFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -24,6 +35,14 @@ async function main() {
     dataDir: process.env.DATA_DIR || undefined,
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
     leaseSeconds: intFromEnv('LEASE_SECONDS', 300),
+    handshakeGraceSeconds: intFromEnv('HANDSHAKE_GRACE_SECONDS', 30),
+    sweepIntervalSeconds: intFromEnv('SWEEP_INTERVAL_SECONDS', 60),
+    idleTimeoutMs: intFromEnv('IDLE_TIMEOUT_SECONDS', 600) * 1000,
+    hardTimeoutMs: intFromEnv('HARD_TIMEOUT_SECONDS', 7200) * 1000,
+    faults: {
+      dropDisconnectRate: rateFromEnv('FAULT_DROP_DISCONNECT'),
+      failHandshakeRate: rateFromEnv('FAULT_FAIL_HANDSHAKE'),
+    },
   });
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,0 +1,11 @@
+/** The sweep: on a schedule in AWS (EventBridge), on an interval in the local stack. */
+import { sweep, type SweepReport } from '../core/reclaim.js';
+import { deps, logger } from './lib/runtime.js';
+
+export const handler = async (event?: { time?: string }): Promise<SweepReport> => {
+  // The schedule's own time, when there is one, so a retried invocation judges the same leases.
+  const now = event?.time ? Date.parse(event.time) : Date.now();
+  const report = await sweep(deps, Number.isNaN(now) ? Date.now() : now);
+  if (report.expired > 0) logger.info('sweep', { ...report });
+  return report;
+};

@@ -1,0 +1,138 @@
+/**
+ * `$disconnect` is best effort: ghosts made on purpose (dropped `$disconnect`s, lost handshakes) never lock a user
+ * out. Here ghosts are reclaimed at the moment of need; the background sweep is off so it cannot help.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { closed, eventually, mustOpen, openSocket, request } from '../support/sockets.js';
+import { newUserId, startTestStack } from '../support/stack.js';
+
+
+let stack: LocalStack;
+let store: StreamStore;
+const sockets: WebSocket[] = [];
+
+async function open(params: Record<string, string>) {
+  const result = await openSocket(stack.wsUrl, params);
+  if (result.socket) sockets.push(result.socket);
+  return result;
+}
+
+async function openWithId(params: Record<string, string>) {
+  const socket = await mustOpen(stack.wsUrl, params);
+  sockets.push(socket);
+  const { connectionId } = await request(socket, { action: 'status' });
+  return { socket, connectionId: connectionId as string };
+}
+
+/** Opens and abruptly drops `n` sockets for the user while `$disconnect` is being lost. */
+async function makeGhosts(userId: string, n: number) {
+  const ghosts = await Promise.all(Array.from({ length: n }, () => mustOpen(stack.wsUrl, { userId })));
+  for (const g of ghosts) g.terminate();
+  await Promise.all(ghosts.map(closed));
+  await eventually(() => stack.emulator.connectionCount === countOpenSockets());
+}
+
+const countOpenSockets = () => sockets.filter((s) => s.readyState === s.OPEN).length;
+
+beforeAll(async () => {
+  // Production lease and handshake grace; no background sweep.
+  stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
+  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+});
+
+afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
+
+afterAll(async () => {
+  for (const s of sockets) s.terminate();
+  await stack?.stop();
+});
+
+describe('reclaim at the moment of need', () => {
+  it('lets 50 users whose 3 sockets all dropped without $disconnect each open 3 new ones at once', async () => {
+    // Prepare
+    stack.emulator.setFaults({ dropDisconnectRate: 1 });
+    const users = Array.from({ length: 50 }, () => newUserId('ghosted'));
+    await Promise.all(users.map((u) => makeGhosts(u, 3)));
+    for (const u of users) expect((await store.getCounter(u)).active).toBe(3);
+
+    // Act
+    const results = await Promise.all(users.flatMap((userId) => [0, 1, 2].map(() => open({ userId }))));
+
+    // Assess
+    expect(results.filter((r) => r.status !== 101).map((r) => r.status)).toEqual([]);
+    for (const u of users) expect((await store.getCounter(u)).active).toBe(3);
+    stack.emulator.setFaults({ dropDisconnectRate: 0 });
+    for (const r of results) r.socket?.close();
+    await Promise.all(results.map((r) => r.socket && closed(r.socket)));
+  });
+
+  it('never releases a live connection to admit another', async () => {
+    const userId = newUserId();
+    const live = await Promise.all([0, 1, 2].map(() => openWithId({ userId })));
+
+    const fourth = await open({ userId });
+
+    expect(fourth.status).toBe(429);
+    expect(live.every((l) => l.socket.readyState === l.socket.OPEN)).toBe(true);
+    expect((await store.getCounter(userId)).active).toBe(3);
+  });
+
+  it('does not charge a slot for a handshake lost after its $connect committed', async () => {
+    const userId = newUserId();
+    stack.emulator.setFaults({ failHandshakeRate: 1 });
+    await expect(openSocket(stack.wsUrl, { userId })).rejects.toThrow();
+    await eventually(async () => (await store.getCounter(userId)).active === 1);
+    stack.emulator.setFaults({ failHandshakeRate: 0 });
+
+    const results = await Promise.all([0, 1, 2].map(() => open({ userId })));
+
+    expect(results.map((r) => r.status)).toEqual([101, 101, 101]);
+    expect((await store.getCounter(userId)).active).toBe(3);
+  });
+});
+
+describe('reconnect takeover', () => {
+  it('replaces the connection holding the same streamId: count stays 1, the old socket is closed', async () => {
+    const userId = newUserId();
+    const old = await openWithId({ userId, streamId: 'movie-7' });
+    const oldClosed = closed(old.socket);
+
+    const again = await openWithId({ userId, streamId: 'movie-7' });
+
+    expect((await oldClosed).code).toBe(1000);
+    expect(again.socket.readyState).toBe(again.socket.OPEN);
+    const counter = await store.getCounter(userId);
+    expect(counter.active).toBe(1);
+    expect(counter.streams.get('movie-7')).toBe(again.connectionId);
+    expect((await store.getConnection(old.connectionId))?.closeReason).toBe('takenOver');
+  });
+
+  it('lets a player at the limit reconnect without ever seeing 429', async () => {
+    const userId = newUserId();
+    await Promise.all(['a', 'b', 'c'].map((s) => openWithId({ userId, streamId: s })));
+
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push((await open({ userId, streamId: 'b' })).status);
+
+    expect(results).toEqual([101, 101, 101, 101, 101]);
+    expect((await store.getCounter(userId)).active).toBe(3);
+  });
+
+  it('takes over from a ghost whose socket is already gone', async () => {
+    const userId = newUserId();
+    stack.emulator.setFaults({ dropDisconnectRate: 1 });
+    const ghost = await openWithId({ userId, streamId: 'live-tv' });
+    ghost.socket.terminate();
+    await closed(ghost.socket);
+    stack.emulator.setFaults({ dropDisconnectRate: 0 });
+
+    const result = await open({ userId, streamId: 'live-tv' });
+
+    expect(result.status).toBe(101);
+    expect((await store.getCounter(userId)).active).toBe(1);
+  });
+});
+

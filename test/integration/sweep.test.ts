@@ -1,0 +1,151 @@
+/**
+ * Leases and the sweep: with leases and the sweep interval shortened to a second, the stack's own sweep brings every
+ * counter back to the live connections, and leaves live ones alone.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { closed, eventually, mustOpen, openSocket, request } from '../support/sockets.js';
+import { newUserId, startTestStack } from '../support/stack.js';
+
+const LEASE_SECONDS = 1;
+const SWEEP_SECONDS = 1;
+
+let stack: LocalStack;
+let store: StreamStore;
+const sockets: WebSocket[] = [];
+
+async function open(params: Record<string, string>) {
+  const result = await openSocket(stack.wsUrl, params);
+  if (result.socket) sockets.push(result.socket);
+  return result;
+}
+
+async function openWithId(params: Record<string, string>) {
+  const socket = await mustOpen(stack.wsUrl, params);
+  sockets.push(socket);
+  const { connectionId } = await request(socket, { action: 'status' });
+  return { socket, connectionId: connectionId as string };
+}
+
+/** Opens and abruptly drops `n` sockets for the user while `$disconnect` is being lost. */
+async function makeGhosts(userId: string, n: number) {
+  const ghosts = await Promise.all(Array.from({ length: n }, () => mustOpen(stack.wsUrl, { userId })));
+  for (const g of ghosts) g.terminate();
+  await Promise.all(ghosts.map(closed));
+  await eventually(() => stack.emulator.connectionCount === countOpenSockets());
+}
+
+const countOpenSockets = () => sockets.filter((s) => s.readyState === s.OPEN).length;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    streamLimit: 3,
+    leaseSeconds: LEASE_SECONDS,
+    sweepIntervalSeconds: SWEEP_SECONDS,
+    // As in production, the lease is no shorter than the handshake grace.
+    handshakeGraceSeconds: LEASE_SECONDS,
+  });
+  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+});
+
+afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
+
+afterAll(async () => {
+  for (const s of sockets) s.terminate();
+  await stack?.stop();
+});
+
+describe('sweep', () => {
+  it('brings every counter back to its live connections within one lease plus one sweep interval', async () => {
+    // Prepare: 20 users, each with 1 live socket and 2 ghosts
+    const users = Array.from({ length: 20 }, () => newUserId('swept'));
+    await Promise.all(users.map((userId) => mustOpen(stack.wsUrl, { userId }).then((s) => sockets.push(s))));
+    stack.emulator.setFaults({ dropDisconnectRate: 1 });
+    await Promise.all(users.map((u) => makeGhosts(u, 2)));
+    stack.emulator.setFaults({ dropDisconnectRate: 0 });
+    const ghostedAt = Date.now();
+    for (const u of users) expect((await store.getCounter(u)).active).toBe(3);
+
+    // Act: nothing; the stack's own sweep runs every second
+    await eventually(async () => {
+      const counters = await Promise.all(users.map((u) => store.getCounter(u)));
+      return counters.every((c) => c.active === 1);
+    }, (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000, 50);
+    const reclaimedAfterMs = Date.now() - ghostedAt;
+
+    // Assess: zero drift, and the live socket is still there and counted
+    for (const u of users) {
+      const counter = await store.getCounter(u);
+      const { open: live } = await store.countedConnections(counter);
+      expect([counter.active, counter.counted.size, live.length]).toEqual([1, 1, 1]);
+    }
+    console.info(`sweep reclaimed 40 ghosts of 20 users ${reclaimedAfterMs} ms after they were made (lease ${LEASE_SECONDS} s, sweep every ${SWEEP_SECONDS} s)`);
+  });
+
+  it('keeps a live socket that never heartbeats, renewing its lease', async () => {
+    const userId = newUserId();
+    const { socket, connectionId } = await openWithId({ userId });
+    const firstLease = (await store.getConnection(connectionId))!.leaseExpiresAt;
+
+    // Act: the lease runs out, and the stack's own sweep finds it
+    await eventually(async () => (await store.getConnection(connectionId))!.leaseExpiresAt > firstLease,
+      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000, 50);
+
+    expect(socket.readyState).toBe(socket.OPEN);
+    expect((await store.getConnection(connectionId))?.state).toBe('open');
+    expect((await store.getCounter(userId)).active).toBe(1);
+  });
+
+  it('repairs a counter that disagrees with its connections', async () => {
+    const userId = newUserId();
+    await openWithId({ userId });
+    await store.repairCount(userId, 1, 3); // drift, as from a hand edit
+
+    await eventually(async () => (await store.getCounter(userId)).active === 1,
+      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000, 50);
+
+    const counter = await store.getCounter(userId);
+    expect([counter.active, counter.counted.size]).toEqual([1, 1]);
+  });
+});
+
+describe('reclaim of expired leases', () => {
+  it('releases a ghost whose lease ran out when the user needs the slot', async () => {
+    const userId = newUserId();
+    stack.emulator.setFaults({ dropDisconnectRate: 1 });
+    await makeGhosts(userId, 1);
+    stack.emulator.setFaults({ dropDisconnectRate: 0 });
+    await Promise.all([0, 1].map(() => openWithId({ userId })));
+
+    const third = await open({ userId });
+
+    expect(third.status).toBe(101);
+    expect((await store.getCounter(userId)).active).toBe(3);
+  });
+
+  it('never releases a live connection whose lease ran out', async () => {
+    const userId = newUserId();
+    const live = await Promise.all([0, 1, 2].map(() => openWithId({ userId })));
+    await new Promise((r) => setTimeout(r, LEASE_SECONDS * 1000 + 200)); // no heartbeats: the leases run out
+
+    const fourth = await open({ userId });
+
+    expect(fourth.status).toBe(429);
+    expect(live.every((l) => l.socket.readyState === l.socket.OPEN)).toBe(true);
+  });
+});
+describe('heartbeat', () => {
+  it('renews the lease at most once per half lease', async () => {
+    const { socket } = await openWithId({ userId: newUserId() });
+    const first = await request(socket, { action: 'heartbeat' });
+    const second = await request(socket, { action: 'heartbeat' });
+    await new Promise((r) => setTimeout(r, (LEASE_SECONDS * 1000) / 2 + 50));
+
+    const third = await request(socket, { action: 'heartbeat' });
+
+    expect(second.leaseExpiresAt).toBe(first.leaseExpiresAt); // coalesced: no write
+    expect(Date.parse(third.leaseExpiresAt as string)).toBeGreaterThan(Date.parse(first.leaseExpiresAt as string));
+  });
+});
