@@ -14,9 +14,34 @@ export interface Logger {
   error(message: string, extra: Record<string, unknown>): void;
 }
 
+/**
+ * Connections API Gateway vouched for a moment ago. A user refused again and again (a player retrying, a load test)
+ * would otherwise have the same live connections probed on every try; within `ttlMs` they are taken as live.
+ * The price: a socket that died within that window is reclaimed up to `ttlMs` later.
+ */
+export class RecentlyAlive {
+  private readonly seen = new Map<string, number>();
+  constructor(
+    readonly ttlMs = 2000,
+    private readonly maxEntries = 50_000,
+  ) {}
+
+  mark(connectionId: string, at: number) {
+    this.seen.delete(connectionId);
+    this.seen.set(connectionId, at);
+    if (this.seen.size > this.maxEntries) this.seen.delete(this.seen.keys().next().value!);
+  }
+
+  isFresh(connectionId: string, now: number): boolean {
+    const at = this.seen.get(connectionId);
+    return at !== undefined && now - at < this.ttlMs;
+  }
+}
+
 export interface GhostDeps {
   store: StreamStore;
   gateway: ConnectionGateway;
+  recentlyAlive?: RecentlyAlive;
   leaseMs: number;
   maxConnectionMs: number;
   /** a connection younger than this that API Gateway does not know may still be in its handshake */
@@ -47,7 +72,9 @@ export async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): 
 
 async function probe(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<'alive' | 'gone'> {
   try {
-    return await deps.gateway.probe(c.connectionId);
+    const answer = await deps.gateway.probe(c.connectionId);
+    if (answer === 'alive') deps.recentlyAlive?.mark(c.connectionId, Date.now());
+    return answer;
   } catch (error) {
     deps.logger.warn('GetConnection failed; the lease decides', { connectionId: c.connectionId, error: String(error) });
     return c.leaseExpiresAt < now ? 'gone' : 'alive';
@@ -57,6 +84,11 @@ async function probe(deps: GhostDeps, c: ConnectionRecord, now: number): Promise
 /** Releases a user's ghosts and repairs the counter's drift; returns how many streams came free. */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<number> {
   const { store } = deps;
+  const clock = Date.now();
+  const allVouchedFor =
+    counter.active === counter.counted.size &&
+    [...counter.counted.keys()].every((id) => deps.recentlyAlive?.isFresh(id, clock));
+  if (allVouchedFor) return 0;
   let freed = 0;
   // Drift: a count that does not match its own members (edited by hand, or left by an older version).
   if (counter.active !== counter.counted.size && (await store.repairCount(counter.userId, counter.active, counter.counted.size))) {

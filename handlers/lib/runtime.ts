@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { AdmissionDeps } from '../../core/admission.js';
 import { loadConfig } from '../../core/config.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
+import { RecentlyAlive } from '../../core/reclaim.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 
 export const config = loadConfig(process.env);
@@ -20,5 +21,6 @@ export const deps: AdmissionDeps = {
   leaseMs: config.leaseMs,
   maxConnectionMs: config.maxConnectionMs,
   handshakeGraceMs: config.handshakeGraceMs,
+  recentlyAlive: new RecentlyAlive(),
   logger,
 };

@@ -1,0 +1,77 @@
+/** A small, bounded run of the load tester against the local stack, on loopback only. */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { runLoad, type LoadReport } from '../../tools/loadtest/engine.js';
+import { parseLoadOptions } from '../../tools/loadtest/options.js';
+import { startTestStack } from '../support/stack.js';
+
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
+});
+
+afterAll(async () => stack?.stop());
+
+describe('load tester', () => {
+  it('holds exactly users x limit at steady state, with no violation', async () => {
+    const options = parseLoadOptions(['--url', stack.wsUrl, '--users', '20', '--streams-per-user', '5', '--duration', '1', '--settle', '10']);
+
+    const report = await runLoad(options);
+
+    expect(report).toMatchObject({ heldAtEnd: 60, expectedHeld: 60, admitted: 60, violations: 0, lockedOut: 0, maxHeldByOneUser: 3 });
+    expect(report.rejected['429']).toBeGreaterThan(0);
+    expect(report.latencyMs.admitted.count).toBe(60);
+  });
+
+  it('survives churn and abrupt drops: still no violation, and every user back at the limit', async () => {
+    const options = parseLoadOptions([
+      '--url', stack.wsUrl, '--users', '15', '--streams-per-user', '4', '--duration', '3',
+      '--churn', '0.3', '--drop', '0.3', '--heartbeat', '0.5', '--settle', '15',
+    ]);
+
+    const report = await runLoad(options);
+
+    expect(report).toMatchObject({ heldAtEnd: 45, violations: 0, lockedOut: 0 });
+    expect(report.admitted).toBeGreaterThan(45);
+    expect(report.heartbeats.sent).toBeGreaterThan(0);
+    expect(report.heartbeats.answered).toBeGreaterThan(0);
+  });
+
+  it('as a command: the human report on stderr, one JSON object on stdout, exit 0', async () => {
+    const { code, stdout, stderr } = await runCli(['--url', stack.wsUrl, '--users', '5', '--streams-per-user', '4', '--duration', '1', '--json']);
+
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as LoadReport;
+    expect(report).toMatchObject({ users: 5, heldAtEnd: 15, violations: 0 });
+    expect(stderr).toMatch(/limit violations\s+0/);
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('as a command: exits 1 when clients see more streams than --limit allows', async () => {
+    // The server allows 3; telling the tool the limit is 2 makes every full user a violation.
+    const { code, stdout } = await runCli(['--url', stack.wsUrl, '--users', '2', '--streams-per-user', '3', '--duration', '1', '--limit', '2', '--json']);
+
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({ violations: 2, maxHeldByOneUser: 3 });
+  });
+
+  it('as a command: exits 2 with the usage on a bad flag', async () => {
+    const { code, stderr, stdout } = await runCli(['--url', 'http://nope']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/usage: npm run loadtest/);
+    expect(stdout).toBe('');
+  });
+});
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tools/loadtest/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

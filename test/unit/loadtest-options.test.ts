@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseLoadOptions, UsageError } from '../../tools/loadtest/options.js';
+
+describe('parseLoadOptions', () => {
+  it('reads the contract flags and applies defaults', () => {
+    const o = parseLoadOptions(['--url', 'ws://127.0.0.1:3001', '--users', '200', '--streams-per-user', '5', '--json']);
+    expect(o).toMatchObject({
+      url: 'ws://127.0.0.1:3001/',
+      users: 200,
+      streamsPerUser: 5,
+      durationS: 10,
+      churn: 0,
+      drop: 0,
+      limit: 3,
+      json: true,
+    });
+    expect(o.userPrefix).toMatch(/^lt-[0-9a-f]{6}$/);
+  });
+
+  it('reads tokens from a file, one per line', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lt-')), 'tokens');
+    writeFileSync(file, 'tok-a\n\ntok-b\n');
+    expect(parseLoadOptions(['--url', 'wss://x.example/prod', '--token-file', file]).tokens).toEqual(['tok-a', 'tok-b']);
+  });
+
+  it.each([
+    [[], /--url is required/],
+    [['--url', 'http://127.0.0.1'], /ws:\/\/ or wss:\/\//],
+    [['--url', 'ws://h', '--users', '0'], /--users/],
+    [['--url', 'ws://h', '--users', '2.5'], /whole number/],
+    [['--url', 'ws://h', '--drop', '1.5'], /--drop/],
+    [['--url', 'ws://h', '--churn', 'lots'], /--churn/],
+    [['--url', 'ws://h', '--token', 't', '--token-file', 'f'], /not both/],
+    [['--url', 'ws://h', '--bogus'], /bogus/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseLoadOptions(argv)).toThrow(UsageError);
+    expect(() => parseLoadOptions(argv)).toThrow(message);
+  });
+});

@@ -1,0 +1,142 @@
+/** The load tester's command line (`npm run loadtest -- --help`). */
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+export interface LoadOptions {
+  url: string;
+  users: number;
+  streamsPerUser: number;
+  /** seconds of churn before the settle phase */
+  durationS: number;
+  /** users start spread over this many seconds */
+  rampS: number;
+  /** per held stream and second: chance to close it gracefully and reopen */
+  churn: number;
+  /** per held stream and second: chance to drop it abruptly (no close frame) and reopen */
+  drop: number;
+  heartbeatS: number;
+  /** the per-user limit the server enforces; more held streams than this is a violation */
+  limit: number;
+  /** handshakes in flight at once */
+  concurrency: number;
+  timeoutMs: number;
+  /** pause before a refused or failed slot tries again */
+  retryS: number;
+  /** after the run, how long users may take to hold their share again */
+  settleS: number;
+  userPrefix: string;
+  /** per-user credential: `{user}` and `{i}` are replaced; sent as `?token=` */
+  tokenTemplate?: string;
+  /** per-user credentials, one per line; user i gets line i (mod count) */
+  tokens?: string[];
+  json: boolean;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE = `usage: npm run loadtest -- --url URL [options]
+
+  --url URL               ws:// or wss:// address of the WebSocket API (required)
+  --users N               virtual users (10)
+  --streams-per-user M    streams each user tries to hold (3)
+  --duration S            seconds of load, with churn and drops (10)
+  --ramp S                start users spread over S seconds (0)
+  --churn R               per held stream and second, chance to close it and reopen (0)
+  --drop R                per held stream and second, chance to drop it without a close frame and reopen (0)
+  --heartbeat S           heartbeat interval of held streams (30)
+  --limit L               the server's per-user limit, to count violations (3)
+  --concurrency C         handshakes in flight at once (200)
+  --timeout MS            handshake timeout (10000)
+  --retry S               pause before a refused slot tries again (1)
+  --settle S              after the load, seconds allowed for every user to hold its share again (15)
+  --user-prefix P         dev-mode user ids are P-0, P-1, ... (random per run)
+  --token TEMPLATE        AUTH_MODE=jwt: ?token= per user, {user} and {i} replaced
+  --token-file FILE       AUTH_MODE=jwt: one token per line, user i gets line i
+  --json                  print one JSON object on stdout (the human report always goes to stderr)
+
+exit code: 0 ok, 1 limit violations, 2 bad usage, 3 some user could not hold its share again`;
+
+function num(name: string, raw: string | undefined, fallback: number, min: number, max: number, integer = false): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+export function parseLoadOptions(argv: string[]): LoadOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        url: { type: 'string' },
+        users: { type: 'string' },
+        'streams-per-user': { type: 'string' },
+        duration: { type: 'string' },
+        ramp: { type: 'string' },
+        churn: { type: 'string' },
+        drop: { type: 'string' },
+        heartbeat: { type: 'string' },
+        limit: { type: 'string' },
+        concurrency: { type: 'string' },
+        timeout: { type: 'string' },
+        retry: { type: 'string' },
+        settle: { type: 'string' },
+        'user-prefix': { type: 'string' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) throw new UsageError('');
+  if (!v.url) throw new UsageError('--url is required');
+  let url: URL;
+  try {
+    url = new URL(v.url);
+  } catch {
+    throw new UsageError(`--url is not a URL: ${v.url}`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError('--url must start with ws:// or wss://');
+  if (v.token && v['token-file']) throw new UsageError('give --token or --token-file, not both');
+  let tokens: string[] | undefined;
+  if (v['token-file']) {
+    try {
+      tokens = readFileSync(v['token-file'], 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    } catch (error) {
+      throw new UsageError(`cannot read --token-file: ${(error as Error).message}`);
+    }
+    if (tokens.length === 0) throw new UsageError('--token-file has no tokens');
+  }
+  const prefix = v['user-prefix'] ?? `lt-${randomBytes(3).toString('hex')}`;
+  if (!/^[A-Za-z0-9._\-:@]{1,100}$/.test(prefix)) throw new UsageError('--user-prefix must be 1 to 100 of A-Z a-z 0-9 . _ - : @');
+  return {
+    url: url.toString(),
+    users: num('users', v.users, 10, 1, 1_000_000, true),
+    streamsPerUser: num('streams-per-user', v['streams-per-user'], 3, 1, 1000, true),
+    durationS: num('duration', v.duration, 10, 0, 86_400),
+    rampS: num('ramp', v.ramp, 0, 0, 86_400),
+    churn: num('churn', v.churn, 0, 0, 1),
+    drop: num('drop', v.drop, 0, 0, 1),
+    heartbeatS: num('heartbeat', v.heartbeat, 30, 0.1, 3600),
+    limit: num('limit', v.limit, 3, 0, 1000, true),
+    concurrency: num('concurrency', v.concurrency, 200, 1, 100_000, true),
+    timeoutMs: num('timeout', v.timeout, 10_000, 1, 600_000, true),
+    retryS: num('retry', v.retry, 1, 0, 3600),
+    settleS: num('settle', v.settle, 15, 0, 3600),
+    userPrefix: prefix,
+    tokenTemplate: v.token,
+    tokens,
+    json: v.json ?? false,
+  };
+}

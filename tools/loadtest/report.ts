@@ -1,0 +1,37 @@
+import type { LatencySummary, LoadReport, Progress } from './engine.js';
+
+const lat = (l: LatencySummary) =>
+  l.count === 0 ? 'none' : `p50 ${l.p50} ms  p95 ${l.p95} ms  p99 ${l.p99} ms  max ${l.max} ms  (n=${l.count})`;
+const counts = (r: Record<string, number>) =>
+  Object.keys(r).length === 0 ? '0' : Object.entries(r).map(([k, v]) => `${k}: ${v}`).join(', ');
+
+export function progressLine(p: Progress): string {
+  return (
+    `[${p.phase} ${(p.elapsedMs / 1000).toFixed(0)}s] held ${p.held}  attempts ${p.attempts}  admitted ${p.admitted}  ` +
+    `rejected ${p.rejected}  errors ${p.errors}  connect p99 ${p.p99Ms} ms`
+  );
+}
+
+export function humanReport(r: LoadReport): string {
+  const ok = r.violations === 0 && r.lockedOut === 0;
+  return [
+    '',
+    `streamgate load test: ${r.url}`,
+    `  users ${r.users} x ${r.streamsPerUser} streams, limit ${r.limit}, ${r.durationS} s of load, ${(r.elapsedMs / 1000).toFixed(1)} s in all`,
+    `  attempts          ${r.attempts}`,
+    `  admitted          ${r.admitted}  (${r.admittedPerSecond.mean}/s mean over the admission window, ${r.admittedPerSecond.peak}/s best second)`,
+    `  rejected          ${counts(r.rejected)}`,
+    `  errors            ${counts(r.errors)}`,
+    `  timeouts          ${r.timeouts}`,
+    `  connect admitted  ${lat(r.latencyMs.admitted)}`,
+    `  connect refused   ${lat(r.latencyMs.refused)}`,
+    `  held at the end   ${r.heldAtEnd} of ${r.expectedHeld} expected${r.settledInMs === null ? '' : ` (settled ${r.settledInMs} ms after the load)`}`,
+    `  closed by server  ${r.closedByServer}`,
+    `  heartbeats        ${r.heartbeats.sent} sent, ${r.heartbeats.answered} answered`,
+    `  max held by one user  ${r.maxHeldByOneUser}`,
+    `  limit violations  ${r.violations}`,
+    `  locked-out users  ${r.lockedOut}`,
+    ok ? '  PASS' : `  FAIL: ${r.violations ? `${r.violations} users over the limit` : ''}${r.violations && r.lockedOut ? '; ' : ''}${r.lockedOut ? `${r.lockedOut} users could not hold their share again` : ''}`,
+    '',
+  ].join('\n');
+}
