@@ -13,6 +13,8 @@ export class JavaMissingError extends Error {
 
 export interface EmbeddedDynamoDb {
   endpoint: string;
+  /** the java process */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -67,7 +69,7 @@ export async function startDynamoDbLocal(options: { dataDir?: string; port?: num
     await stop();
     throw error;
   }
-  return { endpoint, stop };
+  return { endpoint, pid: child.pid!, stop };
 }
 
 /**

@@ -14,10 +14,12 @@ async function main(): Promise<number> {
     return error.message ? 2 : 0;
   }
   const tty = process.stderr.isTTY;
-  const report = await runLoad(options, (p) => {
-    // A live line on a terminal; one line every 5 s in logs.
-    if (tty) process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
-    else if (Math.round(p.elapsedMs / 1000) % 5 === 0) process.stderr.write(`${progressLine(p)}\n`);
+  const report = await runLoad(options, {
+    onProgress: (p) => {
+      // A live line on a terminal; one line every 5 s in logs.
+      if (tty) process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
+      else if (Math.round(p.elapsedMs / 1000) % 5 === 0) process.stderr.write(`${progressLine(p)}\n`);
+    },
   });
   if (tty) process.stderr.write('\n');
   process.stderr.write(humanReport(report));

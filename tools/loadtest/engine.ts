@@ -105,7 +105,14 @@ class Gate {
   }
 }
 
-export async function runLoad(options: LoadOptions, onProgress?: (p: Progress) => void): Promise<LoadReport> {
+export interface RunHooks {
+  onProgress?: (p: Progress) => void;
+  /** runs once every user holds its share (or the settle phase timed out), before anything is closed */
+  onSteady?: () => Promise<void>;
+}
+
+export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promise<LoadReport> {
+  const { onProgress, onSteady } = hooks;
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   const share = Math.min(options.streamsPerUser, options.limit);
@@ -272,11 +279,17 @@ export async function runLoad(options: LoadOptions, onProgress?: (p: Progress) =
 
   const slots: Promise<void>[] = [];
   const rampMs = options.rampS * 1000;
-  const starting = users.map(async (user) => {
-    if (rampMs > 0) await sleep((user.index / options.users) * rampMs);
-    for (let s = 0; s < options.streamsPerUser; s++) slots.push(slot(user));
-  });
-  await Promise.all(starting);
+  if (rampMs === 0) {
+    // Everyone's first stream, then everyone's second...: players do not open all their streams in one instant.
+    for (let s = 0; s < options.streamsPerUser; s++) for (const user of users) slots.push(slot(user));
+  } else {
+    await Promise.all(
+      users.map(async (user) => {
+        await sleep((user.index / options.users) * rampMs);
+        for (let s = 0; s < options.streamsPerUser; s++) slots.push(slot(user));
+      }),
+    );
+  }
 
   // The run: churn and drops happen for `duration` seconds (at least until the ramp is done).
   await sleep(Math.max(options.durationS * 1000 - elapsed(), 0));
@@ -288,6 +301,7 @@ export async function runLoad(options: LoadOptions, onProgress?: (p: Progress) =
   }
   const heldAtEnd = heldTotal();
   const lockedOut = users.filter((u) => u.held < share).length;
+  await onSteady?.();
 
   phase = 'closing';
   stopping = true;
