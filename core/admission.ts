@@ -4,22 +4,14 @@
  */
 import { LimitReachedError } from './errors.js';
 import { reclaimGhosts, type GhostDeps } from './reclaim.js';
-import { StreamStore, type ConnectionRecord, type NewConnection } from './store.js';
+import type { ConnectionRecord, NewConnection } from './store.js';
 
 export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;
 }
 
-export interface ConnectRequest {
-  connectionId: string;
-  userId: string;
-  streamId?: string;
-  device?: string;
-  sourceIp?: string;
-  userAgent?: string;
-  /** API Gateway's connectedAt (ms): every timestamp written for this connect derives from it */
-  connectedAt: number;
-}
+/** A `$connect` to admit; every timestamp written for it derives from API Gateway's `connectedAt` (ms). */
+export type ConnectRequest = Omit<NewConnection, 'leaseExpiresAt'>;
 
 export type ConnectResult =
   | { kind: 'admitted' }

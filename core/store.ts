@@ -91,8 +91,6 @@ export type ReleaseOutcome =
 
 export interface StoreOptions {
   tableName: string;
-  /** time source for writes that no event dates (sweep, support); tests move it */
-  now?: () => number;
 }
 
 const userKey = (userId: string) => ({ pk: `user#${userId}`, sk: 'counter' });
@@ -134,14 +132,12 @@ export function createDocumentClient(endpoint?: string): DynamoDBDocumentClient 
 
 export class StreamStore {
   readonly tableName: string;
-  private readonly now: () => number;
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
     options: StoreOptions,
   ) {
     this.tableName = options.tableName;
-    this.now = options.now ?? Date.now;
   }
 
   /**

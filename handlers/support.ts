@@ -28,24 +28,30 @@ const supportDeps: SupportDeps = {
 const ConnectionIdSchema = z.string().regex(/^[A-Za-z0-9+/=_-]{1,128}$/, 'connectionId is not a connection id');
 const LimitBodySchema = z.strictObject({ limit: LimitSchema }, 'the body must be {"limit": n}');
 
-const json = (statusCode: number, body?: unknown): APIGatewayProxyStructuredResultV2 =>
+const json = (statusCode: number, body?: unknown): Result =>
   body === undefined
     ? { statusCode }
     : { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 const fail = (statusCode: number, code: string, message: string) => json(statusCode, { error: { code, message } });
 
-type Route = { method: string; pattern: RegExp; run: (params: string[], event: SupportEvent, staff: string) => Promise<APIGatewayProxyStructuredResultV2> };
+type Result = APIGatewayProxyStructuredResultV2;
+type Route = { method: string; pattern: RegExp; run: (params: string[], event: SupportEvent, staff: string) => Promise<Result> };
+
+/** A route about one user: the path's user id is checked before anything else runs. */
+const forUser =
+  (run: (userId: string, event: SupportEvent, staff: string) => Promise<Result>): Route['run'] =>
+  async ([raw], event, staff) => {
+    const userId = check(UserIdSchema, raw);
+    if (!userId.ok) return fail(400, 'INVALID_USER_ID', userId.message);
+    return run(userId.value, event, staff);
+  };
 
 const routes: Route[] = [
   { method: 'GET', pattern: /^\/health$/, run: async () => json(200, { status: 'ok' }) },
   {
     method: 'GET',
     pattern: /^\/users\/([^/]+)\/connections$/,
-    run: async ([raw], _event, staff) => {
-      const userId = check(UserIdSchema, raw);
-      if (!userId.ok) return fail(400, 'INVALID_USER_ID', userId.message);
-      return json(200, await listUserConnections(supportDeps, staff, userId.value));
-    },
+    run: forUser(async (userId, _event, staff) => json(200, await listUserConnections(supportDeps, staff, userId))),
   },
   {
     method: 'DELETE',
@@ -60,24 +66,18 @@ const routes: Route[] = [
   {
     method: 'PUT',
     pattern: /^\/users\/([^/]+)\/limit$/,
-    run: async ([raw], event, staff) => {
-      const userId = check(UserIdSchema, raw);
-      if (!userId.ok) return fail(400, 'INVALID_USER_ID', userId.message);
+    run: forUser(async (userId, event, staff) => {
       const body = parseBody(event);
       if (!body.ok) return fail(400, 'INVALID_BODY', body.message);
       const limit = check(LimitBodySchema, body.value);
       if (!limit.ok) return fail(400, 'INVALID_LIMIT', `limit must be a whole number from 0 to 100 (${limit.message})`);
-      return json(200, await setUserLimit(supportDeps, staff, userId.value, limit.value.limit));
-    },
+      return json(200, await setUserLimit(supportDeps, staff, userId, limit.value.limit));
+    }),
   },
   {
     method: 'DELETE',
     pattern: /^\/users\/([^/]+)\/limit$/,
-    run: async ([raw], _event, staff) => {
-      const userId = check(UserIdSchema, raw);
-      if (!userId.ok) return fail(400, 'INVALID_USER_ID', userId.message);
-      return json(200, await clearUserLimit(supportDeps, staff, userId.value));
-    },
+    run: forUser(async (userId, _event, staff) => json(200, await clearUserLimit(supportDeps, staff, userId))),
   },
 ];
 
@@ -90,7 +90,7 @@ function parseBody(event: SupportEvent): { ok: true; value: unknown } | { ok: fa
   }
 }
 
-export const handler = async (event: SupportEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+export const handler = async (event: SupportEvent): Promise<Result> => {
   const method = event.requestContext.http.method.toUpperCase();
   let segments: string[];
   try {

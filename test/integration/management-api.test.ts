@@ -7,24 +7,18 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
 import { createManagementClient } from '../../core/gateway.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 import type { LocalStack } from '../../infra/local/stack.js';
-import { closed, eventually, mustOpen, nextMessage, request } from '../support/sockets.js';
+import { closed, eventually, nextMessage } from '../support/sockets.js';
+import { Players } from '../support/players.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
 let client: ApiGatewayManagementApiClient;
 let store: StreamStore;
-const sockets: WebSocket[] = [];
+const players = new Players(() => stack);
 
-async function openWithId(userId: string) {
-  const socket = await mustOpen(stack.wsUrl, { userId });
-  sockets.push(socket);
-  const { connectionId } = await request(socket, { action: 'status' });
-  return { socket, connectionId: connectionId as string };
-}
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -33,13 +27,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
+  players.endAll();
   await stack?.stop();
 });
 
 describe('@connections', () => {
   it('GET describes a live connection', async () => {
-    const { connectionId } = await openWithId(newUserId());
+    const { connectionId } = await players.openWithId({ userId: newUserId() });
 
     const info = await client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
 
@@ -50,7 +44,7 @@ describe('@connections', () => {
   });
 
   it('POST sends the body to the socket as a text frame', async () => {
-    const { socket, connectionId } = await openWithId(newUserId());
+    const { socket, connectionId } = await players.openWithId({ userId: newUserId() });
     const received = nextMessage(socket);
 
     await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ hello: 'player' }) }));
@@ -60,7 +54,7 @@ describe('@connections', () => {
 
   it('DELETE closes the socket with 1000 and $disconnect releases the stream', async () => {
     const userId = newUserId();
-    const { socket, connectionId } = await openWithId(userId);
+    const { socket, connectionId } = await players.openWithId({ userId });
     const done = closed(socket);
 
     await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
@@ -74,7 +68,7 @@ describe('@connections', () => {
     ['POST', (id: string) => new PostToConnectionCommand({ ConnectionId: id, Data: '{}' })],
     ['DELETE', (id: string) => new DeleteConnectionCommand({ ConnectionId: id })],
   ] as const)('%s answers 410 Gone for a closed connection', async (_method, command) => {
-    const { socket, connectionId } = await openWithId(newUserId());
+    const { socket, connectionId } = await players.openWithId({ userId: newUserId() });
     socket.close();
     await closed(socket);
 

@@ -3,39 +3,19 @@
  * out. Here ghosts are reclaimed at the moment of need; the background sweep is off so it cannot help.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
 import type { LocalStack } from '../../infra/local/stack.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
-import { closed, eventually, mustOpen, openSocket, request } from '../support/sockets.js';
+import { closed, eventually, openSocket } from '../support/sockets.js';
+import { Players } from '../support/players.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 
 let stack: LocalStack;
 let store: StreamStore;
-const sockets: WebSocket[] = [];
+const players = new Players(() => stack);
 
-async function open(params: Record<string, string>) {
-  const result = await openSocket(stack.wsUrl, params);
-  if (result.socket) sockets.push(result.socket);
-  return result;
-}
 
-async function openWithId(params: Record<string, string>) {
-  const socket = await mustOpen(stack.wsUrl, params);
-  sockets.push(socket);
-  const { connectionId } = await request(socket, { action: 'status' });
-  return { socket, connectionId: connectionId as string };
-}
 
-/** Opens and abruptly drops `n` sockets for the user while `$disconnect` is being lost. */
-async function makeGhosts(userId: string, n: number) {
-  const ghosts = await Promise.all(Array.from({ length: n }, () => mustOpen(stack.wsUrl, { userId })));
-  for (const g of ghosts) g.terminate();
-  await Promise.all(ghosts.map(closed));
-  await eventually(() => stack.emulator.connectionCount === countOpenSockets());
-}
-
-const countOpenSockets = () => sockets.filter((s) => s.readyState === s.OPEN).length;
 
 beforeAll(async () => {
   // Production lease and handshake grace; no background sweep.
@@ -46,7 +26,7 @@ beforeAll(async () => {
 afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
 
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
+  players.endAll();
   await stack?.stop();
 });
 
@@ -55,11 +35,11 @@ describe('reclaim at the moment of need', () => {
     // Prepare
     stack.emulator.setFaults({ dropDisconnectRate: 1 });
     const users = Array.from({ length: 50 }, () => newUserId('ghosted'));
-    await Promise.all(users.map((u) => makeGhosts(u, 3)));
+    await Promise.all(users.map((u) => players.makeGhosts(u, 3)));
     for (const u of users) expect((await store.getCounter(u)).active).toBe(3);
 
     // Act
-    const results = await Promise.all(users.flatMap((userId) => [0, 1, 2].map(() => open({ userId }))));
+    const results = await Promise.all(users.flatMap((userId) => [0, 1, 2].map(() => players.open({ userId }))));
 
     // Assess
     expect(results.filter((r) => r.status !== 101).map((r) => r.status)).toEqual([]);
@@ -71,9 +51,9 @@ describe('reclaim at the moment of need', () => {
 
   it('never releases a live connection to admit another', async () => {
     const userId = newUserId();
-    const live = await Promise.all([0, 1, 2].map(() => openWithId({ userId })));
+    const live = await Promise.all([0, 1, 2].map(() => players.openWithId({ userId })));
 
-    const fourth = await open({ userId });
+    const fourth = await players.open({ userId });
 
     expect(fourth.status).toBe(429);
     expect(live.every((l) => l.socket.readyState === l.socket.OPEN)).toBe(true);
@@ -87,7 +67,7 @@ describe('reclaim at the moment of need', () => {
     await eventually(async () => (await store.getCounter(userId)).active === 1);
     stack.emulator.setFaults({ failHandshakeRate: 0 });
 
-    const results = await Promise.all([0, 1, 2].map(() => open({ userId })));
+    const results = await Promise.all([0, 1, 2].map(() => players.open({ userId })));
 
     expect(results.map((r) => r.status)).toEqual([101, 101, 101]);
     expect((await store.getCounter(userId)).active).toBe(3);
@@ -97,10 +77,10 @@ describe('reclaim at the moment of need', () => {
 describe('reconnect takeover', () => {
   it('replaces the connection holding the same streamId: count stays 1, the old socket is closed', async () => {
     const userId = newUserId();
-    const old = await openWithId({ userId, streamId: 'movie-7' });
+    const old = await players.openWithId({ userId, streamId: 'movie-7' });
     const oldClosed = closed(old.socket);
 
-    const again = await openWithId({ userId, streamId: 'movie-7' });
+    const again = await players.openWithId({ userId, streamId: 'movie-7' });
 
     expect((await oldClosed).code).toBe(1000);
     expect(again.socket.readyState).toBe(again.socket.OPEN);
@@ -112,10 +92,10 @@ describe('reconnect takeover', () => {
 
   it('lets a player at the limit reconnect without ever seeing 429', async () => {
     const userId = newUserId();
-    await Promise.all(['a', 'b', 'c'].map((s) => openWithId({ userId, streamId: s })));
+    await Promise.all(['a', 'b', 'c'].map((s) => players.openWithId({ userId, streamId: s })));
 
     const results = [];
-    for (let i = 0; i < 5; i++) results.push((await open({ userId, streamId: 'b' })).status);
+    for (let i = 0; i < 5; i++) results.push((await players.open({ userId, streamId: 'b' })).status);
 
     expect(results).toEqual([101, 101, 101, 101, 101]);
     expect((await store.getCounter(userId)).active).toBe(3);
@@ -124,12 +104,12 @@ describe('reconnect takeover', () => {
   it('takes over from a ghost whose socket is already gone', async () => {
     const userId = newUserId();
     stack.emulator.setFaults({ dropDisconnectRate: 1 });
-    const ghost = await openWithId({ userId, streamId: 'live-tv' });
+    const ghost = await players.openWithId({ userId, streamId: 'live-tv' });
     ghost.socket.terminate();
     await closed(ghost.socket);
     stack.emulator.setFaults({ dropDisconnectRate: 0 });
 
-    const result = await open({ userId, streamId: 'live-tv' });
+    const result = await players.open({ userId, streamId: 'live-tv' });
 
     expect(result.status).toBe(101);
     expect((await store.getCounter(userId)).active).toBe(1);

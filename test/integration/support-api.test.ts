@@ -1,14 +1,14 @@
 /** Support staff against the running local stack: real HTTP, real sockets, real DynamoDB Local. */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type WebSocket from 'ws';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 import type { LocalStack } from '../../infra/local/stack.js';
-import { closed, mustOpen, openSocket, request } from '../support/sockets.js';
+import { closed } from '../support/sockets.js';
+import { Players } from '../support/players.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
-const sockets: WebSocket[] = [];
+const players = new Players(() => stack);
 
 function api(method: string, path: string, body?: unknown, token: string | null = stack.adminToken) {
   return fetch(`${stack.httpUrl}${path}`, {
@@ -21,18 +21,7 @@ function api(method: string, path: string, body?: unknown, token: string | null 
   });
 }
 
-async function open(params: Record<string, string>) {
-  const result = await openSocket(stack.wsUrl, params);
-  if (result.socket) sockets.push(result.socket);
-  return result;
-}
 
-async function openWithId(params: Record<string, string>) {
-  const socket = await mustOpen(stack.wsUrl, params);
-  sockets.push(socket);
-  const { connectionId } = await request(socket, { action: 'status' });
-  return { socket, connectionId: connectionId as string };
-}
 
 beforeAll(async () => {
   stack = await startTestStack({ streamLimit: 3 });
@@ -42,7 +31,7 @@ beforeAll(async () => {
 afterEach(() => vi.restoreAllMocks());
 
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
+  players.endAll();
   await stack?.stop();
 });
 
@@ -52,7 +41,7 @@ describe('GET /users/{userId}/connections', () => {
     const userId = newUserId();
     const opened = [];
     for (const i of [1, 2, 3]) {
-      opened.push(await openWithId({ userId, streamId: `movie-${i}`, device: `TV ${i}` }));
+      opened.push(await players.openWithId({ userId, streamId: `movie-${i}`, device: `TV ${i}` }));
       await new Promise((r) => setTimeout(r, 5)); // distinct connectedAt
     }
 
@@ -80,7 +69,7 @@ describe('GET /users/{userId}/connections', () => {
 
   it('shows a connection as soon as its handshake is done', async () => {
     const userId = newUserId();
-    await open({ userId });
+    await players.open({ userId });
 
     const body = await (await api('GET', `/users/${userId}/connections`)).json();
 
@@ -95,7 +84,7 @@ describe('GET /users/{userId}/connections', () => {
 
   it('reports drift when the counter disagrees with the live connections', async () => {
     const userId = newUserId();
-    await open({ userId });
+    await players.open({ userId });
     await store.repairCount(userId, 1, 3); // a counter gone wrong, as by a hand edit
 
     const body = await (await api('GET', `/users/${userId}/connections`)).json();
@@ -110,13 +99,13 @@ describe('DELETE /connections/{connectionId}', () => {
     // Prepare
     const userId = newUserId();
     const held = [];
-    for (let i = 0; i < 3; i++) held.push(await openWithId({ userId }));
+    for (let i = 0; i < 3; i++) held.push(await players.openWithId({ userId }));
     const victim = held[1]!;
     const seenClose = closed(victim.socket);
 
     // Act
     const res = await api('DELETE', `/connections/${encodeURIComponent(victim.connectionId)}`);
-    const next = await open({ userId });
+    const next = await players.open({ userId });
 
     // Assess
     expect(res.status).toBe(204);
@@ -128,7 +117,7 @@ describe('DELETE /connections/{connectionId}', () => {
   it('releases the stream of a connection whose socket is already gone', async () => {
     const userId = newUserId();
     stack.emulator.setFaults({ dropDisconnectRate: 1 });
-    const ghost = await openWithId({ userId });
+    const ghost = await players.openWithId({ userId });
     ghost.socket.terminate();
     await closed(ghost.socket);
     stack.emulator.setFaults({ dropDisconnectRate: 0 });
@@ -141,7 +130,7 @@ describe('DELETE /connections/{connectionId}', () => {
 
   it('answers 404 for an unknown connection and for one already ended', async () => {
     const userId = newUserId();
-    const { connectionId } = await openWithId({ userId });
+    const { connectionId } = await players.openWithId({ userId });
     expect((await api('DELETE', `/connections/${encodeURIComponent(connectionId)}`)).status).toBe(204);
 
     const again = await api('DELETE', `/connections/${encodeURIComponent(connectionId)}`);
@@ -161,15 +150,15 @@ describe('PUT and DELETE /users/{userId}/limit', () => {
 
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ userId, limit: 1, active: 0, limitOverride: 1 });
-    expect((await open({ userId })).status).toBe(101);
-    expect((await open({ userId })).status).toBe(429);
+    expect((await players.open({ userId })).status).toBe(101);
+    expect((await players.open({ userId })).status).toBe(429);
   });
 
   it('limit 5 admits five, and removing it returns to the default', async () => {
     const userId = newUserId();
     await api('PUT', `/users/${userId}/limit`, { limit: 5 });
 
-    const five = await Promise.all([1, 2, 3, 4, 5, 6].map(() => open({ userId })));
+    const five = await Promise.all([1, 2, 3, 4, 5, 6].map(() => players.open({ userId })));
     expect(five.map((r) => r.status).sort()).toEqual([101, 101, 101, 101, 101, 429]);
 
     const res = await api('DELETE', `/users/${userId}/limit`);
@@ -179,17 +168,17 @@ describe('PUT and DELETE /users/{userId}/limit', () => {
     for (const s of five) s.socket?.close();
     await Promise.all(five.map((s) => s.socket && closed(s.socket)));
     const after = [];
-    for (let i = 0; i < 4; i++) after.push((await open({ userId })).status);
+    for (let i = 0; i < 4; i++) after.push((await players.open({ userId })).status);
     expect(after).toEqual([101, 101, 101, 429]);
   });
 
   it('lowering a limit below the current count kicks nobody and admits nothing new', async () => {
     const userId = newUserId();
-    const held = [await openWithId({ userId }), await openWithId({ userId })];
+    const held = [await players.openWithId({ userId }), await players.openWithId({ userId })];
 
     await api('PUT', `/users/${userId}/limit`, { limit: 1 });
 
-    expect((await open({ userId })).status).toBe(429);
+    expect((await players.open({ userId })).status).toBe(429);
     expect(held.every((h) => h.socket.readyState === h.socket.OPEN)).toBe(true);
     expect((await store.getCounter(userId)).active).toBe(2);
   });
@@ -197,7 +186,7 @@ describe('PUT and DELETE /users/{userId}/limit', () => {
   it('limit 0 admits nobody', async () => {
     const userId = newUserId();
     await api('PUT', `/users/${userId}/limit`, { limit: 0 });
-    expect((await open({ userId })).status).toBe(429);
+    expect((await players.open({ userId })).status).toBe(429);
   });
 
   it.each([
@@ -274,7 +263,7 @@ describe('audit', () => {
       return true;
     });
     const userId = newUserId();
-    const { connectionId } = await openWithId({ userId });
+    const { connectionId } = await players.openWithId({ userId });
 
     await api('PUT', `/users/${userId}/limit`, { limit: 2 });
     await api('GET', `/users/${userId}/connections`);

@@ -3,10 +3,10 @@
  * counter back to the live connections, and leaves live ones alone.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
 import type { LocalStack } from '../../infra/local/stack.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
-import { closed, eventually, mustOpen, openSocket, request } from '../support/sockets.js';
+import { eventually, mustOpen, request } from '../support/sockets.js';
+import { Players } from '../support/players.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 const LEASE_SECONDS = 1;
@@ -14,30 +14,10 @@ const SWEEP_SECONDS = 1;
 
 let stack: LocalStack;
 let store: StreamStore;
-const sockets: WebSocket[] = [];
+const players = new Players(() => stack);
 
-async function open(params: Record<string, string>) {
-  const result = await openSocket(stack.wsUrl, params);
-  if (result.socket) sockets.push(result.socket);
-  return result;
-}
 
-async function openWithId(params: Record<string, string>) {
-  const socket = await mustOpen(stack.wsUrl, params);
-  sockets.push(socket);
-  const { connectionId } = await request(socket, { action: 'status' });
-  return { socket, connectionId: connectionId as string };
-}
 
-/** Opens and abruptly drops `n` sockets for the user while `$disconnect` is being lost. */
-async function makeGhosts(userId: string, n: number) {
-  const ghosts = await Promise.all(Array.from({ length: n }, () => mustOpen(stack.wsUrl, { userId })));
-  for (const g of ghosts) g.terminate();
-  await Promise.all(ghosts.map(closed));
-  await eventually(() => stack.emulator.connectionCount === countOpenSockets());
-}
-
-const countOpenSockets = () => sockets.filter((s) => s.readyState === s.OPEN).length;
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -53,7 +33,7 @@ beforeAll(async () => {
 afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
 
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
+  players.endAll();
   await stack?.stop();
 });
 
@@ -61,9 +41,9 @@ describe('sweep', () => {
   it('brings every counter back to its live connections within one lease plus one sweep interval', async () => {
     // Prepare: 20 users, each with 1 live socket and 2 ghosts
     const users = Array.from({ length: 20 }, () => newUserId('swept'));
-    await Promise.all(users.map((userId) => mustOpen(stack.wsUrl, { userId }).then((s) => sockets.push(s))));
+    await Promise.all(users.map((userId) => mustOpen(stack.wsUrl, { userId }).then((s) => players.sockets.push(s))));
     stack.emulator.setFaults({ dropDisconnectRate: 1 });
-    await Promise.all(users.map((u) => makeGhosts(u, 2)));
+    await Promise.all(users.map((u) => players.makeGhosts(u, 2)));
     stack.emulator.setFaults({ dropDisconnectRate: 0 });
     const ghostedAt = Date.now();
     for (const u of users) expect((await store.getCounter(u)).active).toBe(3);
@@ -86,7 +66,7 @@ describe('sweep', () => {
 
   it('keeps a live socket that never heartbeats, renewing its lease', async () => {
     const userId = newUserId();
-    const { socket, connectionId } = await openWithId({ userId });
+    const { socket, connectionId } = await players.openWithId({ userId });
     const firstLease = (await store.getConnection(connectionId))!.leaseExpiresAt;
 
     // Act: the lease runs out, and the stack's own sweep finds it
@@ -100,7 +80,7 @@ describe('sweep', () => {
 
   it('repairs a counter that disagrees with its connections', async () => {
     const userId = newUserId();
-    await openWithId({ userId });
+    await players.openWithId({ userId });
     await store.repairCount(userId, 1, 3); // drift, as from a hand edit
 
     await eventually(async () => (await store.getCounter(userId)).active === 1,
@@ -115,11 +95,11 @@ describe('reclaim of expired leases', () => {
   it('releases a ghost whose lease ran out when the user needs the slot', async () => {
     const userId = newUserId();
     stack.emulator.setFaults({ dropDisconnectRate: 1 });
-    await makeGhosts(userId, 1);
+    await players.makeGhosts(userId, 1);
     stack.emulator.setFaults({ dropDisconnectRate: 0 });
-    await Promise.all([0, 1].map(() => openWithId({ userId })));
+    await Promise.all([0, 1].map(() => players.openWithId({ userId })));
 
-    const third = await open({ userId });
+    const third = await players.open({ userId });
 
     expect(third.status).toBe(101);
     expect((await store.getCounter(userId)).active).toBe(3);
@@ -127,10 +107,10 @@ describe('reclaim of expired leases', () => {
 
   it('never releases a live connection whose lease ran out', async () => {
     const userId = newUserId();
-    const live = await Promise.all([0, 1, 2].map(() => openWithId({ userId })));
+    const live = await Promise.all([0, 1, 2].map(() => players.openWithId({ userId })));
     await new Promise((r) => setTimeout(r, LEASE_SECONDS * 1000 + 200)); // no heartbeats: the leases run out
 
-    const fourth = await open({ userId });
+    const fourth = await players.open({ userId });
 
     expect(fourth.status).toBe(429);
     expect(live.every((l) => l.socket.readyState === l.socket.OPEN)).toBe(true);
@@ -138,7 +118,7 @@ describe('reclaim of expired leases', () => {
 });
 describe('heartbeat', () => {
   it('renews the lease at most once per half lease', async () => {
-    const { socket } = await openWithId({ userId: newUserId() });
+    const { socket } = await players.openWithId({ userId: newUserId() });
     const first = await request(socket, { action: 'heartbeat' });
     const second = await request(socket, { action: 'heartbeat' });
     await new Promise((r) => setTimeout(r, (LEASE_SECONDS * 1000) / 2 + 50));

@@ -2,19 +2,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { LocalStack } from '../../infra/local/stack.js';
-import { closed, eventually, mustOpen, openSocket, request } from '../support/sockets.js';
+import { closed, eventually, mustOpen, request } from '../support/sockets.js';
+import { Players } from '../support/players.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 import { StreamStore, createDocumentClient } from '../../core/store.js';
 
 let stack: LocalStack;
 let store: StreamStore;
-const sockets: WebSocket[] = [];
+const players = new Players(() => stack);
 
-async function open(params: Record<string, string>) {
-  const result = await openSocket(stack.wsUrl, params);
-  if (result.socket) sockets.push(result.socket);
-  return result;
-}
 
 const active = async (userId: string) => (await store.getCounter(userId)).active;
 
@@ -24,7 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sockets) s.terminate();
+  players.endAll();
   await stack?.stop();
 });
 
@@ -32,10 +28,10 @@ describe('admission', () => {
   it('admits three streams and refuses the fourth with 429', async () => {
     // Prepare
     const userId = newUserId();
-    for (let i = 0; i < 3; i++) expect((await open({ userId, streamId: `s${i}` })).status).toBe(101);
+    for (let i = 0; i < 3; i++) expect((await players.open({ userId, streamId: `s${i}` })).status).toBe(101);
 
     // Act
-    const fourth = await open({ userId, streamId: 's3' });
+    const fourth = await players.open({ userId, streamId: 's3' });
 
     // Assess
     expect(fourth.status).toBe(429);
@@ -46,11 +42,11 @@ describe('admission', () => {
   it('frees the slot of a closed socket at once', async () => {
     const userId = newUserId();
     const held = await Promise.all([0, 1, 2].map(() => mustOpen(stack.wsUrl, { userId })));
-    sockets.push(...held);
+    players.sockets.push(...held);
 
     held[0]!.close();
     await closed(held[0]!);
-    const next = await open({ userId });
+    const next = await players.open({ userId });
 
     expect(next.status).toBe(101);
     await eventually(async () => (await active(userId)) === 3);
@@ -59,11 +55,11 @@ describe('admission', () => {
   it('frees the slot of a socket dropped without a close frame', async () => {
     const userId = newUserId();
     const held = await Promise.all([0, 1, 2].map(() => mustOpen(stack.wsUrl, { userId })));
-    sockets.push(...held);
+    players.sockets.push(...held);
 
     held[1]!.terminate();
     await eventually(async () => (await active(userId)) === 2);
-    const next = await open({ userId });
+    const next = await players.open({ userId });
 
     expect(next.status).toBe(101);
     expect(await active(userId)).toBe(3);
@@ -72,7 +68,7 @@ describe('admission', () => {
   it('admits exactly the limit out of 50 simultaneous connects for one user', async () => {
     const userId = newUserId('burst');
 
-    const results = await Promise.all(Array.from({ length: 50 }, () => open({ userId })));
+    const results = await Promise.all(Array.from({ length: 50 }, () => players.open({ userId })));
 
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 101)).toHaveLength(3);
@@ -90,7 +86,7 @@ describe('parameters', () => {
     ['a streamId with a slash', { userId: 'ok-user', streamId: 'a/b' }, 400],
     ['a device with a control character', { userId: 'ok-user', device: 'tv\u0007' }, 400],
   ])('refuses %s with %i and writes nothing', async (_name, params, status) => {
-    const result = await open(params as Record<string, string>);
+    const result = await players.open(params as Record<string, string>);
 
     expect(result.status).toBe(status);
     expect(JSON.parse(result.body!).error.code).toEqual(expect.any(String));
@@ -108,7 +104,7 @@ describe('parameters', () => {
 
   it('accepts the whole alphabet and a 128-character userId', async () => {
     const userId = `Az09._-:@${'x'.repeat(119)}`;
-    const result = await open({ userId, device: 'Living room TV — 4K', streamId: 'movie:42@s1' });
+    const result = await players.open({ userId, device: 'Living room TV — 4K', streamId: 'movie:42@s1' });
     expect(result.status).toBe(101);
   });
 });
@@ -117,7 +113,7 @@ describe('messages', () => {
   it('answers heartbeat and status', async () => {
     const userId = newUserId();
     const socket = await mustOpen(stack.wsUrl, { userId });
-    sockets.push(socket);
+    players.sockets.push(socket);
 
     const beat = await request(socket, { action: 'heartbeat' });
     const status = await request(socket, { action: 'status' });
@@ -135,7 +131,7 @@ describe('messages', () => {
     ['no action', '{"type":"status"}', 'UNKNOWN_ACTION'],
   ])('answers %s with an error frame and keeps the socket', async (_name, frame, code) => {
     const socket = await mustOpen(stack.wsUrl, { userId: newUserId() });
-    sockets.push(socket);
+    players.sockets.push(socket);
 
     const reply = await request(socket, frame);
 
@@ -165,7 +161,7 @@ describe('messages', () => {
 
   it('accepts a 100 KB message sent in frames under 32 KB', async () => {
     const socket = await mustOpen(stack.wsUrl, { userId: newUserId() });
-    sockets.push(socket);
+    players.sockets.push(socket);
     const text = JSON.stringify({ action: 'status', pad: 'x'.repeat(100 * 1024) });
     const reply = new Promise((resolve) => socket.once('message', (d) => resolve(JSON.parse(d.toString()))));
 

@@ -1,0 +1,36 @@
+import type WebSocket from 'ws';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { closed, eventually, mustOpen, openSocket, request, type OpenResult } from './sockets.js';
+
+/** Players of one test file: every socket they open is tracked, so the file can end them all. */
+export class Players {
+  readonly sockets: WebSocket[] = [];
+
+  constructor(private readonly stack: () => LocalStack) {}
+
+  async open(params: Record<string, string>): Promise<OpenResult> {
+    const result = await openSocket(this.stack().wsUrl, params);
+    if (result.socket) this.sockets.push(result.socket);
+    return result;
+  }
+
+  /** Opens a socket that must be admitted, and learns its connectionId from a `status` frame. */
+  async openWithId(params: Record<string, string>): Promise<{ socket: WebSocket; connectionId: string }> {
+    const socket = await mustOpen(this.stack().wsUrl, params);
+    this.sockets.push(socket);
+    const { connectionId } = await request(socket, { action: 'status' });
+    return { socket, connectionId: connectionId as string };
+  }
+
+  /** Opens and abruptly drops `n` sockets for the user; with `$disconnect` being dropped, they stay counted. */
+  async makeGhosts(userId: string, n: number): Promise<void> {
+    const ghosts = await Promise.all(Array.from({ length: n }, () => mustOpen(this.stack().wsUrl, { userId })));
+    for (const g of ghosts) g.terminate();
+    await Promise.all(ghosts.map(closed));
+    await eventually(() => this.stack().emulator.connectionCount === this.sockets.filter((s) => s.readyState === s.OPEN).length);
+  }
+
+  endAll(): void {
+    for (const s of this.sockets) s.terminate();
+  }
+}
