@@ -56,10 +56,6 @@ export async function disconnect(deps: Pick<AdmissionDeps, 'store'>, connectionI
   return deps.store.release(connectionId, 'disconnected', at);
 }
 
-export interface HeartbeatResult {
-  connection: ConnectionRecord;
-}
-
 /** Renews the lease; writes at most once per half lease so that frequent heartbeats stay cheap. */
 export async function heartbeat(
   deps: Pick<AdmissionDeps, 'store' | 'leaseMs'>,

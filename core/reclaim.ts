@@ -62,7 +62,7 @@ type Verdict = 'live' | 'ghost';
  * Is this connection gone? API Gateway is asked; only when it cannot answer does the lease (or API Gateway's
  * hard 2-hour limit) decide. A live socket is never released here, even with an expired lease.
  */
-export async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Verdict> {
+async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Verdict> {
   if (now - c.connectedAt > deps.maxConnectionMs) return 'ghost';
   const answer = await probe(deps, c, now);
   if (answer !== 'gone' || now - c.connectedAt >= deps.handshakeGraceMs) return answer === 'gone' ? 'ghost' : 'live';

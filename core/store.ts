@@ -98,13 +98,13 @@ const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: 'co
 const countedAttr = (connectionId: string) => `c:${connectionId}`;
 const streamAttr = (streamId: string) => `s:${streamId}`;
 
-export function leaseShardOf(connectionId: string): string {
+function leaseShardOf(connectionId: string): string {
   const n = createHash('sha1').update(connectionId).digest()[0]! % LEASE_SHARDS;
   return `lease#${n}`;
 }
 
 /** Idempotency token for a transaction, derived from what the event says, never from the clock. */
-export function requestToken(...parts: Array<string | number>): string {
+function requestToken(...parts: Array<string | number>): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 36);
 }
 

@@ -109,7 +109,7 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
   }
 }
 
-export function localClient(endpoint: string): DynamoDBClient {
+function localClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({
     endpoint,
     region: process.env.AWS_REGION ?? 'local',
