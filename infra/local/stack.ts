@@ -27,6 +27,8 @@ export interface LocalStackOptions {
   idleTimeoutMs?: number;
   hardTimeoutMs?: number;
   faults?: Partial<Faults>;
+  /** `dev` (identity from `?userId=`) unless set */
+  authMode?: string;
   logLevel?: string;
   /** for tests of an unreachable store: do not create the table */
   skipTableSetup?: boolean;
@@ -75,7 +77,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The handlers read their configuration at import, as in Lambda; it is complete only now.
     Object.assign(process.env, {
       TABLE_NAME: tableName,
-      AUTH_MODE: 'dev',
+      AUTH_MODE: options.authMode ?? 'dev',
       MANAGEMENT_ENDPOINT: emulator.callbackUrl,
       DYNAMODB_ENDPOINT: endpoint,
       STREAM_LIMIT: String(options.streamLimit ?? 3),

@@ -1,6 +1,7 @@
 /** `npm start`: the whole service on this machine, until SIGINT or SIGTERM. */
 // The SDK is pinned; its notice about future releases needing Node 22 is not for local users (Lambda runs 22).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+import { ConfigError } from '../../core/errors.js';
 import { JavaMissingError } from './dynamodb-local.js';
 import { startLocalStack } from './stack.js';
 
@@ -31,6 +32,7 @@ async function main() {
     wsPort: intFromEnv('WS_PORT', 3001),
     httpPort: intFromEnv('HTTP_PORT', 3000),
     adminToken: process.env.ADMIN_TOKEN || undefined,
+    authMode: process.env.AUTH_MODE || undefined,
     streamLimit: intFromEnv('STREAM_LIMIT', 3),
     dataDir: process.env.DATA_DIR || undefined,
     dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT || undefined,
@@ -64,6 +66,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error instanceof JavaMissingError ? error.message : error);
+  // What a user can fix gets one line; anything else, the whole story.
+  const known = error instanceof JavaMissingError || error instanceof ConfigError;
+  console.error(known ? `streamgate: ${error.message}` : error);
   process.exit(1);
 });
