@@ -89,18 +89,8 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     counter.active === counter.counted.size &&
     [...counter.counted.keys()].every((id) => deps.recentlyAlive?.isFresh(id, clock));
   if (allVouchedFor) return 0;
-  let freed = 0;
-  // Drift: a count that does not match its own members (edited by hand, or left by an older version).
-  if (counter.active !== counter.counted.size && (await store.repairCount(counter.userId, counter.active, counter.counted.size))) {
-    deps.logger.warn('counter drift repaired', { userId: counter.userId, was: counter.active, now: counter.counted.size });
-    freed += Math.max(0, counter.active - counter.counted.size);
-  }
-  const { open, missing } = await store.countedConnections(counter);
-  for (const connectionId of missing) {
-    // Forgotten now, or released by its own `$disconnect` since the counter was read: free either way.
-    await store.forgetMissing(counter.userId, connectionId);
-    freed++;
-  }
+  const { open, freed: repaired } = await repairCounter(deps, counter);
+  let freed = repaired;
   const verdicts = await Promise.all(open.map(async (c) => ({ c, verdict: await judge(deps, c, now) })));
   for (const { c } of verdicts.filter((v) => v.verdict === 'ghost')) {
     const outcome = await store.release(c.connectionId, 'reclaimed', now);
@@ -148,20 +138,30 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
     if (outcome.kind === 'released') report.released++;
   });
   await forEachLimited([...users], 8, async (userId) => {
-    await reclaimCounterOnly(deps, userId);
+    await repairCounter(deps, await store.getCounter(userId));
     report.usersChecked++;
   });
   return report;
 }
 
-/** The counter half of a reclaim: members with no open item, and a count that disagrees with its members. */
-async function reclaimCounterOnly(deps: GhostDeps, userId: string) {
-  const counter = await deps.store.getCounter(userId);
-  if (counter.active !== counter.counted.size) {
-    await deps.store.repairCount(userId, counter.active, counter.counted.size);
+/**
+ * The counter's own repairs: a count that disagrees with its members (edited by hand, or left by an older version),
+ * and members with no open item. Returns the members still open, and how many streams came free.
+ */
+async function repairCounter(deps: GhostDeps, counter: CounterRecord): Promise<{ open: ConnectionRecord[]; freed: number }> {
+  const { store } = deps;
+  let freed = 0;
+  if (counter.active !== counter.counted.size && (await store.repairCount(counter.userId, counter.active, counter.counted.size))) {
+    deps.logger.warn('counter drift repaired', { userId: counter.userId, was: counter.active, now: counter.counted.size });
+    freed += Math.max(0, counter.active - counter.counted.size);
   }
-  const { missing } = await deps.store.countedConnections(counter);
-  for (const connectionId of missing) await deps.store.forgetMissing(userId, connectionId);
+  const { open, missing } = await store.countedConnections(counter);
+  for (const connectionId of missing) {
+    // Forgotten now, or released by its own `$disconnect` since the counter was read: free either way.
+    await store.forgetMissing(counter, connectionId);
+    freed++;
+  }
+  return { open, freed };
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {

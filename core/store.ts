@@ -237,36 +237,15 @@ export class StreamStore {
    * Closes a connection and gives its stream back, exactly once: whoever calls second (a redelivered
    * `$disconnect`, a kick racing a disconnect, the sweep) finds it already released.
    */
-  async release(connectionId: string, reason: CloseReason, at: number, token?: string): Promise<ReleaseOutcome> {
+  async release(connectionId: string, reason: CloseReason, at: number): Promise<ReleaseOutcome> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const connection = await this.getConnection(connectionId);
       if (!connection) return { kind: 'unknown' };
       if (connection.state === 'closed') return { kind: 'alreadyReleased', connection };
-      const counted = countedAttr(connectionId);
-      const names: Record<string, string> = { '#c': counted };
-      let update = 'SET active = active - :one REMOVE #c';
-      const condition = 'attribute_exists(#c)';
-      const values: Record<string, unknown> = { ':one': 1 };
-      if (connection.streamId) {
-        names['#s'] = streamAttr(connection.streamId);
-        // The claim can only belong to this connection while it is open: a takeover closes it in the same write.
-        update = 'SET active = active - :one REMOVE #c, #s';
-      }
+      // The claim can only belong to this connection while it is open: a takeover closes it in the same write.
+      const claims = connection.streamId ? [connection.streamId] : [];
       const reasons = await this.transact({
-        ClientRequestToken: token,
-        TransactItems: [
-          this.closeConnection(connectionId, reason, at),
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: userKey(connection.userId),
-              UpdateExpression: update,
-              ConditionExpression: condition,
-              ExpressionAttributeNames: names,
-              ExpressionAttributeValues: values,
-            },
-          },
-        ],
+        TransactItems: [this.closeConnection(connectionId, reason, at), this.uncount(connection.userId, connectionId, claims)],
       });
       if (!reasons) return { kind: 'released', connection: closed(connection, reason, at) };
       if (reasons[0]?.Code === 'ConditionalCheckFailed') continue; // someone else closed it: read again
@@ -277,8 +256,13 @@ export class StreamStore {
     throw new StoreContentionError(`release of ${connectionId} kept racing`);
   }
 
-  /** Forgets a counted connection whose item no longer exists (deleted by TTL or by hand). */
-  async forgetMissing(userId: string, connectionId: string): Promise<boolean> {
+  /**
+   * Forgets a counted connection whose item no longer exists or is already closed (deleted by TTL or by hand), with
+   * any stream claim still pointing at it: a claim left behind would make every reconnect of that stream a takeover
+   * of nothing.
+   */
+  async forgetMissing(counter: CounterRecord, connectionId: string): Promise<boolean> {
+    const claims = [...counter.streams].filter(([, holder]) => holder === connectionId).map(([streamId]) => streamId);
     const reasons = await this.transact({
       TransactItems: [
         {
@@ -290,16 +274,7 @@ export class StreamStore {
             ExpressionAttributeValues: { ':closed': 'closed' },
           },
         },
-        {
-          Update: {
-            TableName: this.tableName,
-            Key: userKey(userId),
-            UpdateExpression: 'SET active = active - :one REMOVE #c',
-            ConditionExpression: 'attribute_exists(#c)',
-            ExpressionAttributeNames: { '#c': countedAttr(connectionId) },
-            ExpressionAttributeValues: { ':one': 1 },
-          },
-        },
+        this.uncount(counter.userId, connectionId, claims),
       ],
     });
     return !reasons;
@@ -437,6 +412,23 @@ export class StreamStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  /** Stops counting a connection: one fewer active, its member gone, and the stream claims it held. */
+  private uncount(userId: string, connectionId: string, streamIds: string[]) {
+    const names: Record<string, string> = { '#c': countedAttr(connectionId) };
+    streamIds.forEach((streamId, i) => (names[`#s${i}`] = streamAttr(streamId)));
+    const removed = ['#c', ...streamIds.map((_, i) => `#s${i}`)].join(', ');
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: userKey(userId),
+        UpdateExpression: `SET active = active - :one REMOVE ${removed}`,
+        ConditionExpression: 'attribute_exists(#c)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+    };
   }
 
   private putConnection(conn: NewConnection, maxConnectionMs: number) {

@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.js';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 import { closed, eventually, openSocket } from '../support/sockets.js';
 import { Players } from '../support/players.js';
@@ -12,6 +13,7 @@ import { newUserId, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
+let db: ReturnType<typeof createDocumentClient>;
 const players = new Players(() => stack);
 
 
@@ -20,7 +22,8 @@ const players = new Players(() => stack);
 beforeAll(async () => {
   // Production lease and handshake grace; no background sweep.
   stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
-  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+  db = createDocumentClient(stack.dynamodbEndpoint);
+  store = new StreamStore(db, { tableName: stack.tableName });
 });
 
 afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
@@ -71,6 +74,29 @@ describe('reclaim at the moment of need', () => {
 
     expect(results.map((r) => r.status)).toEqual([101, 101, 101]);
     expect((await store.getCounter(userId)).active).toBe(3);
+  });
+});
+
+describe('counted connections whose item is gone', () => {
+  it('forgets them with their stream claim, so the stream can be opened again', async () => {
+    // Prepare: three held, one of them (stream "kept") loses its item, as by TTL or a hand edit
+    const userId = newUserId();
+    const [lost, , c] = await Promise.all(['kept', 'b', 'c'].map((streamId) => players.openWithId({ userId, streamId })));
+    await db.send(new DeleteCommand({ TableName: stack.tableName, Key: { pk: `conn#${lost!.connectionId}`, sk: 'conn' } }));
+
+    // Act: a fourth stream reclaims the lost one; then the player reopens "kept"
+    const fourth = await players.open({ userId, streamId: 'd' });
+    await players.open({ userId, streamId: 'b' }); // takeover keeps the count
+    const reopened = await players.open({ userId, streamId: 'kept' });
+
+    // Assess: the reopen is refused only by the limit (b, c, d are counted), never by a stale claim
+    expect(fourth.status).toBe(101);
+    const counter = await store.getCounter(userId);
+    expect(counter.streams.has('kept')).toBe(false);
+    expect(reopened.status).toBe(429);
+    c!.socket.close();
+    await closed(c!.socket);
+    expect((await players.open({ userId, streamId: 'kept' })).status).toBe(101);
   });
 });
 
