@@ -8,6 +8,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { sleep } from '../core/retry.js';
 import { createDocumentClient, StreamStore } from '../core/store.js';
 import { ensureTable, freePort, startDynamoDbLocal } from '../infra/local/dynamodb-local.js';
 import { runLoad, type LoadReport } from '../tools/loadtest/engine.js';
@@ -19,7 +20,6 @@ const IDLE_SOCKETS = 5001; // 1667 users x 3
 const TOOL_SOCKETS = 5000;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

@@ -2,7 +2,7 @@
  * What happens to a stream: admitted under the user's limit, taken over on reconnect, released when its socket
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
-import { LimitReachedError } from './errors.js';
+import { LimitReachedError, StoreContentionError } from './errors.js';
 import { reclaimGhosts, type GhostDeps } from './reclaim.js';
 import type { ConnectionRecord, NewConnection } from './store.js';
 
@@ -48,7 +48,8 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
       }
     }
   }
-  throw refusal ?? new LimitReachedError(request.userId, NaN, deps.defaultLimit);
+  // Every round lost a race (takeovers or reclaims of others): that is contention, not the user's limit.
+  throw refusal ?? new StoreContentionError(`connect of ${request.connectionId} kept racing`);
 }
 
 /** The socket is gone; give its stream back. Safe to run twice, or after a kick or the sweep got there first. */

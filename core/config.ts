@@ -19,8 +19,6 @@ const EnvSchema = z.object({
    * connection younger than this that answers 410 is asked twice before it is judged a ghost.
    */
   HANDSHAKE_GRACE_SECONDS: positiveInt(30, 3_600),
-  /** how often the sweep runs (the local stack's interval; a schedule in AWS) */
-  SWEEP_INTERVAL_SECONDS: positiveInt(60, 86_400),
   DYNAMODB_ENDPOINT: z.url().optional(),
 });
 
@@ -32,7 +30,6 @@ export interface Config {
   leaseMs: number;
   maxConnectionMs: number;
   handshakeGraceMs: number;
-  sweepIntervalMs: number;
   dynamodbEndpoint?: string;
 }
 
@@ -55,7 +52,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     leaseMs: e.LEASE_SECONDS * 1000,
     maxConnectionMs: e.MAX_CONNECTION_SECONDS * 1000,
     handshakeGraceMs: e.HANDSHAKE_GRACE_SECONDS * 1000,
-    sweepIntervalMs: e.SWEEP_INTERVAL_SECONDS * 1000,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
   };
 }

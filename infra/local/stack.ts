@@ -83,7 +83,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       STREAM_LIMIT: String(options.streamLimit ?? 3),
       LEASE_SECONDS: String(options.leaseSeconds ?? 300),
       HANDSHAKE_GRACE_SECONDS: String(options.handshakeGraceSeconds ?? 30),
-      SWEEP_INTERVAL_SECONDS: String(options.sweepIntervalSeconds || 60),
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       AWS_REGION: process.env.AWS_REGION ?? 'local',
     });

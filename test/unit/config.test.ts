@@ -14,7 +14,6 @@ describe('loadConfig', () => {
       leaseMs: 300_000,
       maxConnectionMs: 7_200_000,
       handshakeGraceMs: 30_000,
-      sweepIntervalMs: 60_000,
       dynamodbEndpoint: undefined,
     });
   });
