@@ -16,8 +16,9 @@ export interface Logger {
 
 /**
  * Connections API Gateway vouched for a moment ago. A user refused again and again (a player retrying, a load test)
- * would otherwise have the same live connections probed on every try; within `ttlMs` they are taken as live.
- * The price: a socket that died within that window is reclaimed up to `ttlMs` later.
+ * would otherwise have the same live connections probed on every try; within `ttlMs` they are taken as live, and a
+ * refusal costs one counter read after a short pause. The price: a socket that died within that window without its
+ * `$disconnect` arriving during the pause is reclaimed up to `ttlMs` later.
  */
 export class RecentlyAlive {
   private readonly seen = new Map<string, number>();
@@ -88,7 +89,13 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
   const allVouchedFor =
     counter.active === counter.counted.size &&
     [...counter.counted.keys()].every((id) => deps.recentlyAlive?.isFresh(id, clock));
-  if (allVouchedFor) return 0;
+  if (allVouchedFor) {
+    // All confirmed alive moments ago: what can have changed since is a socket that just closed, whose `$disconnect`
+    // is on its way. Give it the same second look as a young connection, then read the counter again (one GetItem,
+    // not the whole probe), so a player who closes one stream and opens another is not refused for it.
+    await sleep(HANDSHAKE_RECHECK_MS);
+    return sameMembers(await store.getCounter(counter.userId), counter) ? 0 : 1;
+  }
   const { open, freed: repaired } = await repairCounter(deps, counter);
   let freed = repaired;
   const verdicts = await Promise.all(open.map(async (c) => ({ c, verdict: await judge(deps, c, now) })));
@@ -142,6 +149,10 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
     report.usersChecked++;
   });
   return report;
+}
+
+function sameMembers(a: CounterRecord, b: CounterRecord): boolean {
+  return a.active === b.active && a.counted.size === b.counted.size && [...a.counted.keys()].every((id) => b.counted.has(id));
 }
 
 /**
