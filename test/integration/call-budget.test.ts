@@ -7,7 +7,7 @@ import { connect, type AdmissionDeps } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
-import type { LocalStack } from '../../infra/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { mustOpen, request } from '../support/sockets.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 

@@ -1,7 +1,7 @@
 /** A small, bounded run of the load tester against the local stack, on loopback only. */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../infra/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { runLoad, type LoadReport } from '../../tools/loadtest/engine.js';
 import { parseLoadOptions } from '../../tools/loadtest/options.js';
 import { startTestStack } from '../support/stack.js';

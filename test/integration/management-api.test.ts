@@ -9,7 +9,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManagementClient } from '../../core/gateway.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
-import type { LocalStack } from '../../infra/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { closed, eventually, nextMessage } from '../support/sockets.js';
 import { Players } from '../support/players.js';
 import { newUserId, startTestStack } from '../support/stack.js';

@@ -3,7 +3,7 @@
  * out. Here ghosts are reclaimed at the moment of need; the background sweep is off so it cannot help.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../infra/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 import { closed, eventually, openSocket } from '../support/sockets.js';

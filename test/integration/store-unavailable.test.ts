@@ -1,7 +1,7 @@
 /** Fail closed: when DynamoDB cannot be reached, no stream is admitted uncounted. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../infra/local/dynamodb-local.js';
-import { startLocalStack, type LocalStack } from '../../infra/local/stack.js';
+import { freePort } from '../../local/dynamodb-local.js';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { openSocket } from '../support/sockets.js';
 
 let stack: LocalStack;

@@ -1,7 +1,7 @@
 /** Support staff against the running local stack: real HTTP, real sockets, real DynamoDB Local. */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
-import type { LocalStack } from '../../infra/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { closed } from '../support/sockets.js';
 import { Players } from '../support/players.js';
 import { newUserId, startTestStack } from '../support/stack.js';

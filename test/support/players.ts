@@ -1,5 +1,5 @@
 import type WebSocket from 'ws';
-import type { LocalStack } from '../../infra/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { closed, eventually, mustOpen, openSocket, request, type OpenResult } from './sockets.js';
 
 /** Players of one test file: every socket they open is tracked, so the file can end them all. */

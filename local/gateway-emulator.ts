@@ -8,7 +8,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { WebSocketEvent, WebSocketHandler, WebSocketRequestContext } from '../../handlers/lib/events.js';
+import type { WebSocketEvent, WebSocketHandler, WebSocketRequestContext } from '../handlers/lib/events.js';
 import { limitFrameSize } from './frame-limit.js';
 
 export interface EmulatorRoutes {

@@ -5,7 +5,7 @@
 import { ensureTable, startDynamoDbLocal, type EmbeddedDynamoDb } from './dynamodb-local.js';
 import { GatewayEmulator, type Faults } from './gateway-emulator.js';
 import { newAdminToken, SupportServer } from './support-server.js';
-import type { SweepReport } from '../../core/reclaim.js';
+import type { SweepReport } from '../core/reclaim.js';
 
 export interface LocalStackOptions {
   wsPort?: number;
@@ -87,11 +87,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_REGION: process.env.AWS_REGION ?? 'local',
     });
     const [connect, disconnect, fallback, support, sweeper] = await Promise.all([
-      import('../../handlers/connect.js'),
-      import('../../handlers/disconnect.js'),
-      import('../../handlers/default.js'),
-      import('../../handlers/support.js'),
-      import('../../handlers/sweep.js'),
+      import('../handlers/connect.js'),
+      import('../handlers/disconnect.js'),
+      import('../handlers/default.js'),
+      import('../handlers/support.js'),
+      import('../handlers/sweep.js'),
     ]);
     emulator.attach({ $connect: connect.handler, $disconnect: disconnect.handler, $default: fallback.handler });
 

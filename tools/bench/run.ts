@@ -8,11 +8,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { sleep } from '../core/retry.js';
-import { createDocumentClient, StreamStore } from '../core/store.js';
-import { ensureTable, freePort, startDynamoDbLocal } from '../infra/local/dynamodb-local.js';
-import { runLoad, type LoadReport } from '../tools/loadtest/engine.js';
-import { parseLoadOptions } from '../tools/loadtest/options.js';
+import { sleep } from '../../core/retry.js';
+import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { runLoad, type LoadReport } from '../loadtest/engine.js';
+import { parseLoadOptions } from '../loadtest/options.js';
 
 const CONCURRENCY = 50;
 const STREAMS = 3000; // 1000 users x 3
@@ -120,7 +120,7 @@ async function main() {
     await ensureTable(dynamo.endpoint, 'streamgate');
     const wsPort = await freePort();
     const { child: stack } = await startChild(
-      ['infra/local/start.ts'],
+      ['local/start.ts'],
       {
         DYNAMODB_ENDPOINT: dynamo.endpoint,
         WS_PORT: String(wsPort),
@@ -165,7 +165,7 @@ async function main() {
     // A fresh stack process, so the heap earlier phases grew does not hide what the sockets cost.
     const idlePort = await freePort();
     const { child: idleStack } = await startChild(
-      ['infra/local/start.ts'],
+      ['local/start.ts'],
       { DYNAMODB_ENDPOINT: dynamo.endpoint, WS_PORT: String(idlePort), HTTP_PORT: String(await freePort()), STREAM_LIMIT: '3', ADMIN_TOKEN: 'bench', POWERTOOLS_LOG_LEVEL: 'ERROR' },
       /ready/,
     );
@@ -189,7 +189,7 @@ async function main() {
     await stopChild(idleStack);
 
     log(`the load tester's own ceiling: ${TOOL_SOCKETS} sockets against an accept-all server...`);
-    const { child: acceptAll, line } = await startChild(['bench/accept-all-server.ts'], {}, /listening/);
+    const { child: acceptAll, line } = await startChild(['tools/bench/accept-all-server.ts'], {}, /listening/);
     cleanups.push(() => stopChild(acceptAll));
     const toolPort = Number(line.split(' ')[1]);
     let toolHeldKiB = 0;
@@ -224,8 +224,8 @@ async function main() {
       },
     };
 
-    mkdirSync('bench/results', { recursive: true });
-    const file = `bench/results/${results.date.replace(/[:.]/g, '-')}.json`;
+    mkdirSync('tools/bench/results', { recursive: true });
+    const file = `tools/bench/results/${results.date.replace(/[:.]/g, '-')}.json`;
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 
     const l = (x: { p50: number; p99: number }) => `p50 ${x.p50} ms, p99 ${x.p99} ms`;

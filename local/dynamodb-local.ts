@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { tableDefinition, TTL_ATTRIBUTE } from '../../core/table.js';
+import { tableDefinition, TTL_ATTRIBUTE } from '../core/table.js';
 
 export class JavaMissingError extends Error {
   override name = 'JavaMissingError';

@@ -1,7 +1,7 @@
 /** `npm start`: the whole service on this machine, until SIGINT or SIGTERM. */
 // The SDK is pinned; its notice about future releases needing Node 22 is not for local users (Lambda runs 22).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { JavaMissingError } from './dynamodb-local.js';
 import { startLocalStack } from './stack.js';
 
