@@ -3,7 +3,7 @@
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
 import { LimitReachedError, StoreContentionError } from './errors.js';
-import { reclaimGhosts, type GhostDeps } from './reclaim.js';
+import { type GhostDeps, reclaimGhosts } from './reclaim.js';
 import type { ConnectionRecord, NewConnection } from './store.js';
 
 export interface AdmissionDeps extends GhostDeps {
@@ -77,7 +77,7 @@ export async function userStatus(
   connectionId: string,
 ): Promise<UserStatus | undefined> {
   const connection = await deps.store.getConnection(connectionId);
-  if (!connection || connection.state !== 'open') return undefined;
+  if (connection?.state !== 'open') return undefined;
   const counter = await deps.store.getCounter(connection.userId);
   return { userId: connection.userId, active: counter.active, limit: counter.limitOverride ?? deps.defaultLimit };
 }

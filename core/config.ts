@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-const positiveInt = (fallback: number, max: number) =>
-  z.coerce.number().int().min(1).max(max).default(fallback);
+const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 const EnvSchema = z.object({
   TABLE_NAME: z.string().min(3),

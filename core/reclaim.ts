@@ -103,7 +103,8 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     const outcome = await store.release(c.connectionId, 'reclaimed', now);
     // Released by someone else in the meantime still means a free slot.
     if (outcome.kind !== 'unknown') freed++;
-    if (outcome.kind === 'released') deps.logger.info('ghost reclaimed', { connectionId: c.connectionId, userId: c.userId });
+    if (outcome.kind === 'released')
+      deps.logger.info('ghost reclaimed', { connectionId: c.connectionId, userId: c.userId });
   }
   return freed;
 }
@@ -134,7 +135,7 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
     users.add(userId);
     // The index is eventually consistent: read the item itself before judging.
     const c = await store.getConnection(connectionId);
-    if (!c || c.state !== 'open' || c.leaseExpiresAt >= now) return;
+    if (c?.state !== 'open' || c.leaseExpiresAt >= now) return;
     if ((await judge(deps, c, now)) === 'live') {
       // API Gateway vouches for it, as good as a heartbeat: the next sweeps need not ask again for a while.
       await store.renewLease(connectionId, now, now + deps.leaseMs, Number.POSITIVE_INFINITY);
@@ -152,18 +153,30 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
 }
 
 function sameMembers(a: CounterRecord, b: CounterRecord): boolean {
-  return a.active === b.active && a.counted.size === b.counted.size && [...a.counted.keys()].every((id) => b.counted.has(id));
+  return (
+    a.active === b.active && a.counted.size === b.counted.size && [...a.counted.keys()].every((id) => b.counted.has(id))
+  );
 }
 
 /**
  * The counter's own repairs: a count that disagrees with its members (edited by hand, or left by an older version),
  * and members with no open item. Returns the members still open, and how many streams came free.
  */
-async function repairCounter(deps: GhostDeps, counter: CounterRecord): Promise<{ open: ConnectionRecord[]; freed: number }> {
+async function repairCounter(
+  deps: GhostDeps,
+  counter: CounterRecord,
+): Promise<{ open: ConnectionRecord[]; freed: number }> {
   const { store } = deps;
   let freed = 0;
-  if (counter.active !== counter.counted.size && (await store.repairCount(counter.userId, counter.active, counter.counted.size))) {
-    deps.logger.warn('counter drift repaired', { userId: counter.userId, was: counter.active, now: counter.counted.size });
+  if (
+    counter.active !== counter.counted.size &&
+    (await store.repairCount(counter.userId, counter.active, counter.counted.size))
+  ) {
+    deps.logger.warn('counter drift repaired', {
+      userId: counter.userId,
+      was: counter.active,
+      now: counter.counted.size,
+    });
     freed += Math.max(0, counter.active - counter.counted.size);
   }
   const { open, missing } = await store.countedConnections(counter);

@@ -16,11 +16,13 @@
  *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
  *    cannot count it again.
  */
+
+import { createHash } from 'node:crypto';
 import {
+  type CancellationReason,
   ConditionalCheckFailedException,
   DynamoDBClient,
   TransactionCanceledException,
-  type CancellationReason,
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -30,13 +32,12 @@ import {
   QueryCommand,
   type QueryCommandOutput,
   TransactWriteCommand,
-  UpdateCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { createHash } from 'node:crypto';
 import { StoreContentionError } from './errors.js';
-import { retryWithBackoff, RetryableError } from './retry.js';
+import { RetryableError, retryWithBackoff } from './retry.js';
 
 export const LEASE_INDEX = 'byLease';
 export const LEASE_SHARDS = 4;
@@ -245,7 +246,10 @@ export class StreamStore {
       // The claim can only belong to this connection while it is open: a takeover closes it in the same write.
       const claims = connection.streamId ? [connection.streamId] : [];
       const reasons = await this.transact({
-        TransactItems: [this.closeConnection(connectionId, reason, at), this.uncount(connection.userId, connectionId, claims)],
+        TransactItems: [
+          this.closeConnection(connectionId, reason, at),
+          this.uncount(connection.userId, connectionId, claims),
+        ],
       });
       if (!reasons) return { kind: 'released', connection: closed(connection, reason, at) };
       if (reasons[0]?.Code === 'ConditionalCheckFailed') continue; // someone else closed it: read again
@@ -332,7 +336,7 @@ export class StreamStore {
     renewIfBefore: number,
   ): Promise<ConnectionRecord | undefined> {
     const current = await this.getConnection(connectionId);
-    if (!current || current.state !== 'open') return undefined;
+    if (current?.state !== 'open') return undefined;
     if (current.leaseExpiresAt >= renewIfBefore) return current;
     try {
       const { Attributes } = await this.db.send(
@@ -417,7 +421,7 @@ export class StreamStore {
   /** Stops counting a connection: one fewer active, its member gone, and the stream claims it held. */
   private uncount(userId: string, connectionId: string, streamIds: string[]) {
     const names: Record<string, string> = { '#c': countedAttr(connectionId) };
-    streamIds.forEach((streamId, i) => (names[`#s${i}`] = streamAttr(streamId)));
+    for (const [i, streamId] of streamIds.entries()) names[`#s${i}`] = streamAttr(streamId);
     const removed = ['#c', ...streamIds.map((_, i) => `#s${i}`)].join(', ');
     return {
       Update: {
@@ -450,7 +454,12 @@ export class StreamStore {
     };
   }
 
-  private closeConnection(connectionId: string, reason: CloseReason, at: number, opts: { allowMissing?: boolean } = {}) {
+  private closeConnection(
+    connectionId: string,
+    reason: CloseReason,
+    at: number,
+    opts: { allowMissing?: boolean } = {},
+  ) {
     return {
       Update: {
         TableName: this.tableName,

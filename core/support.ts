@@ -61,7 +61,11 @@ function limitView(deps: Pick<SupportDeps, 'defaultLimit'>, counter: CounterReco
   };
 }
 
-export async function listUserConnections(deps: SupportDeps, staff: string, userId: string): Promise<UserConnectionsView> {
+export async function listUserConnections(
+  deps: SupportDeps,
+  staff: string,
+  userId: string,
+): Promise<UserConnectionsView> {
   const counter = await deps.store.getCounter(userId);
   const { open } = await deps.store.countedConnections(counter);
   deps.audit.info('support: list connections', { staff, action: 'listConnections', userId });
@@ -81,7 +85,7 @@ export async function listUserConnections(deps: SupportDeps, staff: string, user
  */
 export async function endConnection(deps: SupportDeps, staff: string, connectionId: string): Promise<void> {
   const connection = await deps.store.getConnection(connectionId);
-  if (!connection || connection.state !== 'open') throw new ConnectionNotFoundError(connectionId);
+  if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
   const socket = await deps.gateway.disconnect(connectionId);
   const released = await deps.store.release(connectionId, 'kicked', (deps.now ?? Date.now)());
   deps.audit.info('support: end connection', {
@@ -94,7 +98,12 @@ export async function endConnection(deps: SupportDeps, staff: string, connection
   });
 }
 
-export async function setUserLimit(deps: SupportDeps, staff: string, userId: string, limit: number): Promise<UserLimitView> {
+export async function setUserLimit(
+  deps: SupportDeps,
+  staff: string,
+  userId: string,
+  limit: number,
+): Promise<UserLimitView> {
   const counter = await deps.store.setLimitOverride(userId, limit);
   deps.audit.info('support: set limit', { staff, action: 'setLimit', userId, limit });
   return limitView(deps, counter);

@@ -1,8 +1,8 @@
 /** `$connect`: admit the stream under the user's limit, or refuse the handshake. */
 import { connect } from '../core/admission.js';
 import { LimitReachedError } from '../core/errors.js';
-import { errorBody, type WebSocketEvent, type WebSocketResult } from './lib/events.js';
 import { parseConnect } from './lib/connect-request.js';
+import { errorBody, type WebSocketEvent, type WebSocketResult } from './lib/events.js';
 import { deps, logger } from './lib/runtime.js';
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {

@@ -24,7 +24,11 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
       case 'heartbeat': {
         const connection = await heartbeat(deps, connectionId, requestTimeEpoch);
         if (!connection) return errorFrame('NOT_CONNECTED', 'this connection is no longer counted');
-        return frame({ type: 'heartbeat', connectionId, leaseExpiresAt: new Date(connection.leaseExpiresAt).toISOString() });
+        return frame({
+          type: 'heartbeat',
+          connectionId,
+          leaseExpiresAt: new Date(connection.leaseExpiresAt).toISOString(),
+        });
       }
       case 'status': {
         const status = await userStatus(deps, connectionId);
@@ -32,7 +36,10 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
         return frame({ type: 'status', ...status, connectionId });
       }
       default:
-        return errorFrame('UNKNOWN_ACTION', `unknown action ${JSON.stringify(action ?? null).slice(0, 140)}; use heartbeat or status`);
+        return errorFrame(
+          'UNKNOWN_ACTION',
+          `unknown action ${JSON.stringify(action ?? null).slice(0, 140)}; use heartbeat or status`,
+        );
     }
   } catch (error) {
     logger.error('message failed', { connectionId, action: String(action), error: error as Error });

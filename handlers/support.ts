@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { z } from 'zod';
 import { ConnectionNotFoundError } from '../core/errors.js';
 import { check, LimitSchema, UserIdSchema } from '../core/params.js';
-import { clearUserLimit, endConnection, listUserConnections, setUserLimit, type SupportDeps } from '../core/support.js';
+import { clearUserLimit, endConnection, listUserConnections, type SupportDeps, setUserLimit } from '../core/support.js';
 import { deps, logger } from './lib/runtime.js';
 
 export type SupportEvent = APIGatewayProxyEventV2 & {
@@ -35,7 +35,11 @@ const json = (statusCode: number, body?: unknown): Result =>
 const fail = (statusCode: number, code: string, message: string) => json(statusCode, { error: { code, message } });
 
 type Result = APIGatewayProxyStructuredResultV2;
-type Route = { method: string; pattern: RegExp; run: (params: string[], event: SupportEvent, staff: string) => Promise<Result> };
+type Route = {
+  method: string;
+  pattern: RegExp;
+  run: (params: string[], event: SupportEvent, staff: string) => Promise<Result>;
+};
 
 /** A route about one user: the path's user id is checked before anything else runs. */
 const forUser =

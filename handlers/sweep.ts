@@ -1,5 +1,5 @@
 /** The sweep: on a schedule in AWS (EventBridge), on an interval in the local stack. */
-import { sweep, type SweepReport } from '../core/reclaim.js';
+import { type SweepReport, sweep } from '../core/reclaim.js';
 import { deps, logger } from './lib/runtime.js';
 
 export const handler = async (event?: { time?: string }): Promise<SweepReport> => {

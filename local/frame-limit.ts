@@ -2,8 +2,9 @@
  * API Gateway limits frames to 32 KB and messages to 128 KB. `ws` has one knob (`maxPayload`) that bounds the
  * whole message, so the per-frame bound is added to its receiver here, for the server's sockets only.
  */
-import * as wsModule from 'ws';
+
 import type { WebSocket } from 'ws';
+import * as wsModule from 'ws';
 
 const MAX_FRAME = Symbol('streamgate.maxFrame');
 

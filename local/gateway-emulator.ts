@@ -4,7 +4,7 @@
  * It is an emulator, not a second implementation: all decisions stay in the handlers.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -60,7 +60,10 @@ export class GatewayEmulator {
   private readonly wss: WebSocketServer;
   private readonly live = new Map<string, LiveConnection>();
   private readonly pendingDisconnects = new Set<Promise<unknown>>();
-  private readonly opts: Required<Omit<EmulatorOptions, 'faults' | 'port' | 'routes'>> & { faults: Faults; port: number };
+  private readonly opts: Required<Omit<EmulatorOptions, 'faults' | 'port' | 'routes'>> & {
+    faults: Faults;
+    port: number;
+  };
   private routes?: EmulatorRoutes;
   private closing = false;
 
@@ -139,12 +142,17 @@ export class GatewayEmulator {
     const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
     const userAgent = String(req.headers['user-agent'] ?? '');
     const event = this.event('$connect', 'CONNECT', connectionId, connectedAt, sourceIp, userAgent);
-    event.headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+    event.headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+    );
     event.multiValueHeaders = Object.fromEntries(
       Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v : v === undefined ? [] : [v]]),
     );
     const multi: Record<string, string[]> = {};
-    for (const [k, v] of url.searchParams) (multi[k] ??= []).push(v);
+    for (const [k, v] of url.searchParams) {
+      multi[k] ??= [];
+      multi[k].push(v);
+    }
     event.queryStringParameters = url.searchParams.size
       ? Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v[v.length - 1]]))
       : null;
@@ -152,7 +160,7 @@ export class GatewayEmulator {
 
     let clientGone = false;
     socket.once('close', () => (clientGone = true));
-    let result;
+    let result: Awaited<ReturnType<WebSocketHandler>>;
     try {
       result = await routes.$connect(event, lambdaContext('$connect'));
     } catch (error) {
@@ -163,7 +171,8 @@ export class GatewayEmulator {
     if (status < 200 || status >= 300) return refuse(socket, status, result?.body ?? '');
 
     const ctx = { connectionId, connectedAt, sourceIp, userAgent };
-    if (clientGone || socket.destroyed) return this.runDisconnect(ctx, 1006, 'Connection closed before handshake completed');
+    if (clientGone || socket.destroyed)
+      return this.runDisconnect(ctx, 1006, 'Connection closed before handshake completed');
     if (this.opts.random() < this.opts.faults.failHandshakeRate) {
       // Fault: the `$connect` committed but the client never gets its socket, and no `$disconnect` follows.
       socket.destroy();
@@ -172,7 +181,10 @@ export class GatewayEmulator {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ctx));
   }
 
-  private accept(socket: WebSocket, ctx: { connectionId: string; connectedAt: number; sourceIp: string; userAgent: string }) {
+  private accept(
+    socket: WebSocket,
+    ctx: { connectionId: string; connectedAt: number; sourceIp: string; userAgent: string },
+  ) {
     limitFrameSize(socket, this.opts.maxFrameBytes);
     const conn: LiveConnection = {
       id: ctx.connectionId,
@@ -227,7 +239,11 @@ export class GatewayEmulator {
       this.opts.onError(error, `${routeKey} handler threw`);
       if (conn.socket.readyState === WebSocket.OPEN) {
         conn.socket.send(
-          JSON.stringify({ message: 'Internal server error', connectionId: conn.id, requestId: event.requestContext.requestId }),
+          JSON.stringify({
+            message: 'Internal server error',
+            connectionId: conn.id,
+            requestId: event.requestContext.requestId,
+          }),
         );
       }
     }
@@ -239,12 +255,18 @@ export class GatewayEmulator {
     reason: string,
   ) {
     if (this.opts.random() < this.opts.faults.dropDisconnectRate) return;
-    const event = this.event('$disconnect', 'DISCONNECT', ctx.connectionId, ctx.connectedAt, ctx.sourceIp, ctx.userAgent);
+    const event = this.event(
+      '$disconnect',
+      'DISCONNECT',
+      ctx.connectionId,
+      ctx.connectedAt,
+      ctx.sourceIp,
+      ctx.userAgent,
+    );
     event.requestContext.disconnectStatusCode = code;
     event.requestContext.disconnectReason = reason;
     event.headers = { Host: `${this.opts.host}:${this.port}`, 'x-api-key': '', 'X-Forwarded-For': '' };
-    const run = this.routes!
-      .$disconnect(event, lambdaContext('$disconnect'))
+    const run = this.routes!.$disconnect(event, lambdaContext('$disconnect'))
       .catch((error) => this.opts.onError(error, '$disconnect handler threw'))
       .finally(() => this.pendingDisconnects.delete(run));
     this.pendingDisconnects.add(run);
@@ -259,12 +281,13 @@ export class GatewayEmulator {
     userAgent: string,
   ): WebSocketEvent {
     const now = Date.now();
-    const requestId = randomBytes(6).toString('base64url') + '=';
+    const requestId = `${randomBytes(6).toString('base64url')}=`;
     return {
       requestContext: {
         routeKey,
         eventType,
-        messageId: eventType === 'MESSAGE' ? randomBytes(6).toString('base64url') + '=' : (undefined as unknown as string),
+        messageId:
+          eventType === 'MESSAGE' ? `${randomBytes(6).toString('base64url')}=` : (undefined as unknown as string),
         extendedRequestId: requestId,
         requestTime: new Date(now).toUTCString(),
         messageDirection: 'IN',
@@ -289,7 +312,8 @@ export class GatewayEmulator {
     const conn = this.live.get(decodeURIComponent(match[1]!));
     if (req.method === 'POST') {
       const body = await readBody(req, this.opts.maxMessageBytes);
-      if (body === undefined) return json(res, 413, { message: 'Request entity too large' }, 'PayloadTooLargeException');
+      if (body === undefined)
+        return json(res, 413, { message: 'Request entity too large' }, 'PayloadTooLargeException');
       if (!conn || conn.socket.readyState !== WebSocket.OPEN) return gone(res);
       conn.socket.send(body.toString('utf8'));
       return json(res, 200, {});

@@ -2,10 +2,11 @@
  * The whole service on one machine: DynamoDB Local, the API Gateway emulator in front of the real handlers.
  * `npm start`, the integration tests and the benchmark all start it through here.
  */
-import { ensureTable, startDynamoDbLocal, type EmbeddedDynamoDb } from './dynamodb-local.js';
-import { GatewayEmulator, type Faults } from './gateway-emulator.js';
-import { newAdminToken, SupportServer } from './support-server.js';
+
 import type { SweepReport } from '../core/reclaim.js';
+import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
+import { type Faults, GatewayEmulator } from './gateway-emulator.js';
+import { newAdminToken, SupportServer } from './support-server.js';
 
 export interface LocalStackOptions {
   wsPort?: number;

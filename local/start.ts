@@ -1,6 +1,7 @@
 /** `npm start`: the whole service on this machine, until SIGINT or SIGTERM. */
 // The SDK is pinned; its notice about future releases needing Node 22 is not for local users (Lambda runs 22).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import { ConfigError } from '../core/errors.js';
 import { JavaMissingError } from './dynamodb-local.js';
 import { startLocalStack } from './stack.js';
@@ -62,7 +63,9 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   const token = process.env.ADMIN_TOKEN ? '(from ADMIN_TOKEN)' : stack.adminToken;
-  console.log(`streamgate ready: ws ${stack.wsUrl} (players, @connections) support ${stack.httpUrl} (admin token: ${token})`);
+  console.log(
+    `streamgate ready: ws ${stack.wsUrl} (players, @connections) support ${stack.httpUrl} (admin token: ${token})`,
+  );
 }
 
 main().catch((error) => {

@@ -2,10 +2,11 @@
  * Serves the support handler on a local port, building the API Gateway HTTP API (payload v2) event it gets in
  * AWS. AWS authorizes staff with IAM; here a bearer token stands in for it.
  */
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { SupportEvent } from '../handlers/support.js';
 
 type SupportHandler = (event: SupportEvent) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -57,7 +58,11 @@ export class SupportServer {
       const auth = req.headers.authorization ?? '';
       const presented = auth.startsWith('Bearer ') ? auth.slice(7) : '';
       if (!presented || !tokenMatches(presented, this.adminToken)) {
-        return send(res, { statusCode: 401, body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer ADMIN_TOKEN' } }), headers: { 'content-type': 'application/json' } });
+        return send(res, {
+          statusCode: 401,
+          body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer ADMIN_TOKEN' } }),
+          headers: { 'content-type': 'application/json' },
+        });
       }
     }
     const chunks: Buffer[] = [];
@@ -65,7 +70,10 @@ export class SupportServer {
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
       if (size > MAX_BODY_BYTES) {
-        return send(res, { statusCode: 413, body: JSON.stringify({ error: { code: 'TOO_LARGE', message: 'the body is over 64 KB' } }) });
+        return send(res, {
+          statusCode: 413,
+          body: JSON.stringify({ error: { code: 'TOO_LARGE', message: 'the body is over 64 KB' } }),
+        });
       }
       chunks.push(chunk as Buffer);
     }

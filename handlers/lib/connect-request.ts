@@ -24,7 +24,8 @@ export function parseConnect(event: WebSocketEvent): ParsedConnect {
   if (!userId.ok) return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: userId.message };
   // An empty optional parameter means "none": players send `streamId=` when they have no id.
   const streamId = query.streamId ? check(StreamIdSchema, query.streamId) : undefined;
-  if (streamId && !streamId.ok) return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: streamId.message };
+  if (streamId && !streamId.ok)
+    return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: streamId.message };
   const device = query.device ? check(DeviceSchema, query.device) : undefined;
   if (device && !device.ok) return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: device.message };
 

@@ -3,7 +3,7 @@
  * TransactWriteItems and nothing else; only a refusal looks further.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type AdmissionDeps } from '../../core/admission.js';
+import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
@@ -31,7 +31,10 @@ beforeAll(async () => {
   deps = {
     store: new StreamStore(db, { tableName: stack.tableName }),
     gateway: {
-      probe: (id) => (probes.push(id), gateway.probe(id)),
+      probe: (id) => {
+        probes.push(id);
+        return gateway.probe(id);
+      },
       disconnect: (id) => gateway.disconnect(id),
       send: (id, m) => gateway.send(id, m),
     },
@@ -45,7 +48,11 @@ beforeAll(async () => {
 
 afterAll(async () => stack?.stop());
 
-const request0 = (userId: string, n: number) => ({ connectionId: `budget-${userId}-${n}`, userId, connectedAt: Date.now() });
+const request0 = (userId: string, n: number) => ({
+  connectionId: `budget-${userId}-${n}`,
+  userId,
+  connectedAt: Date.now(),
+});
 
 describe('DynamoDB calls per connect', () => {
   it('under the limit: one TransactWriteItems, no read', async () => {

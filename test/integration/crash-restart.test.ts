@@ -2,7 +2,7 @@
  * `npm start` as a process: killed with `kill -9` while sockets are open (data kept in DATA_DIR), then started again,
  * it leaves no user locked out and no java process behind.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -26,11 +26,27 @@ function listen(wss: WebSocketServer) {
 }
 
 beforeAll(async () => {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
   tlsWss = new WebSocketServer({ server: tls });
   listen(tlsWss);
@@ -54,7 +70,22 @@ describe('load tester transport and identity', () => {
     const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', 'tools/loadtest/cli.ts', '--url', url, '--users', '4', '--streams-per-user', '1', '--limit', '1', '--duration', '0', '--json'],
+        [
+          '--import',
+          'tsx',
+          'tools/loadtest/cli.ts',
+          '--url',
+          url,
+          '--users',
+          '4',
+          '--streams-per-user',
+          '1',
+          '--limit',
+          '1',
+          '--duration',
+          '0',
+          '--json',
+        ],
         { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, stdio: ['ignore', 'pipe', 'ignore'] },
       );
       let stdout = '';
@@ -69,8 +100,20 @@ describe('load tester transport and identity', () => {
   it('sends ?token= from a template instead of a userId', async () => {
     seen.length = 0;
     const options = parseLoadOptions([
-      '--url', `ws://127.0.0.1:${port(plain)}/prod`, '--users', '3', '--streams-per-user', '1', '--limit', '1',
-      '--duration', '0', '--user-prefix', 'p', '--token', 'tok-{user}-{i}',
+      '--url',
+      `ws://127.0.0.1:${port(plain)}/prod`,
+      '--users',
+      '3',
+      '--streams-per-user',
+      '1',
+      '--limit',
+      '1',
+      '--duration',
+      '0',
+      '--user-prefix',
+      'p',
+      '--token',
+      'tok-{user}-{i}',
     ]);
 
     await runLoad(options);
@@ -85,8 +128,18 @@ describe('load tester transport and identity', () => {
     const file = join(dir, 'tokens.txt');
     writeFileSync(file, 'token-A\ntoken-B\n');
     const options = parseLoadOptions([
-      '--url', `ws://127.0.0.1:${port(plain)}`, '--users', '3', '--streams-per-user', '1', '--limit', '1',
-      '--duration', '0', '--token-file', file,
+      '--url',
+      `ws://127.0.0.1:${port(plain)}`,
+      '--users',
+      '3',
+      '--streams-per-user',
+      '1',
+      '--limit',
+      '1',
+      '--duration',
+      '0',
+      '--token-file',
+      file,
     ]);
 
     await runLoad(options);

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { runLoad, type LoadReport } from '../../tools/loadtest/engine.js';
+import { type LoadReport, runLoad } from '../../tools/loadtest/engine.js';
 import { parseLoadOptions } from '../../tools/loadtest/options.js';
 import { startTestStack } from '../support/stack.js';
 
@@ -16,19 +16,51 @@ afterAll(async () => stack?.stop());
 
 describe('load tester', () => {
   it('holds exactly users x limit at steady state, with no violation', async () => {
-    const options = parseLoadOptions(['--url', stack.wsUrl, '--users', '20', '--streams-per-user', '5', '--duration', '1', '--settle', '10']);
+    const options = parseLoadOptions([
+      '--url',
+      stack.wsUrl,
+      '--users',
+      '20',
+      '--streams-per-user',
+      '5',
+      '--duration',
+      '1',
+      '--settle',
+      '10',
+    ]);
 
     const report = await runLoad(options);
 
-    expect(report).toMatchObject({ heldAtEnd: 60, expectedHeld: 60, admitted: 60, violations: 0, lockedOut: 0, maxHeldByOneUser: 3 });
+    expect(report).toMatchObject({
+      heldAtEnd: 60,
+      expectedHeld: 60,
+      admitted: 60,
+      violations: 0,
+      lockedOut: 0,
+      maxHeldByOneUser: 3,
+    });
     expect(report.rejected['429']).toBeGreaterThan(0);
     expect(report.latencyMs.admitted.count).toBe(60);
   });
 
   it('survives churn and abrupt drops: still no violation, and every user back at the limit', async () => {
     const options = parseLoadOptions([
-      '--url', stack.wsUrl, '--users', '15', '--streams-per-user', '4', '--duration', '3',
-      '--churn', '0.3', '--drop', '0.3', '--heartbeat', '0.5', '--settle', '15',
+      '--url',
+      stack.wsUrl,
+      '--users',
+      '15',
+      '--streams-per-user',
+      '4',
+      '--duration',
+      '3',
+      '--churn',
+      '0.3',
+      '--drop',
+      '0.3',
+      '--heartbeat',
+      '0.5',
+      '--settle',
+      '15',
     ]);
 
     const report = await runLoad(options);
@@ -40,7 +72,17 @@ describe('load tester', () => {
   });
 
   it('as a command: the human report on stderr, one JSON object on stdout, exit 0', async () => {
-    const { code, stdout, stderr } = await runCli(['--url', stack.wsUrl, '--users', '5', '--streams-per-user', '4', '--duration', '1', '--json']);
+    const { code, stdout, stderr } = await runCli([
+      '--url',
+      stack.wsUrl,
+      '--users',
+      '5',
+      '--streams-per-user',
+      '4',
+      '--duration',
+      '1',
+      '--json',
+    ]);
 
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as LoadReport;
@@ -51,7 +93,19 @@ describe('load tester', () => {
 
   it('as a command: exits 1 when clients see more streams than --limit allows', async () => {
     // The server allows 3; telling the tool the limit is 2 makes every full user a violation.
-    const { code, stdout } = await runCli(['--url', stack.wsUrl, '--users', '2', '--streams-per-user', '3', '--duration', '1', '--limit', '2', '--json']);
+    const { code, stdout } = await runCli([
+      '--url',
+      stack.wsUrl,
+      '--users',
+      '2',
+      '--streams-per-user',
+      '3',
+      '--duration',
+      '1',
+      '--limit',
+      '2',
+      '--json',
+    ]);
 
     expect(code).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ violations: 2, maxHeldByOneUser: 3 });
@@ -67,7 +121,9 @@ describe('load tester', () => {
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'tools/loadtest/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tools/loadtest/cli.ts', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,6 +1,6 @@
 /** `@connections` as API Gateway serves it, driven by the real ApiGatewayManagementApiClient. */
 import {
-  ApiGatewayManagementApiClient,
+  type ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
   GetConnectionCommand,
   GoneException,
@@ -10,15 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManagementClient } from '../../core/gateway.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 import type { LocalStack } from '../../local/stack.js';
-import { closed, eventually, nextMessage } from '../support/sockets.js';
 import { Players } from '../support/players.js';
+import { closed, eventually, nextMessage } from '../support/sockets.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
 let client: ApiGatewayManagementApiClient;
 let store: StreamStore;
 const players = new Players(() => stack);
-
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -47,7 +46,9 @@ describe('@connections', () => {
     const { socket, connectionId } = await players.openWithId({ userId: newUserId() });
     const received = nextMessage(socket);
 
-    await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ hello: 'player' }) }));
+    await client.send(
+      new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ hello: 'player' }) }),
+    );
 
     expect(await received).toEqual({ hello: 'player' });
   });

@@ -2,22 +2,19 @@
  * `$disconnect` is best effort: ghosts made on purpose (dropped `$disconnect`s, lost handshakes) never lock a user
  * out. Here ghosts are reclaimed at the moment of need; the background sweep is off so it cannot help.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.js';
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
-import { closed, eventually, openSocket } from '../support/sockets.js';
-import { Players } from '../support/players.js';
-import { newUserId, startTestStack } from '../support/stack.js';
 
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient, StreamStore } from '../../core/store.js';
+import type { LocalStack } from '../../local/stack.js';
+import { Players } from '../support/players.js';
+import { closed, eventually, openSocket } from '../support/sockets.js';
+import { newUserId, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
 let db: ReturnType<typeof createDocumentClient>;
 const players = new Players(() => stack);
-
-
-
 
 beforeAll(async () => {
   // Production lease and handshake grace; no background sweep.
@@ -81,8 +78,12 @@ describe('counted connections whose item is gone', () => {
   it('forgets them with their stream claim, so the stream can be opened again', async () => {
     // Prepare: three held, one of them (stream "kept") loses its item, as by TTL or a hand edit
     const userId = newUserId();
-    const [lost, , c] = await Promise.all(['kept', 'b', 'c'].map((streamId) => players.openWithId({ userId, streamId })));
-    await db.send(new DeleteCommand({ TableName: stack.tableName, Key: { pk: `conn#${lost!.connectionId}`, sk: 'conn' } }));
+    const [lost, , c] = await Promise.all(
+      ['kept', 'b', 'c'].map((streamId) => players.openWithId({ userId, streamId })),
+    );
+    await db.send(
+      new DeleteCommand({ TableName: stack.tableName, Key: { pk: `conn#${lost!.connectionId}`, sk: 'conn' } }),
+    );
 
     // Act: a fourth stream reclaims the lost one; then the player reopens "kept"
     const fourth = await players.open({ userId, streamId: 'd' });
@@ -141,4 +142,3 @@ describe('reconnect takeover', () => {
     expect((await store.getCounter(userId)).active).toBe(1);
   });
 });
-

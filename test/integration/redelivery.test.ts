@@ -1,7 +1,7 @@
 /** Lambda and API Gateway may deliver an event twice: nothing is counted or released twice. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
+import type { LocalStack } from '../../local/stack.js';
 import { wsEvent } from '../support/events.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 

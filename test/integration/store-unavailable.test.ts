@@ -1,7 +1,7 @@
 /** Fail closed: when DynamoDB cannot be reached, no stream is admitted uncounted. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../local/dynamodb-local.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { openSocket } from '../support/sockets.js';
 
 let stack: LocalStack;
@@ -9,7 +9,13 @@ let stack: LocalStack;
 beforeAll(async () => {
   // A port nothing listens on; the table is never created, so the stack is started by hand around it.
   const deadEndpoint = `http://127.0.0.1:${await freePort()}`;
-  stack = await startLocalStack({ dynamodbEndpoint: deadEndpoint, wsPort: 0, httpPort: 0, logLevel: 'SILENT', skipTableSetup: true });
+  stack = await startLocalStack({
+    dynamodbEndpoint: deadEndpoint,
+    wsPort: 0,
+    httpPort: 0,
+    logLevel: 'SILENT',
+    skipTableSetup: true,
+  });
 });
 
 afterAll(async () => stack?.stop());

@@ -2,8 +2,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 import type { LocalStack } from '../../local/stack.js';
-import { closed } from '../support/sockets.js';
 import { Players } from '../support/players.js';
+import { closed } from '../support/sockets.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -20,8 +20,6 @@ function api(method: string, path: string, body?: unknown, token: string | null 
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
-
-
 
 beforeAll(async () => {
   stack = await startTestStack({ streamLimit: 3 });

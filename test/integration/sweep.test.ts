@@ -3,10 +3,10 @@
  * counter back to the live connections, and leaves live ones alone.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
-import { eventually, mustOpen, request } from '../support/sockets.js';
+import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
+import { eventually, mustOpen, request } from '../support/sockets.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 const LEASE_SECONDS = 1;
@@ -15,9 +15,6 @@ const SWEEP_SECONDS = 1;
 let stack: LocalStack;
 let store: StreamStore;
 const players = new Players(() => stack);
-
-
-
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -49,10 +46,14 @@ describe('sweep', () => {
     for (const u of users) expect((await store.getCounter(u)).active).toBe(3);
 
     // Act: nothing; the stack's own sweep runs every second
-    await eventually(async () => {
-      const counters = await Promise.all(users.map((u) => store.getCounter(u)));
-      return counters.every((c) => c.active === 1);
-    }, (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000, 50);
+    await eventually(
+      async () => {
+        const counters = await Promise.all(users.map((u) => store.getCounter(u)));
+        return counters.every((c) => c.active === 1);
+      },
+      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000,
+      50,
+    );
     const reclaimedAfterMs = Date.now() - ghostedAt;
 
     // Assess: zero drift, and the live socket is still there and counted
@@ -61,7 +62,9 @@ describe('sweep', () => {
       const { open: live } = await store.countedConnections(counter);
       expect([counter.active, counter.counted.size, live.length]).toEqual([1, 1, 1]);
     }
-    console.info(`sweep reclaimed 40 ghosts of 20 users ${reclaimedAfterMs} ms after they were made (lease ${LEASE_SECONDS} s, sweep every ${SWEEP_SECONDS} s)`);
+    console.info(
+      `sweep reclaimed 40 ghosts of 20 users ${reclaimedAfterMs} ms after they were made (lease ${LEASE_SECONDS} s, sweep every ${SWEEP_SECONDS} s)`,
+    );
   });
 
   it('keeps a live socket that never heartbeats, renewing its lease', async () => {
@@ -70,8 +73,11 @@ describe('sweep', () => {
     const firstLease = (await store.getConnection(connectionId))!.leaseExpiresAt;
 
     // Act: the lease runs out, and the stack's own sweep finds it
-    await eventually(async () => (await store.getConnection(connectionId))!.leaseExpiresAt > firstLease,
-      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000, 50);
+    await eventually(
+      async () => (await store.getConnection(connectionId))!.leaseExpiresAt > firstLease,
+      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000,
+      50,
+    );
 
     expect(socket.readyState).toBe(socket.OPEN);
     expect((await store.getConnection(connectionId))?.state).toBe('open');
@@ -83,8 +89,11 @@ describe('sweep', () => {
     await players.openWithId({ userId });
     await store.repairCount(userId, 1, 3); // drift, as from a hand edit
 
-    await eventually(async () => (await store.getCounter(userId)).active === 1,
-      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000, 50);
+    await eventually(
+      async () => (await store.getCounter(userId)).active === 1,
+      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000,
+      50,
+    );
 
     const counter = await store.getCounter(userId);
     expect([counter.active, counter.counted.size]).toEqual([1, 1]);

@@ -1,16 +1,15 @@
 /** The player's socket through the local gateway: admitted, counted, refused, released. Real DynamoDB Local. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { createDocumentClient, StreamStore } from '../../core/store.js';
 import type { LocalStack } from '../../local/stack.js';
-import { closed, eventually, mustOpen, request } from '../support/sockets.js';
 import { Players } from '../support/players.js';
+import { closed, eventually, mustOpen, request } from '../support/sockets.js';
 import { newUserId, startTestStack } from '../support/stack.js';
-import { StreamStore, createDocumentClient } from '../../core/store.js';
 
 let stack: LocalStack;
 let store: StreamStore;
 const players = new Players(() => stack);
-
 
 const active = async (userId: string) => (await store.getCounter(userId)).active;
 
@@ -166,7 +165,8 @@ describe('messages', () => {
     const reply = new Promise((resolve) => socket.once('message', (d) => resolve(JSON.parse(d.toString()))));
 
     const parts = Math.ceil(text.length / (25 * 1024));
-    for (let i = 0; i < parts; i++) socket.send(text.slice(i * 25 * 1024, (i + 1) * 25 * 1024), { fin: i === parts - 1 });
+    for (let i = 0; i < parts; i++)
+      socket.send(text.slice(i * 25 * 1024, (i + 1) * 25 * 1024), { fin: i === parts - 1 });
 
     expect(await reply).toMatchObject({ type: 'status' });
   });

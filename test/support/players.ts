@@ -1,6 +1,6 @@
 import type WebSocket from 'ws';
 import type { LocalStack } from '../../local/stack.js';
-import { closed, eventually, mustOpen, openSocket, request, type OpenResult } from './sockets.js';
+import { closed, eventually, mustOpen, type OpenResult, openSocket, request } from './sockets.js';
 
 /** Players of one test file: every socket they open is tracked, so the file can end them all. */
 export class Players {
@@ -27,7 +27,9 @@ export class Players {
     const ghosts = await Promise.all(Array.from({ length: n }, () => mustOpen(this.stack().wsUrl, { userId })));
     for (const g of ghosts) g.terminate();
     await Promise.all(ghosts.map(closed));
-    await eventually(() => this.stack().emulator.connectionCount === this.sockets.filter((s) => s.readyState === s.OPEN).length);
+    await eventually(
+      () => this.stack().emulator.connectionCount === this.sockets.filter((s) => s.readyState === s.OPEN).length,
+    );
   }
 
   endAll(): void {

@@ -58,7 +58,11 @@ export function closed(socket: WebSocket): Promise<{ code: number; reason: strin
 }
 
 /** Polls until `probe` returns true; for effects that land asynchronously (a `$disconnect` after a close). */
-export async function eventually(probe: () => Promise<boolean> | boolean, timeoutMs = 5000, stepMs = 20): Promise<void> {
+export async function eventually(
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs = 5000,
+  stepMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe()) return;

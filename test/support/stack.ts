@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 
 /** The local stack on free ports, against the run's DynamoDB Local, with a table of its own. */
 export async function startTestStack(options: LocalStackOptions = {}): Promise<LocalStack> {

@@ -23,7 +23,10 @@ describe('parseLoadOptions', () => {
   it('reads tokens from a file, one per line', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lt-')), 'tokens');
     writeFileSync(file, 'tok-a\n\ntok-b\n');
-    expect(parseLoadOptions(['--url', 'wss://x.example/prod', '--token-file', file]).tokens).toEqual(['tok-a', 'tok-b']);
+    expect(parseLoadOptions(['--url', 'wss://x.example/prod', '--token-file', file]).tokens).toEqual([
+      'tok-a',
+      'tok-b',
+    ]);
   });
 
   it.each([

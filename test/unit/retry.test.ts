@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryWithBackoff, RetryableError } from '../../core/retry.js';
+import { RetryableError, retryWithBackoff } from '../../core/retry.js';
 
 describe('retryWithBackoff', () => {
   it('retries retryable failures until one succeeds', async () => {

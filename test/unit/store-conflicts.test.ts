@@ -50,7 +50,10 @@ describe('transaction conflicts on a user counter', () => {
         message: 'Transaction cancelled',
         $metadata: {},
         CancellationReasons: [
-          { Code: 'ConditionalCheckFailed', Item: { active: { N: '3' }, 'c:a': { N: '1' }, 'c:b': { N: '1' }, 'c:c': { N: '1' } } },
+          {
+            Code: 'ConditionalCheckFailed',
+            Item: { active: { N: '3' }, 'c:a': { N: '1' }, 'c:b': { N: '1' }, 'c:c': { N: '1' } },
+          },
           { Code: 'None' },
         ],
       }),

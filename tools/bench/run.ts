@@ -5,13 +5,13 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { sleep } from '../../core/retry.js';
 import { createDocumentClient, StreamStore } from '../../core/store.js';
 import { ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
-import { runLoad, type LoadReport } from '../loadtest/engine.js';
+import { type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 
 const CONCURRENCY = 50;
@@ -44,7 +44,11 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-function startChild(args: string[], env: Record<string, string>, readyPattern: RegExp): Promise<{ child: ChildProcess; line: string }> {
+function startChild(
+  args: string[],
+  env: Record<string, string>,
+  readyPattern: RegExp,
+): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -83,7 +87,12 @@ async function rawAdmits(store: StreamStore, tag: string, count: number, workers
         const i = next++;
         const outcome = await store.admit(
           // Users interleaved (user i mod count/3), as the load tester opens them: each user gets 3 in all.
-          { connectionId: `${tag}-${i}`, userId: `${tag}-u${i % Math.ceil(count / 3)}`, connectedAt: at, leaseExpiresAt: at + 300_000 },
+          {
+            connectionId: `${tag}-${i}`,
+            userId: `${tag}-u${i % Math.ceil(count / 3)}`,
+            connectedAt: at,
+            leaseExpiresAt: at + 300_000,
+          },
           3,
           7_200_000,
         );
@@ -140,7 +149,18 @@ async function main() {
     // DynamoDB Local's JIT takes some 10,000 transactions to reach its pace (151/s cold, ~390/s warm, seen here).
     log('warming up (the JVM and the stack)...');
     for (let i = 0; i < 4; i++) await rawAdmits(store, `warm${i}-${run}`, 3000, CONCURRENCY);
-    await runLoad(loadOptions(url, ['--users', '500', '--streams-per-user', '3', '--concurrency', String(CONCURRENCY), '--user-prefix', `warm-${run}`]));
+    await runLoad(
+      loadOptions(url, [
+        '--users',
+        '500',
+        '--streams-per-user',
+        '3',
+        '--concurrency',
+        String(CONCURRENCY),
+        '--user-prefix',
+        `warm-${run}`,
+      ]),
+    );
     await quiet(pids);
 
     log(`(a) raw: ${STREAMS} guard transactions at concurrency ${CONCURRENCY}...`);
@@ -149,7 +169,16 @@ async function main() {
 
     log(`(b) end to end: ${STREAMS} streams through the gateway at concurrency ${CONCURRENCY}...`);
     const e2e = await runLoad(
-      loadOptions(url, ['--users', String(STREAMS / 3), '--streams-per-user', '3', '--concurrency', String(CONCURRENCY), '--user-prefix', `e2e-${run}`]),
+      loadOptions(url, [
+        '--users',
+        String(STREAMS / 3),
+        '--streams-per-user',
+        '3',
+        '--concurrency',
+        String(CONCURRENCY),
+        '--user-prefix',
+        `e2e-${run}`,
+      ]),
     );
     await quiet(pids); // the 3000 releases after the run
 
@@ -159,24 +188,62 @@ async function main() {
     const raw = (rawBefore + rawAfter) / 2;
 
     log('sequential: 300 connects one at a time...');
-    const sequential = await runLoad(loadOptions(url, ['--users', '100', '--streams-per-user', '3', '--concurrency', '1', '--user-prefix', `seq-${run}`]));
+    const sequential = await runLoad(
+      loadOptions(url, [
+        '--users',
+        '100',
+        '--streams-per-user',
+        '3',
+        '--concurrency',
+        '1',
+        '--user-prefix',
+        `seq-${run}`,
+      ]),
+    );
 
     log(`memory: ${IDLE_SOCKETS} idle sockets held on a fresh local stack...`);
     // A fresh stack process, so the heap earlier phases grew does not hide what the sockets cost.
     const idlePort = await freePort();
     const { child: idleStack } = await startChild(
       ['local/start.ts'],
-      { DYNAMODB_ENDPOINT: dynamo.endpoint, WS_PORT: String(idlePort), HTTP_PORT: String(await freePort()), STREAM_LIMIT: '3', ADMIN_TOKEN: 'bench', POWERTOOLS_LOG_LEVEL: 'ERROR' },
+      {
+        DYNAMODB_ENDPOINT: dynamo.endpoint,
+        WS_PORT: String(idlePort),
+        HTTP_PORT: String(await freePort()),
+        STREAM_LIMIT: '3',
+        ADMIN_TOKEN: 'bench',
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+      },
       /ready/,
     );
     cleanups.push(() => stopChild(idleStack));
     const idleUrl = `ws://127.0.0.1:${idlePort}`;
-    await runLoad(loadOptions(idleUrl, ['--users', '100', '--streams-per-user', '3', '--concurrency', '50', '--user-prefix', `idlewarm-${run}`]));
+    await runLoad(
+      loadOptions(idleUrl, [
+        '--users',
+        '100',
+        '--streams-per-user',
+        '3',
+        '--concurrency',
+        '50',
+        '--user-prefix',
+        `idlewarm-${run}`,
+      ]),
+    );
     await quiet([idleStack.pid!, dynamo.pid]);
     const idleBefore = rssKiB(idleStack.pid!);
     let idleHeld = 0;
     const idleRun = await runLoad(
-      loadOptions(idleUrl, ['--users', String(Math.ceil(IDLE_SOCKETS / 3)), '--streams-per-user', '3', '--concurrency', '100', '--user-prefix', `idle-${run}`]),
+      loadOptions(idleUrl, [
+        '--users',
+        String(Math.ceil(IDLE_SOCKETS / 3)),
+        '--streams-per-user',
+        '3',
+        '--concurrency',
+        '100',
+        '--user-prefix',
+        `idle-${run}`,
+      ]),
       {
         onSteady: async () => {
           await quiet([idleStack.pid!, dynamo.pid]);
@@ -195,14 +262,34 @@ async function main() {
     let toolHeldKiB = 0;
     const toolBefore = rssKiB(process.pid);
     const tool = await runLoad(
-      loadOptions(`ws://127.0.0.1:${toolPort}`, ['--users', String(TOOL_SOCKETS), '--streams-per-user', '1', '--limit', '1', '--concurrency', '500', '--user-prefix', 'tool']),
-      { onSteady: async () => void (toolHeldKiB = rssKiB(process.pid)) },
+      loadOptions(`ws://127.0.0.1:${toolPort}`, [
+        '--users',
+        String(TOOL_SOCKETS),
+        '--streams-per-user',
+        '1',
+        '--limit',
+        '1',
+        '--concurrency',
+        '500',
+        '--user-prefix',
+        'tool',
+      ]),
+      {
+        onSteady: async () => {
+          toolHeldKiB = rssKiB(process.pid);
+        },
+      },
     );
     await stopChild(acceptAll);
 
     const results = {
       date: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
       concurrency: CONCURRENCY,
       raw: { transactionsPerSecond: Math.round(raw), before: Math.round(rawBefore), after: Math.round(rawAfter) },
       endToEnd: pick(e2e),
@@ -231,13 +318,21 @@ async function main() {
     const l = (x: { p50: number; p99: number }) => `p50 ${x.p50} ms, p99 ${x.p99} ms`;
     log('');
     log(`streamgate bench (${results.machine.cpus} cores, ${results.machine.node})`);
-    log(`  raw guard transactions   ${results.raw.transactionsPerSecond}/s at concurrency ${CONCURRENCY} (${results.raw.before}/s before, ${results.raw.after}/s after)`);
-    log(`  end-to-end admissions    ${results.endToEnd.admittedPerSecond}/s at concurrency ${CONCURRENCY} (${e2e.admitted} admitted, ${results.endToEnd.violations} violations)`);
+    log(
+      `  raw guard transactions   ${results.raw.transactionsPerSecond}/s at concurrency ${CONCURRENCY} (${results.raw.before}/s before, ${results.raw.after}/s after)`,
+    );
+    log(
+      `  end-to-end admissions    ${results.endToEnd.admittedPerSecond}/s at concurrency ${CONCURRENCY} (${e2e.admitted} admitted, ${results.endToEnd.violations} violations)`,
+    );
     log(`  ratio end-to-end / raw   ${results.ratio}`);
     log(`  connect under load       ${l(e2e.latencyMs.admitted)}`);
     log(`  connect one at a time    ${l(sequential.latencyMs.admitted)} (n=${sequential.latencyMs.admitted.count})`);
-    log(`  idle sockets             ${results.idleSockets.held} held, ${results.idleSockets.perSocketKiB} KiB each in the stack (RSS ${results.idleSockets.stackRssBeforeMiB} -> ${results.idleSockets.stackRssHeldMiB} MiB)`);
-    log(`  load tester ceiling      ${results.tool.handshakesPerSecond} handshakes/s, ${results.tool.sockets} sockets held, RSS ${results.tool.rssHeldMiB} MiB, ${results.tool.errors} errors`);
+    log(
+      `  idle sockets             ${results.idleSockets.held} held, ${results.idleSockets.perSocketKiB} KiB each in the stack (RSS ${results.idleSockets.stackRssBeforeMiB} -> ${results.idleSockets.stackRssHeldMiB} MiB)`,
+    );
+    log(
+      `  load tester ceiling      ${results.tool.handshakesPerSecond} handshakes/s, ${results.tool.sockets} sockets held, RSS ${results.tool.rssHeldMiB} MiB, ${results.tool.errors} errors`,
+    );
     log(`  written to ${file}`);
     process.stdout.write(`${JSON.stringify(results)}\n`);
   } finally {

@@ -4,7 +4,7 @@ import { parseLoadOptions, USAGE, UsageError } from './options.js';
 import { humanReport, progressLine } from './report.js';
 
 async function main(): Promise<number> {
-  let options;
+  let options: ReturnType<typeof parseLoadOptions>;
   try {
     options = parseLoadOptions(process.argv.slice(2));
   } catch (error) {

@@ -65,7 +65,8 @@ interface UserState {
   held: number;
 }
 
-const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+const histogram = () =>
+  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 
 function summary(h: hdr.Histogram): LatencySummary {
   const ms = (us: number) => Math.round(us / 10) / 100;
@@ -159,7 +160,10 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
     const url = new URL(options.url);
     if (options.tokens) url.searchParams.set('token', options.tokens[user.index % options.tokens.length]!);
     else if (options.tokenTemplate) {
-      url.searchParams.set('token', options.tokenTemplate.replaceAll('{user}', user.id).replaceAll('{i}', String(user.index)));
+      url.searchParams.set(
+        'token',
+        options.tokenTemplate.replaceAll('{user}', user.id).replaceAll('{i}', String(user.index)),
+      );
     } else url.searchParams.set('userId', user.id);
     url.searchParams.set('streamId', `${user.id}-s${streamSeq++}`);
     url.searchParams.set('device', 'loadtest');
@@ -218,12 +222,15 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
 
       socket.on('message', () => heartbeatsAnswered++);
       socket.on('error', () => {});
-      const beat = setInterval(() => {
-        if (socket.readyState === WebSocket.OPEN) {
-          socket.send('{"action":"heartbeat"}');
-          heartbeatsSent++;
-        }
-      }, jitter(options.heartbeatS * 1000));
+      const beat = setInterval(
+        () => {
+          if (socket.readyState === WebSocket.OPEN) {
+            socket.send('{"action":"heartbeat"}');
+            heartbeatsSent++;
+          }
+        },
+        jitter(options.heartbeatS * 1000),
+      );
       // Churn and drops arrive as a Poisson process per stream, while the run lasts.
       const rate = options.churn + options.drop;
       let lifetime: NodeJS.Timeout | undefined;

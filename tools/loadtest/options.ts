@@ -1,6 +1,7 @@
 /** The load tester's command line (`npm run loadtest -- --help`). */
-import { readFileSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 export interface LoadOptions {
@@ -59,41 +60,52 @@ export const USAGE = `usage: npm run loadtest -- --url URL [options]
 
 exit code: 0 ok, 1 limit violations, 2 bad usage, 3 some user could not hold its share again`;
 
-function num(name: string, raw: string | undefined, fallback: number, min: number, max: number, integer = false): number {
+function num(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  integer = false,
+): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+    throw new UsageError(
+      `--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not ${JSON.stringify(raw)}`,
+    );
   }
   return value;
 }
 
+const FLAGS = {
+  url: { type: 'string' },
+  users: { type: 'string' },
+  'streams-per-user': { type: 'string' },
+  duration: { type: 'string' },
+  ramp: { type: 'string' },
+  churn: { type: 'string' },
+  drop: { type: 'string' },
+  heartbeat: { type: 'string' },
+  limit: { type: 'string' },
+  concurrency: { type: 'string' },
+  timeout: { type: 'string' },
+  retry: { type: 'string' },
+  settle: { type: 'string' },
+  'user-prefix': { type: 'string' },
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export function parseLoadOptions(argv: string[]): LoadOptions {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; strict: true }>>;
   try {
     parsed = parseArgs({
       args: argv,
       strict: true,
-      options: {
-        url: { type: 'string' },
-        users: { type: 'string' },
-        'streams-per-user': { type: 'string' },
-        duration: { type: 'string' },
-        ramp: { type: 'string' },
-        churn: { type: 'string' },
-        drop: { type: 'string' },
-        heartbeat: { type: 'string' },
-        limit: { type: 'string' },
-        concurrency: { type: 'string' },
-        timeout: { type: 'string' },
-        retry: { type: 'string' },
-        settle: { type: 'string' },
-        'user-prefix': { type: 'string' },
-        token: { type: 'string' },
-        'token-file': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: FLAGS,
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -112,14 +124,18 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
   let tokens: string[] | undefined;
   if (v['token-file']) {
     try {
-      tokens = readFileSync(v['token-file'], 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+      tokens = readFileSync(v['token-file'], 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     } catch (error) {
       throw new UsageError(`cannot read --token-file: ${(error as Error).message}`);
     }
     if (tokens.length === 0) throw new UsageError('--token-file has no tokens');
   }
   const prefix = v['user-prefix'] ?? `lt-${randomBytes(3).toString('hex')}`;
-  if (!/^[A-Za-z0-9._\-:@]{1,100}$/.test(prefix)) throw new UsageError('--user-prefix must be 1 to 100 of A-Z a-z 0-9 . _ - : @');
+  if (!/^[A-Za-z0-9._\-:@]{1,100}$/.test(prefix))
+    throw new UsageError('--user-prefix must be 1 to 100 of A-Z a-z 0-9 . _ - : @');
   return {
     url: url.toString(),
     users: num('users', v.users, 10, 1, 1_000_000, true),

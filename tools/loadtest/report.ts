@@ -3,7 +3,11 @@ import type { LatencySummary, LoadReport, Progress } from './engine.js';
 const lat = (l: LatencySummary) =>
   l.count === 0 ? 'none' : `p50 ${l.p50} ms  p95 ${l.p95} ms  p99 ${l.p99} ms  max ${l.max} ms  (n=${l.count})`;
 const counts = (r: Record<string, number>) =>
-  Object.keys(r).length === 0 ? '0' : Object.entries(r).map(([k, v]) => `${k}: ${v}`).join(', ');
+  Object.keys(r).length === 0
+    ? '0'
+    : Object.entries(r)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ');
 
 export function progressLine(p: Progress): string {
   return (
@@ -31,7 +35,9 @@ export function humanReport(r: LoadReport): string {
     `  max held by one user  ${r.maxHeldByOneUser}`,
     `  limit violations  ${r.violations}`,
     `  locked-out users  ${r.lockedOut}`,
-    ok ? '  PASS' : `  FAIL: ${r.violations ? `${r.violations} users over the limit` : ''}${r.violations && r.lockedOut ? '; ' : ''}${r.lockedOut ? `${r.lockedOut} users could not hold their share again` : ''}`,
+    ok
+      ? '  PASS'
+      : `  FAIL: ${r.violations ? `${r.violations} users over the limit` : ''}${r.violations && r.lockedOut ? '; ' : ''}${r.lockedOut ? `${r.lockedOut} users could not hold their share again` : ''}`,
     '',
   ].join('\n');
 }
