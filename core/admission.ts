@@ -4,7 +4,7 @@
  */
 import { LimitReachedError, StoreContentionError } from './errors.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
-import type { ConnectionRecord, NewConnection } from './store.js';
+import type { ConnectionRecord, NewConnection } from './store/store.js';
 
 export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;

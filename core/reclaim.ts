@@ -5,7 +5,7 @@
  */
 import type { ConnectionGateway } from './gateway.js';
 import { sleep } from './retry.js';
-import type { ConnectionRecord, CounterRecord, StreamStore } from './store.js';
+import type { ConnectionRecord, CounterRecord, StreamStore } from './store/store.js';
 
 /** The slice of a structured logger the core uses (Powertools' Logger fits it). */
 export interface Logger {

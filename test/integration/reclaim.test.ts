@@ -5,7 +5,8 @@
 
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { keys } from '../../core/store/schema.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, openSocket } from '../support/sockets.js';
@@ -81,9 +82,7 @@ describe('counted connections whose item is gone', () => {
     const [lost, , c] = await Promise.all(
       ['kept', 'b', 'c'].map((streamId) => players.openWithId({ userId, streamId })),
     );
-    await db.send(
-      new DeleteCommand({ TableName: stack.tableName, Key: { pk: `conn#${lost!.connectionId}`, sk: 'conn' } }),
-    );
+    await db.send(new DeleteCommand({ TableName: stack.tableName, Key: keys.connection(lost!.connectionId) }));
 
     // Act: a fourth stream reclaims the lost one; then the player reopens "kept"
     const fourth = await players.open({ userId, streamId: 'd' });

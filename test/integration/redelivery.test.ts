@@ -1,6 +1,6 @@
 /** Lambda and API Gateway may deliver an event twice: nothing is counted or released twice. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { wsEvent } from '../support/events.js';
 import { newUserId, startTestStack } from '../support/stack.js';

@@ -1,6 +1,6 @@
 /** Support staff against the running local stack: real HTTP, real sockets, real DynamoDB Local. */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed } from '../support/sockets.js';

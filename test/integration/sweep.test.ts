@@ -3,7 +3,7 @@
  * counter back to the live connections, and leaves live ones alone.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { eventually, mustOpen, request } from '../support/sockets.js';

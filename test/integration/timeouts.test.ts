@@ -1,6 +1,6 @@
 /** API Gateway's idle (10 min) and hard (2 h) timeouts, shortened: the socket closes and the stream is released. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { closed, eventually, mustOpen, request } from '../support/sockets.js';
 import { newUserId, startTestStack } from '../support/stack.js';

@@ -7,7 +7,7 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreContentionError } from '../../core/errors.js';
-import { StreamStore } from '../../core/store.js';
+import { StreamStore } from '../../core/store/store.js';
 
 const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'local' }));
 const mock = mockClient(db);

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { sleep } from '../../core/retry.js';
-import { createDocumentClient, StreamStore } from '../../core/store.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import { ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';

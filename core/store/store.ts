@@ -1,22 +1,4 @@
-/**
- * The only module that speaks DynamoDB. One table, two kinds of item:
- *
- *  - the user's counter   pk=`user#<userId>`  sk=`counter`
- *      active           number of counted (admitted, not yet released) connections
- *      limitOverride    optional per-user limit set by support staff (beats the default)
- *      `c:<connId>`     one attribute per counted connection (value: connectedAt, ms)
- *      `s:<streamId>`   one attribute per held streamId (value: the connectionId holding it)
- *    Keeping the counted set in the counter item itself means the count and its members change in the same
- *    write, so a refused connect learns every counted connection from the failed condition (no extra read).
- *
- *  - one item per connection  pk=`conn#<connectionId>`  sk=`conn`
- *      userId, streamId, device, sourceIp, userAgent, connectedAt, lastSeenAt, leaseExpiresAt (ms),
- *      state (`open` | `closed`), closedAt, closeReason, expiresAt (TTL, seconds)
- *      leaseShard       present only while open: the partition key of the `byLease` index the sweep queries
- *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
- *    cannot count it again.
- */
-
+/** The only module that speaks DynamoDB; the table shape and key formats live in `./schema.ts`. */
 import { createHash } from 'node:crypto';
 import {
   type CancellationReason,
@@ -36,12 +18,9 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { StoreContentionError } from './errors.js';
-import { RetryableError, retryWithBackoff } from './retry.js';
-
-export const LEASE_INDEX = 'byLease';
-export const LEASE_SHARDS = 4;
-const TOMBSTONE_SECONDS = 24 * 3600;
+import { StoreContentionError } from '../errors.js';
+import { RetryableError, retryWithBackoff } from '../retry.js';
+import { counterAttributes, keys, LEASE_INDEX, LEASE_SHARDS, TOMBSTONE_SECONDS } from './schema.js';
 
 export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept';
 
@@ -94,15 +73,10 @@ export interface StoreOptions {
   tableName: string;
 }
 
-const userKey = (userId: string) => ({ pk: `user#${userId}`, sk: 'counter' });
-const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: 'conn' });
-const countedAttr = (connectionId: string) => `c:${connectionId}`;
-const streamAttr = (streamId: string) => `s:${streamId}`;
-
-function leaseShardOf(connectionId: string): string {
-  const n = createHash('sha1').update(connectionId).digest()[0]! % LEASE_SHARDS;
-  return `lease#${n}`;
-}
+const userKey = keys.counter;
+const connKey = keys.connection;
+const countedAttr = counterAttributes.counted;
+const streamAttr = counterAttributes.stream;
 
 /** Idempotency token for a transaction, derived from what the event says, never from the clock. */
 function requestToken(...parts: Array<string | number>): string {
@@ -382,9 +356,9 @@ export class StreamStore {
         const out: QueryCommandOutput = await this.db.send(
           new QueryCommand({
             TableName: this.tableName,
-            IndexName: LEASE_INDEX,
+            IndexName: LEASE_INDEX.name,
             KeyConditionExpression: 'leaseShard = :shard AND leaseExpiresAt < :before',
-            ExpressionAttributeValues: { ':shard': `lease#${shard}`, ':before': before },
+            ExpressionAttributeValues: { ':shard': keys.leaseShard(shard), ':before': before },
             ExclusiveStartKey: startKey,
           }),
         );
@@ -444,7 +418,7 @@ export class StreamStore {
           ...conn,
           lastSeenAt: conn.connectedAt,
           state: 'open',
-          leaseShard: leaseShardOf(conn.connectionId),
+          leaseShard: keys.leaseShardOf(conn.connectionId),
           // No socket outlives API Gateway's hard limit; a day past it, even a lost item cleans itself up.
           expiresAt: Math.ceil((conn.connectedAt + maxConnectionMs) / 1000) + TOMBSTONE_SECONDS,
         },
@@ -563,8 +537,8 @@ function toCounter(userId: string, raw: RawItem | undefined): CounterRecord {
   const counted = new Map<string, number>();
   const streams = new Map<string, string>();
   for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith('c:')) counted.set(name.slice(2), Number(value));
-    else if (name.startsWith('s:')) streams.set(name.slice(2), String(value));
+    if (name.startsWith(counterAttributes.countedPrefix)) counted.set(name.slice(2), Number(value));
+    else if (name.startsWith(counterAttributes.streamPrefix)) streams.set(name.slice(2), String(value));
   }
   return {
     userId,

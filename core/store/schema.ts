@@ -1,0 +1,109 @@
+/**
+ * The table's shape and every key format: the one source of truth shared by the store, the local stack (CreateTable)
+ * and the CDK app. No SDK import, so the CDK app can load it without pulling in the DynamoDB client.
+ *
+ * One table, two kinds of item:
+ *  - the user's counter   pk=`user#<userId>`  sk=`counter`
+ *      active           number of counted (admitted, not yet released) connections
+ *      limitOverride    optional per-user limit set by support staff (beats the default)
+ *      `c:<connId>`     one attribute per counted connection (value: connectedAt, ms)
+ *      `s:<streamId>`   one attribute per held streamId (value: the connectionId holding it)
+ *    Keeping the counted set in the counter item itself means the count and its members change in the same
+ *    write, so a refused connect learns every counted connection from the failed condition (no extra read).
+ *  - one item per connection  pk=`conn#<connectionId>`  sk=`conn`
+ *      userId, streamId, device, sourceIp, userAgent, connectedAt, lastSeenAt, leaseExpiresAt (ms),
+ *      state (`open` | `closed`), closedAt, closeReason, expiresAt (TTL, seconds)
+ *      leaseShard       present only while open: the partition key of the `byLease` index the sweep queries
+ *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
+ *    cannot count it again.
+ */
+import { createHash } from 'node:crypto';
+
+export const PARTITION_KEY = 'pk';
+export const SORT_KEY = 'sk';
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+export const LEASE_INDEX = {
+  name: 'byLease',
+  partitionKey: 'leaseShard',
+  sortKey: 'leaseExpiresAt',
+  /** what the sweep reads from the index; everything else it reads from the item itself */
+  projected: ['connectionId', 'userId'],
+} as const;
+
+/** How many partitions the lease index spreads open connections over. */
+export const LEASE_SHARDS = 4;
+
+/** How long a released connection's tombstone outlives it, so a late `$connect` for it cannot count it again. */
+export const TOMBSTONE_SECONDS = 24 * 3600;
+
+export const keys = {
+  counter: (userId: string) => ({ [PARTITION_KEY]: `user#${userId}`, [SORT_KEY]: 'counter' }),
+  connection: (connectionId: string) => ({ [PARTITION_KEY]: `conn#${connectionId}`, [SORT_KEY]: 'conn' }),
+  leaseShard: (shard: number) => `lease#${shard}`,
+  leaseShardOf: (connectionId: string) =>
+    keys.leaseShard(createHash('sha1').update(connectionId).digest()[0]! % LEASE_SHARDS),
+};
+
+/** Attribute names on the counter item: one per counted connection, one per held stream id. */
+export const counterAttributes = {
+  countedPrefix: 'c:',
+  streamPrefix: 's:',
+  counted: (connectionId: string) => `c:${connectionId}`,
+  stream: (streamId: string) => `s:${streamId}`,
+};
+
+type KeyType = 'S' | 'N';
+
+/** The table as data, in CreateTable's vocabulary (the CDK app maps it to its own). */
+export interface TableShape {
+  partitionKey: { name: string; type: KeyType };
+  sortKey: { name: string; type: KeyType };
+  ttlAttribute: string;
+  leaseIndex: {
+    name: string;
+    partitionKey: { name: string; type: KeyType };
+    sortKey: { name: string; type: KeyType };
+    nonKeyAttributes: string[];
+  };
+}
+
+export const TABLE_SHAPE: TableShape = {
+  partitionKey: { name: PARTITION_KEY, type: 'S' },
+  sortKey: { name: SORT_KEY, type: 'S' },
+  ttlAttribute: TTL_ATTRIBUTE,
+  leaseIndex: {
+    name: LEASE_INDEX.name,
+    partitionKey: { name: LEASE_INDEX.partitionKey, type: 'S' },
+    sortKey: { name: LEASE_INDEX.sortKey, type: 'N' },
+    nonKeyAttributes: [...LEASE_INDEX.projected],
+  },
+};
+
+/** CreateTable's input for the local stack (structurally the SDK's CreateTableCommandInput). */
+export function createTableInput(tableName: string) {
+  const { partitionKey, sortKey, leaseIndex } = TABLE_SHAPE;
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [partitionKey, sortKey, leaseIndex.partitionKey, leaseIndex.sortKey].map((a) => ({
+      AttributeName: a.name,
+      AttributeType: a.type,
+    })),
+    KeySchema: [
+      { AttributeName: partitionKey.name, KeyType: 'HASH' as const },
+      { AttributeName: sortKey.name, KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        // Sparse: only open connections carry leaseShard, so the sweep reads expired leases and nothing else.
+        IndexName: leaseIndex.name,
+        KeySchema: [
+          { AttributeName: leaseIndex.partitionKey.name, KeyType: 'HASH' as const },
+          { AttributeName: leaseIndex.sortKey.name, KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: leaseIndex.nonKeyAttributes },
+      },
+    ],
+  };
+}
