@@ -1,48 +1,5 @@
-/** `$default`: every message frame, routed by its `action`. The answer goes back as the route's response. */
-import { heartbeat, userStatus } from '../core/admission.js';
-import type { WebSocketEvent, WebSocketResult } from './lib/events.js';
-import { deps, logger } from './lib/runtime.js';
+/** Lambda entry for `$default` (every message frame); the configuration is read and checked at cold start. */
+import { runtimeFromEnv } from './lib/runtime.js';
+import { createMessageHandler } from './routes/message.js';
 
-const frame = (body: Record<string, unknown>): WebSocketResult => ({ statusCode: 200, body: JSON.stringify(body) });
-const errorFrame = (code: string, message: string) => frame({ type: 'error', code, message });
-
-export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
-  const { connectionId, requestTimeEpoch } = event.requestContext;
-  if (event.isBase64Encoded) return errorFrame('INVALID_MESSAGE', 'binary frames are not supported; send JSON text');
-  let message: unknown;
-  try {
-    message = JSON.parse(event.body ?? '');
-  } catch {
-    return errorFrame('INVALID_JSON', 'the message is not JSON');
-  }
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-    return errorFrame('INVALID_MESSAGE', 'the message must be a JSON object with an "action"');
-  }
-  const action = (message as { action?: unknown }).action;
-  try {
-    switch (action) {
-      case 'heartbeat': {
-        const connection = await heartbeat(deps, connectionId, requestTimeEpoch);
-        if (!connection) return errorFrame('NOT_CONNECTED', 'this connection is no longer counted');
-        return frame({
-          type: 'heartbeat',
-          connectionId,
-          leaseExpiresAt: new Date(connection.leaseExpiresAt).toISOString(),
-        });
-      }
-      case 'status': {
-        const status = await userStatus(deps, connectionId);
-        if (!status) return errorFrame('NOT_CONNECTED', 'this connection is no longer counted');
-        return frame({ type: 'status', ...status, connectionId });
-      }
-      default:
-        return errorFrame(
-          'UNKNOWN_ACTION',
-          `unknown action ${JSON.stringify(action ?? null).slice(0, 140)}; use heartbeat or status`,
-        );
-    }
-  } catch (error) {
-    logger.error('message failed', { connectionId, action: String(action), error: error as Error });
-    return errorFrame('UNAVAILABLE', 'the service cannot answer right now; try again');
-  }
-};
+export const handler = createMessageHandler(runtimeFromEnv());

@@ -1,11 +1,5 @@
-/** The sweep: on a schedule in AWS (EventBridge), on an interval in the local stack. */
-import { type SweepReport, sweep } from '../core/reclaim.js';
-import { deps, logger } from './lib/runtime.js';
+/** Lambda entry for the scheduled sweep; the configuration is read and checked at cold start. */
+import { runtimeFromEnv } from './lib/runtime.js';
+import { createSweepHandler } from './routes/sweep.js';
 
-export const handler = async (event?: { time?: string }): Promise<SweepReport> => {
-  // The schedule's own time, when there is one, so a retried invocation judges the same leases.
-  const now = event?.time ? Date.parse(event.time) : Date.now();
-  const report = await sweep(deps, Number.isNaN(now) ? Date.now() : now);
-  if (report.expired > 0) logger.info('sweep', { ...report });
-  return report;
-};
+export const handler = createSweepHandler(runtimeFromEnv());

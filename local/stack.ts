@@ -3,7 +3,14 @@
  * `npm start`, the integration tests and the benchmark all start it through here.
  */
 
+import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
+import { createRuntime, type Runtime } from '../handlers/lib/runtime.js';
+import { createConnectHandler } from '../handlers/routes/connect.js';
+import { createDisconnectHandler } from '../handlers/routes/disconnect.js';
+import { createMessageHandler } from '../handlers/routes/message.js';
+import { createSupportHandler } from '../handlers/routes/support.js';
+import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
 import { type Faults, GatewayEmulator } from './gateway-emulator.js';
 import { newAdminToken, SupportServer } from './support-server.js';
@@ -43,6 +50,8 @@ export interface LocalStack {
   dynamodbEndpoint: string;
   tableName: string;
   emulator: GatewayEmulator;
+  /** what the handlers run on: config, store, gateway (tests drive handlers and the store through it) */
+  runtime: Runtime;
   /** runs the sweep once, now */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
@@ -75,35 +84,34 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await emulator.start();
     stoppers.push(() => emulator.stop());
 
-    // The handlers read their configuration at import, as in Lambda; it is complete only now.
-    Object.assign(process.env, {
-      TABLE_NAME: tableName,
-      AUTH_MODE: options.authMode ?? 'dev',
-      MANAGEMENT_ENDPOINT: emulator.callbackUrl,
-      DYNAMODB_ENDPOINT: endpoint,
-      STREAM_LIMIT: String(options.streamLimit ?? 3),
-      LEASE_SECONDS: String(options.leaseSeconds ?? 300),
-      HANDSHAKE_GRACE_SECONDS: String(options.handshakeGraceSeconds ?? 30),
-      POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-      AWS_REGION: process.env.AWS_REGION ?? 'local',
+    // One runtime for every handler, as one Lambda container would have; checked like the Lambda environment.
+    const runtime = createRuntime(
+      loadConfig({
+        TABLE_NAME: tableName,
+        AUTH_MODE: options.authMode ?? 'dev',
+        MANAGEMENT_ENDPOINT: emulator.callbackUrl,
+        DYNAMODB_ENDPOINT: endpoint,
+        STREAM_LIMIT: String(options.streamLimit ?? 3),
+        LEASE_SECONDS: String(options.leaseSeconds ?? 300),
+        HANDSHAKE_GRACE_SECONDS: String(options.handshakeGraceSeconds ?? 30),
+      }),
+      { logLevel: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
+    );
+    emulator.attach({
+      $connect: createConnectHandler(runtime),
+      $disconnect: createDisconnectHandler(runtime),
+      $default: createMessageHandler(runtime),
     });
-    const [connect, disconnect, fallback, support, sweeper] = await Promise.all([
-      import('../handlers/connect.js'),
-      import('../handlers/disconnect.js'),
-      import('../handlers/default.js'),
-      import('../handlers/support.js'),
-      import('../handlers/sweep.js'),
-    ]);
-    emulator.attach({ $connect: connect.handler, $disconnect: disconnect.handler, $default: fallback.handler });
 
     const adminToken = options.adminToken || newAdminToken();
-    const supportServer = await new SupportServer(support.handler, adminToken, {
+    const supportServer = await new SupportServer(createSupportHandler(runtime), adminToken, {
       port: options.httpPort ?? 3000,
       host: options.host ?? '127.0.0.1',
     }).start();
     stoppers.push(() => supportServer.stop());
 
-    const runSweep = () => sweeper.handler({ time: new Date().toISOString() });
+    const sweeper = createSweepHandler(runtime);
+    const runSweep = () => sweeper({ time: new Date().toISOString() });
     if (options.sweepIntervalSeconds !== 0) {
       const interval = (options.sweepIntervalSeconds ?? 60) * 1000;
       let running: Promise<unknown> | undefined;
@@ -127,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodbEndpoint: endpoint,
       tableName,
       emulator,
+      runtime,
       sweep: runSweep,
       stop,
     };

@@ -1,26 +1,58 @@
-/** Built once per Lambda container (or once per local process): config, clients, logger. */
+/**
+ * What every handler needs, built once from a config object: clients, logger, the core's collaborators. A Lambda
+ * entry builds it from the environment at cold start (`runtimeFromEnv`); the local stack builds it from its settings.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { AdmissionDeps } from '../../core/admission.js';
-import { loadConfig } from '../../core/config.js';
-import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
+import { type Config, loadConfig } from '../../core/config.js';
+import { ApiGatewayConnections, type ConnectionGateway, createManagementClient } from '../../core/gateway.js';
 import { RecentlyAlive } from '../../core/reclaim.js';
 import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 
-export const config = loadConfig(process.env);
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  /** every staff action is written here, whatever the service's log level */
+  audit: Logger;
+  store: StreamStore;
+  gateway: ConnectionGateway;
+  deps: AdmissionDeps;
+}
 
-export const logger = new Logger({ serviceName: 'streamgate' });
+export interface RuntimeOptions {
+  /** the service logger's level; Powertools reads `POWERTOOLS_LOG_LEVEL` when unset */
+  logLevel?: string;
+}
 
-export const store = new StreamStore(createDocumentClient(config.dynamodbEndpoint), { tableName: config.tableName });
+export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
+  const logger = new Logger({
+    serviceName: 'streamgate',
+    ...(options.logLevel ? { logLevel: options.logLevel as LogLevel } : {}),
+  });
+  const audit = new Logger({ serviceName: 'streamgate', logLevel: 'INFO', persistentKeys: { log: 'audit' } });
+  const store = new StreamStore(createDocumentClient(config.dynamodbEndpoint), { tableName: config.tableName });
+  const gateway = new ApiGatewayConnections(createManagementClient(config.managementEndpoint));
+  const deps: AdmissionDeps = {
+    store,
+    gateway,
+    defaultLimit: config.defaultLimit,
+    leaseMs: config.leaseMs,
+    maxConnectionMs: config.maxConnectionMs,
+    handshakeGraceMs: config.handshakeGraceMs,
+    recentlyAlive: new RecentlyAlive(),
+    logger,
+  };
+  return { config, logger, audit, store, gateway, deps };
+}
 
-export const gateway = new ApiGatewayConnections(createManagementClient(config.managementEndpoint));
+let fromEnv: Runtime | undefined;
 
-export const deps: AdmissionDeps = {
-  store,
-  gateway,
-  defaultLimit: config.defaultLimit,
-  leaseMs: config.leaseMs,
-  maxConnectionMs: config.maxConnectionMs,
-  handshakeGraceMs: config.handshakeGraceMs,
-  recentlyAlive: new RecentlyAlive(),
-  logger,
-};
+/**
+ * The Lambda entries' runtime: reads and validates the environment once per container, and throws ConfigError at
+ * cold start on anything missing or malformed.
+ */
+export function runtimeFromEnv(): Runtime {
+  fromEnv ??= createRuntime(loadConfig(process.env));
+  return fromEnv;
+}

@@ -1,21 +1,24 @@
 /** Lambda and API Gateway may deliver an event twice: nothing is counted or released twice. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/store.js';
+import type { WebSocketHandler } from '../../handlers/lib/events.js';
+import { createConnectHandler } from '../../handlers/routes/connect.js';
+import { createDisconnectHandler } from '../../handlers/routes/disconnect.js';
 import type { LocalStack } from '../../local/stack.js';
 import { wsEvent } from '../support/events.js';
 import { newUserId, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
-let connectHandler: typeof import('../../handlers/connect.js').handler;
-let disconnectHandler: typeof import('../../handlers/disconnect.js').handler;
+let connectHandler: WebSocketHandler;
+let disconnectHandler: WebSocketHandler;
 
 beforeAll(async () => {
   stack = await startTestStack({ streamLimit: 3 });
-  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
-  // The same handler modules the gateway runs, configured by the stack.
-  connectHandler = (await import('../../handlers/connect.js')).handler;
-  disconnectHandler = (await import('../../handlers/disconnect.js')).handler;
+  store = stack.runtime.store;
+  // The same handlers the gateway runs, on the stack's runtime.
+  connectHandler = createConnectHandler(stack.runtime);
+  disconnectHandler = createDisconnectHandler(stack.runtime);
 });
 
 afterAll(async () => stack?.stop());

@@ -1,0 +1,123 @@
+/**
+ * The support API: an API Gateway HTTP API (payload v2) handler, behind IAM authorization in AWS and behind the
+ * local adapter's bearer token on one machine. Routes on method and path so it works with explicit routes or a
+ * single `$default` route alike.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { ConnectionNotFoundError } from '../../core/errors.js';
+import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
+import {
+  clearUserLimit,
+  endConnection,
+  listUserConnections,
+  type SupportDeps,
+  setUserLimit,
+} from '../../core/support.js';
+import type { Runtime } from '../lib/runtime.js';
+
+export type SupportEvent = APIGatewayProxyEventV2 & {
+  requestContext: APIGatewayProxyEventV2['requestContext'] & {
+    authorizer?: { iam?: { userArn?: string; userId?: string } };
+  };
+};
+
+/** API Gateway connection ids are short base64; anything else cannot name a connection. */
+const ConnectionIdSchema = z.string().regex(/^[A-Za-z0-9+/=_-]{1,128}$/, 'connectionId is not a connection id');
+const LimitBodySchema = z.strictObject({ limit: LimitSchema }, 'the body must be {"limit": n}');
+
+const json = (statusCode: number, body?: unknown): Result =>
+  body === undefined
+    ? { statusCode }
+    : { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+const fail = (statusCode: number, code: string, message: string) => json(statusCode, { error: { code, message } });
+
+type Result = APIGatewayProxyStructuredResultV2;
+type Route = {
+  method: string;
+  pattern: RegExp;
+  run: (params: string[], event: SupportEvent, staff: string) => Promise<Result>;
+};
+
+/** A route about one user: the path's user id is checked before anything else runs. */
+const forUser =
+  (run: (userId: string, event: SupportEvent, staff: string) => Promise<Result>): Route['run'] =>
+  async ([raw], event, staff) => {
+    const userId = check(UserIdSchema, raw);
+    if (!userId.ok) return fail(400, 'INVALID_USER_ID', userId.message);
+    return run(userId.value, event, staff);
+  };
+
+const routesFor = (supportDeps: SupportDeps): Route[] => [
+  { method: 'GET', pattern: /^\/health$/, run: async () => json(200, { status: 'ok' }) },
+  {
+    method: 'GET',
+    pattern: /^\/users\/([^/]+)\/connections$/,
+    run: forUser(async (userId, _event, staff) => json(200, await listUserConnections(supportDeps, staff, userId))),
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/connections\/([^/]+)$/,
+    run: async ([raw], _event, staff) => {
+      const id = check(ConnectionIdSchema, raw);
+      if (!id.ok) return fail(400, 'INVALID_CONNECTION_ID', id.message);
+      await endConnection(supportDeps, staff, id.value);
+      return json(204);
+    },
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/users\/([^/]+)\/limit$/,
+    run: forUser(async (userId, event, staff) => {
+      const body = parseBody(event);
+      if (!body.ok) return fail(400, 'INVALID_BODY', body.message);
+      const limit = check(LimitBodySchema, body.value);
+      if (!limit.ok) return fail(400, 'INVALID_LIMIT', `limit must be a whole number from 0 to 100 (${limit.message})`);
+      return json(200, await setUserLimit(supportDeps, staff, userId, limit.value.limit));
+    }),
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/users\/([^/]+)\/limit$/,
+    run: forUser(async (userId, _event, staff) => json(200, await clearUserLimit(supportDeps, staff, userId))),
+  },
+];
+
+function parseBody(event: SupportEvent): { ok: true; value: unknown } | { ok: false; message: string } {
+  const text = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, message: 'the body is not JSON' };
+  }
+}
+
+export type SupportHandler = (event: SupportEvent) => Promise<Result>;
+
+export function createSupportHandler({ store, gateway, config, audit, logger }: Runtime): SupportHandler {
+  const routes = routesFor({ store, gateway, defaultLimit: config.defaultLimit, audit });
+  return async (event) => {
+    const method = event.requestContext.http.method.toUpperCase();
+    let segments: string[];
+    try {
+      segments = event.rawPath.split('/').map(decodeURIComponent);
+    } catch {
+      return fail(400, 'INVALID_PATH', 'the path is not valid percent-encoding');
+    }
+    // Match on the decoded path, one segment at a time, so an encoded `/` in a user id cannot fake a route.
+    const path = segments.map((s) => s.replaceAll('/', '\u0000')).join('/');
+    const matching = routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
+    if (matching.length === 0) return fail(404, 'NOT_FOUND', 'no such route');
+    const found = matching.find((x) => x.r.method === method);
+    if (!found) return fail(405, 'METHOD_NOT_ALLOWED', `use ${matching.map((x) => x.r.method).join(' or ')}`);
+    const params = found.m!.slice(1).map((p) => p.replaceAll('\u0000', '/'));
+    const staff = event.requestContext.authorizer?.iam?.userArn ?? 'unknown';
+    try {
+      return await found.r.run(params, event, staff);
+    } catch (error) {
+      if (error instanceof ConnectionNotFoundError) return fail(404, 'CONNECTION_NOT_FOUND', error.message);
+      logger.error('support request failed', { method, path: event.rawPath, error: error as Error });
+      return fail(503, 'UNAVAILABLE', 'the service cannot answer right now; try again');
+    }
+  };
+}
