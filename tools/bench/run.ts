@@ -11,7 +11,7 @@ import { cpus, totalmem } from 'node:os';
 import { sleep } from '../../core/retry.js';
 import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import { ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
-import { type LoadReport, runLoad } from '../loadtest/engine.js';
+import { failedHandshakes, type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 
 const CONCURRENCY = 50;
@@ -113,7 +113,7 @@ const pick = (r: LoadReport) => ({
   admittedPerSecond: r.admittedPerSecond.mean,
   connectMs: r.latencyMs.admitted,
   violations: r.violations,
-  errors: Object.values(r.errors).reduce((a, b) => a + b, 0) + r.timeouts,
+  errors: failedHandshakes(r),
 });
 
 async function main() {
@@ -307,7 +307,7 @@ async function main() {
         connectMs: tool.latencyMs.admitted,
         rssHeldMiB: Math.round(toolHeldKiB / 1024),
         rssGrowthMiB: Math.round((toolHeldKiB - toolBefore) / 1024),
-        errors: Object.values(tool.errors).reduce((a, b) => a + b, 0) + tool.timeouts,
+        errors: failedHandshakes(tool),
       },
     };
 

@@ -4,6 +4,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
+import { sleep } from '../../core/retry.js';
 import type { LoadOptions } from './options.js';
 
 export interface LatencySummary {
@@ -59,12 +60,6 @@ export interface Progress {
   p99Ms: number;
 }
 
-interface UserState {
-  index: number;
-  id: string;
-  held: number;
-}
-
 const histogram = () =>
   hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 
@@ -81,7 +76,6 @@ function summary(h: hdr.Histogram): LatencySummary {
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const jitter = (ms: number) => ms * (0.5 + Math.random());
 
 /** Bounds the handshakes in flight. */
@@ -112,244 +106,387 @@ export interface RunHooks {
   onSteady?: () => Promise<void>;
 }
 
-export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promise<LoadReport> {
-  const { onProgress, onSteady } = hooks;
-  const started = performance.now();
-  const elapsed = () => performance.now() - started;
-  const share = Math.min(options.streamsPerUser, options.limit);
-  const users: UserState[] = Array.from({ length: options.users }, (_, i) => ({
-    index: i,
-    id: `${options.userPrefix}-${i}`,
-    held: 0,
-  }));
-  const gate = new Gate(options.concurrency);
-  const latencyAdmitted = histogram();
-  const latencyRefused = histogram();
-  const rejected: Record<string, number> = {};
-  const errors: Record<string, number> = {};
-  const admittedBuckets = new Map<number, number>();
-  const violators = new Set<number>();
-  const live = new Set<WebSocket>();
-  /** sockets this tool closed or dropped itself; any other close came from the server */
-  const closedByUs = new Set<WebSocket>();
-  let attempts = 0;
-  let admitted = 0;
-  let timeouts = 0;
-  let closedByServer = 0;
-  let maxHeld = 0;
-  let firstAttemptAt = -1;
-  let lastAdmittedAt = -1;
-  let heartbeatsSent = 0;
-  let heartbeatsAnswered = 0;
-  let streamSeq = 0;
-  let phase: Progress['phase'] = 'run';
-  let stopping = false;
-  let wake: (() => void) | undefined;
-  let settledAt: number | null = null;
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
-  const heldTotal = () => users.reduce((n, u) => n + u.held, 0);
-  const everyoneSettled = () => users.every((u) => u.held >= share);
-  const checkSettled = () => {
-    if (phase === 'settle' && settledAt === null && everyoneSettled()) {
-      settledAt = elapsed();
-      wake?.();
-    }
-  };
+/** Handshakes that failed without an HTTP answer, timeouts included: one figure for progress lines and the bench. */
+export const failedHandshakes = (r: Pick<LoadReport, 'errors' | 'timeouts'>) => sum(r.errors) + r.timeouts;
 
-  function urlFor(user: UserState): string {
-    const url = new URL(options.url);
-    if (options.tokens) url.searchParams.set('token', options.tokens[user.index % options.tokens.length]!);
-    else if (options.tokenTemplate) {
+/** Latencies are recorded in microseconds, at least 1 (the histogram's lowest value). */
+const micros = (ms: number) => Math.max(1, Math.round(ms * 1000));
+
+/** What the run saw: handshake outcomes, latencies, admissions per second and heartbeats. */
+class Tally {
+  attempts = 0;
+  admitted = 0;
+  timeouts = 0;
+  closedByServer = 0;
+  readonly rejected: Record<string, number> = {};
+  readonly errors: Record<string, number> = {};
+  readonly latencyAdmitted = histogram();
+  readonly latencyRefused = histogram();
+  readonly heartbeats = { sent: 0, answered: 0 };
+  private readonly admittedBuckets = new Map<number, number>();
+  private firstAttemptAt = -1;
+  private lastAdmittedAt = -1;
+
+  attempt(at: number) {
+    this.attempts++;
+    if (this.firstAttemptAt < 0) this.firstAttemptAt = at;
+  }
+
+  opened(latencyMs: number) {
+    this.latencyAdmitted.recordValue(micros(latencyMs));
+  }
+
+  refused(status: number | undefined, latencyMs: number) {
+    this.latencyRefused.recordValue(micros(latencyMs));
+    const code = String(status ?? 0);
+    this.rejected[code] = (this.rejected[code] ?? 0) + 1;
+  }
+
+  failed(message: string) {
+    if (/timed out/i.test(message)) this.timeouts++;
+    else this.errors[message] = (this.errors[message] ?? 0) + 1;
+  }
+
+  admittedAt(at: number) {
+    this.admitted++;
+    this.lastAdmittedAt = at;
+    const bucket = Math.floor(at / 1000);
+    this.admittedBuckets.set(bucket, (this.admittedBuckets.get(bucket) ?? 0) + 1);
+  }
+
+  /** Mean over the admission window (first attempt to last admission) and the best whole second. */
+  admissionRate(): LoadReport['admittedPerSecond'] {
+    const windowS = this.lastAdmittedAt > this.firstAttemptAt ? (this.lastAdmittedAt - this.firstAttemptAt) / 1000 : 0;
+    return {
+      mean: windowS > 0 ? Math.round(this.admitted / windowS) : this.admitted,
+      peak: Math.max(0, ...this.admittedBuckets.values()),
+    };
+  }
+}
+
+/** One virtual user and the streams it holds right now. */
+class Player {
+  held = 0;
+  constructor(
+    readonly index: number,
+    readonly id: string,
+  ) {}
+}
+
+/** All players, and what the verdict needs to know about them: their share, the most held, who broke the limit. */
+class Crowd {
+  readonly players: Player[];
+  readonly share: number;
+  maxHeld = 0;
+  readonly violators = new Set<number>();
+
+  constructor(private readonly options: LoadOptions) {
+    this.share = Math.min(options.streamsPerUser, options.limit);
+    this.players = Array.from({ length: options.users }, (_, i) => new Player(i, `${options.userPrefix}-${i}`));
+  }
+
+  gained(player: Player) {
+    player.held++;
+    this.maxHeld = Math.max(this.maxHeld, player.held);
+    if (player.held > this.options.limit) this.violators.add(player.index);
+  }
+
+  held = () => this.players.reduce((n, p) => n + p.held, 0);
+  settled = () => this.players.every((p) => p.held >= this.share);
+  lockedOut = () => this.players.filter((p) => p.held < this.share).length;
+}
+
+/** Where a player's next stream connects: its identity (user id or token) and a stream id never used before. */
+class Addresses {
+  private streamSeq = 0;
+  constructor(private readonly options: LoadOptions) {}
+
+  for(player: Player): string {
+    const { tokens, tokenTemplate } = this.options;
+    const url = new URL(this.options.url);
+    if (tokens) url.searchParams.set('token', tokens[player.index % tokens.length]!);
+    else if (tokenTemplate) {
       url.searchParams.set(
         'token',
-        options.tokenTemplate.replaceAll('{user}', user.id).replaceAll('{i}', String(user.index)),
+        tokenTemplate.replaceAll('{user}', player.id).replaceAll('{i}', String(player.index)),
       );
-    } else url.searchParams.set('userId', user.id);
-    url.searchParams.set('streamId', `${user.id}-s${streamSeq++}`);
+    } else url.searchParams.set('userId', player.id);
+    url.searchParams.set('streamId', `${player.id}-s${this.streamSeq++}`);
     url.searchParams.set('device', 'loadtest');
     return url.toString();
   }
+}
 
-  type Outcome = { kind: 'open'; socket: WebSocket } | { kind: 'refused' } | { kind: 'failed' };
+/** The run's phases: churn during `run`, waiting for everyone's share in `settle`, then `closing`. */
+class Phases {
+  phase: Progress['phase'] = 'run';
+  stopping = false;
+  /** ms since the start when every player held its share again during the settle phase */
+  settledAt: number | null = null;
+  private wake: (() => void) | undefined;
 
-  async function handshake(user: UserState): Promise<Outcome> {
-    await gate.enter();
-    if (stopping) {
-      gate.leave();
-      return { kind: 'failed' };
-    }
-    attempts++;
-    if (firstAttemptAt < 0) firstAttemptAt = elapsed();
-    const t0 = performance.now();
-    try {
-      return await new Promise<Outcome>((resolve) => {
-        const socket = new WebSocket(urlFor(user), { handshakeTimeout: options.timeoutMs, perMessageDeflate: false });
-        socket.once('open', () => {
-          latencyAdmitted.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-          resolve({ kind: 'open', socket });
-        });
-        socket.once('unexpected-response', (req, res) => {
-          latencyRefused.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-          const code = String(res.statusCode ?? 0);
-          rejected[code] = (rejected[code] ?? 0) + 1;
-          res.resume();
-          req.destroy();
-          resolve({ kind: 'refused' });
-        });
-        socket.once('error', (error) => {
-          if (/timed out/i.test(error.message)) timeouts++;
-          else errors[error.message] = (errors[error.message] ?? 0) + 1;
-          resolve({ kind: 'failed' });
-        });
-      });
-    } finally {
-      gate.leave();
+  /** Marks the moment everyone is settled, once, and ends the settle wait early. */
+  note(now: number, everyoneSettled: boolean) {
+    if (this.phase === 'settle' && this.settledAt === null && everyoneSettled) {
+      this.settledAt = now;
+      this.wake?.();
     }
   }
 
-  /** Holds an admitted socket until churn, a drop, the server, or the end of the run closes it. */
-  function hold(user: UserState, socket: WebSocket): Promise<void> {
-    return new Promise((resolve) => {
-      live.add(socket);
-      user.held++;
-      admitted++;
-      lastAdmittedAt = elapsed();
-      const bucket = Math.floor(lastAdmittedAt / 1000);
-      admittedBuckets.set(bucket, (admittedBuckets.get(bucket) ?? 0) + 1);
-      maxHeld = Math.max(maxHeld, user.held);
-      if (user.held > options.limit) violators.add(user.index);
-      checkSettled();
+  async waitSettled(timeoutMs: number) {
+    if (this.settledAt !== null) return;
+    await Promise.race([new Promise<void>((r) => (this.wake = r)), sleep(timeoutMs)]);
+  }
+}
 
-      socket.on('message', () => heartbeatsAnswered++);
-      socket.on('error', () => {});
-      const beat = setInterval(
-        () => {
-          if (socket.readyState === WebSocket.OPEN) {
-            socket.send('{"action":"heartbeat"}');
-            heartbeatsSent++;
-          }
-        },
-        jitter(options.heartbeatS * 1000),
-      );
-      // Churn and drops arrive as a Poisson process per stream, while the run lasts.
-      const rate = options.churn + options.drop;
-      let lifetime: NodeJS.Timeout | undefined;
-      if (rate > 0 && phase === 'run') {
-        const ms = (-Math.log(1 - Math.random()) / rate) * 1000;
-        lifetime = setTimeout(() => {
-          if (phase !== 'run') return;
-          closedByUs.add(socket);
-          if (Math.random() < options.drop / rate) socket.terminate();
-          else socket.close(1000);
-        }, ms);
-      }
-      socket.once('close', () => {
-        clearInterval(beat);
-        clearTimeout(lifetime);
-        live.delete(socket);
-        user.held--;
-        if (!closedByUs.delete(socket)) closedByServer++;
-        resolve();
-      });
+/** Open sockets, and which of them this tool closed itself: any other close came from the server. */
+class Sockets {
+  readonly live = new Set<WebSocket>();
+  private readonly closedByUs = new Set<WebSocket>();
+
+  close(socket: WebSocket, abruptly = false) {
+    this.closedByUs.add(socket);
+    if (abruptly) socket.terminate();
+    else socket.close(1000);
+  }
+
+  /** Forgets a closed socket; true when the server closed it. */
+  forget(socket: WebSocket): boolean {
+    this.live.delete(socket);
+    return !this.closedByUs.delete(socket);
+  }
+}
+
+/** Everything one run shares between its players. */
+interface Run {
+  options: LoadOptions;
+  elapsed: () => number;
+  tally: Tally;
+  crowd: Crowd;
+  phases: Phases;
+  gate: Gate;
+  sockets: Sockets;
+  addresses: Addresses;
+}
+
+function newRun(options: LoadOptions): Run {
+  const started = performance.now();
+  return {
+    options,
+    elapsed: () => performance.now() - started,
+    tally: new Tally(),
+    crowd: new Crowd(options),
+    phases: new Phases(),
+    gate: new Gate(options.concurrency),
+    sockets: new Sockets(),
+    addresses: new Addresses(options),
+  };
+}
+
+const noteSettled = (run: Run) => run.phases.note(run.elapsed(), run.crowd.settled());
+
+type Outcome = { kind: 'open'; socket: WebSocket } | { kind: 'refused' } | { kind: 'failed' };
+
+/** One handshake, within the gate; counts its outcome. */
+async function handshake(run: Run, player: Player): Promise<Outcome> {
+  await run.gate.enter();
+  try {
+    if (run.phases.stopping) return { kind: 'failed' };
+    run.tally.attempt(run.elapsed());
+    return await connect(run, run.addresses.for(player));
+  } finally {
+    run.gate.leave();
+  }
+}
+
+function connect(run: Run, url: string): Promise<Outcome> {
+  const { tally, options } = run;
+  const t0 = performance.now();
+  return new Promise<Outcome>((resolve) => {
+    const socket = new WebSocket(url, { handshakeTimeout: options.timeoutMs, perMessageDeflate: false });
+    socket.once('open', () => {
+      tally.opened(performance.now() - t0);
+      resolve({ kind: 'open', socket });
     });
-  }
+    socket.once('unexpected-response', (req, res) => {
+      tally.refused(res.statusCode, performance.now() - t0);
+      res.resume();
+      req.destroy();
+      resolve({ kind: 'refused' });
+    });
+    socket.once('error', (error) => {
+      tally.failed(error.message);
+      resolve({ kind: 'failed' });
+    });
+  });
+}
 
-  async function slot(user: UserState) {
-    while (!stopping) {
-      // Past the user's share, a slot only keeps trying during the run (to catch slots churn frees up).
-      const outcome = await handshake(user);
-      if (outcome.kind === 'open') {
-        if (stopping) {
-          outcome.socket.terminate();
-          return;
-        }
-        await hold(user, outcome.socket);
-        checkSettled();
-        continue;
-      }
-      await sleep(jitter(options.retryS * 1000));
+/** Holds an admitted socket until churn, a drop, the server, or the end of the run closes it. */
+function hold(run: Run, player: Player, socket: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    run.sockets.live.add(socket);
+    run.crowd.gained(player);
+    run.tally.admittedAt(run.elapsed());
+    noteSettled(run);
+    const beat = heartbeat(run, socket);
+    const lifetime = churn(run, socket);
+    socket.once('close', () => {
+      clearInterval(beat);
+      clearTimeout(lifetime);
+      player.held--;
+      if (run.sockets.forget(socket)) run.tally.closedByServer++;
+      resolve();
+    });
+  });
+}
+
+function heartbeat(run: Run, socket: WebSocket): NodeJS.Timeout {
+  socket.on('message', () => run.tally.heartbeats.answered++);
+  socket.on('error', () => {});
+  return setInterval(
+    () => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send('{"action":"heartbeat"}');
+      run.tally.heartbeats.sent++;
+    },
+    jitter(run.options.heartbeatS * 1000),
+  );
+}
+
+/** Churn and drops arrive as a Poisson process per stream, while the run lasts. */
+function churn(run: Run, socket: WebSocket): NodeJS.Timeout | undefined {
+  const { churn: close, drop } = run.options;
+  const rate = close + drop;
+  if (rate <= 0 || run.phases.phase !== 'run') return undefined;
+  const ms = (-Math.log(1 - Math.random()) / rate) * 1000;
+  return setTimeout(() => {
+    if (run.phases.phase === 'run') run.sockets.close(socket, Math.random() < drop / rate);
+  }, ms);
+}
+
+/** One stream a player tries to hold: past its share, a slot only keeps trying to catch slots churn frees up. */
+async function slot(run: Run, player: Player) {
+  while (!run.phases.stopping) {
+    const outcome = await handshake(run, player);
+    if (outcome.kind !== 'open') {
+      await sleep(jitter(run.options.retryS * 1000));
+      continue;
     }
+    if (run.phases.stopping) {
+      outcome.socket.terminate();
+      return;
+    }
+    await hold(run, player, outcome.socket);
+    noteSettled(run);
   }
+}
 
-  const progressTimer = setInterval(() => {
+/** Starts every player's slots, spread over the ramp; resolves once the last player has started. */
+async function ramp(run: Run): Promise<Promise<void>[]> {
+  const { players } = run.crowd;
+  const { streamsPerUser, rampS, users } = run.options;
+  const slots: Promise<void>[] = [];
+  const start = (player: Player) => {
+    for (let s = 0; s < streamsPerUser; s++) slots.push(slot(run, player));
+  };
+  if (rampS === 0) {
+    // Everyone's first stream, then everyone's second...: players do not open all their streams in one instant.
+    for (let s = 0; s < streamsPerUser; s++) for (const player of players) slots.push(slot(run, player));
+    return slots;
+  }
+  await Promise.all(
+    players.map(async (player) => {
+      await sleep((player.index / users) * rampS * 1000);
+      start(player);
+    }),
+  );
+  return slots;
+}
+
+function reportProgress(run: Run, onProgress: RunHooks['onProgress']): NodeJS.Timeout {
+  const { tally } = run;
+  return setInterval(() => {
     onProgress?.({
-      phase,
-      elapsedMs: elapsed(),
-      held: heldTotal(),
-      attempts,
-      admitted,
-      rejected: Object.values(rejected).reduce((a, b) => a + b, 0),
-      errors: Object.values(errors).reduce((a, b) => a + b, 0) + timeouts,
-      p99Ms: summary(latencyAdmitted).p99,
+      phase: run.phases.phase,
+      elapsedMs: run.elapsed(),
+      held: run.crowd.held(),
+      attempts: tally.attempts,
+      admitted: tally.admitted,
+      rejected: sum(tally.rejected),
+      errors: failedHandshakes(tally),
+      p99Ms: summary(tally.latencyAdmitted).p99,
     });
   }, 1000);
+}
 
-  const slots: Promise<void>[] = [];
-  const rampMs = options.rampS * 1000;
-  if (rampMs === 0) {
-    // Everyone's first stream, then everyone's second...: players do not open all their streams in one instant.
-    for (let s = 0; s < options.streamsPerUser; s++) for (const user of users) slots.push(slot(user));
-  } else {
-    await Promise.all(
-      users.map(async (user) => {
-        await sleep((user.index / options.users) * rampMs);
-        for (let s = 0; s < options.streamsPerUser; s++) slots.push(slot(user));
-      }),
-    );
-  }
+/** After the run, waits (up to --settle) for every player to hold its share again. */
+async function settle(run: Run) {
+  run.phases.phase = 'settle';
+  noteSettled(run);
+  await run.phases.waitSettled(run.options.settleS * 1000);
+}
 
-  // The run: churn and drops happen for `duration` seconds (at least until the ramp is done).
-  await sleep(Math.max(options.durationS * 1000 - elapsed(), 0));
-  phase = 'settle';
-  const settleDeadline = options.settleS * 1000;
-  checkSettled();
-  if (settledAt === null) {
-    await Promise.race([new Promise<void>((r) => (wake = r)), sleep(settleDeadline)]);
-  }
-  const heldAtEnd = heldTotal();
-  const lockedOut = users.filter((u) => u.held < share).length;
-  await onSteady?.();
-
-  phase = 'closing';
-  stopping = true;
+/** Stops the slots and closes every socket, bounded in time. */
+async function closeAll(run: Run, slots: Promise<void>[]) {
+  const { phases, gate, sockets, options } = run;
+  phases.phase = 'closing';
+  phases.stopping = true;
   // Let handshakes in flight finish before closing anything: a slot freed now would admit them.
   const drainDeadline = performance.now() + options.timeoutMs + 1000;
   while (gate.inFlight > 0 && performance.now() < drainDeadline) await sleep(10);
-  for (const socket of live) {
-    closedByUs.add(socket);
-    socket.close(1000);
-  }
+  for (const socket of sockets.live) sockets.close(socket);
   const closeDeadline = performance.now() + 5000;
-  while (live.size > 0 && performance.now() < closeDeadline) await sleep(20);
-  for (const socket of live) socket.terminate();
+  while (sockets.live.size > 0 && performance.now() < closeDeadline) await sleep(20);
+  for (const socket of sockets.live) socket.terminate();
   await Promise.race([Promise.all(slots), sleep(options.timeoutMs + options.retryS * 1500 + 1000)]);
-  clearInterval(progressTimer);
+}
 
-  const admissionWindowS = lastAdmittedAt > firstAttemptAt ? (lastAdmittedAt - firstAttemptAt) / 1000 : 0;
+/** The steady state as measured at the end of the settle phase, before anything is closed. */
+interface Steady {
+  heldAtEnd: number;
+  lockedOut: number;
+}
+
+function verdict(run: Run, steady: Steady): LoadReport {
+  const { options, tally, crowd, phases } = run;
   return {
     url: options.url,
     users: options.users,
     streamsPerUser: options.streamsPerUser,
     limit: options.limit,
     durationS: options.durationS,
-    attempts,
-    admitted,
-    rejected,
-    errors,
-    timeouts,
-    latencyMs: { admitted: summary(latencyAdmitted), refused: summary(latencyRefused) },
-    admittedPerSecond: {
-      mean: admissionWindowS > 0 ? Math.round(admitted / admissionWindowS) : admitted,
-      peak: Math.max(0, ...admittedBuckets.values()),
-    },
-    heldAtEnd,
-    expectedHeld: options.users * share,
-    maxHeldByOneUser: maxHeld,
-    violations: violators.size,
-    lockedOut,
-    settledInMs: settledAt === null ? null : Math.max(0, Math.round(settledAt - options.durationS * 1000)),
-    closedByServer,
-    heartbeats: { sent: heartbeatsSent, answered: heartbeatsAnswered },
-    elapsedMs: Math.round(elapsed()),
+    attempts: tally.attempts,
+    admitted: tally.admitted,
+    rejected: tally.rejected,
+    errors: tally.errors,
+    timeouts: tally.timeouts,
+    latencyMs: { admitted: summary(tally.latencyAdmitted), refused: summary(tally.latencyRefused) },
+    admittedPerSecond: tally.admissionRate(),
+    heldAtEnd: steady.heldAtEnd,
+    expectedHeld: options.users * crowd.share,
+    maxHeldByOneUser: crowd.maxHeld,
+    violations: crowd.violators.size,
+    lockedOut: steady.lockedOut,
+    settledInMs:
+      phases.settledAt === null ? null : Math.max(0, Math.round(phases.settledAt - options.durationS * 1000)),
+    closedByServer: tally.closedByServer,
+    heartbeats: { ...tally.heartbeats },
+    elapsedMs: Math.round(run.elapsed()),
   };
+}
+
+export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promise<LoadReport> {
+  const run = newRun(options);
+  const progressTimer = reportProgress(run, hooks.onProgress);
+  const slots = await ramp(run);
+  // The run: churn and drops happen for `duration` seconds (at least until the ramp is done).
+  await sleep(Math.max(options.durationS * 1000 - run.elapsed(), 0));
+  await settle(run);
+  const steady = { heldAtEnd: run.crowd.held(), lockedOut: run.crowd.lockedOut() };
+  await hooks.onSteady?.();
+  await closeAll(run, slots);
+  clearInterval(progressTimer);
+  return verdict(run, steady);
 }
