@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     // The SDK is pinned; its notice that future releases need Node 22 only clutters test output.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // CI reads the closing `tests: N passed, N failed` line; the default reporter stays for people.
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
