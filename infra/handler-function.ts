@@ -1,0 +1,89 @@
+/**
+ * One Lambda function per handler file, all built the same way: the handler files the local stack runs, bundled by
+ * esbuild into one minified ES module for Node.js 22 on ARM64, with source maps, its own log group and role.
+ */
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../handlers/lib/metric-names.js';
+
+/** The repository root: entries, the lock file and esbuild are found from here whatever the working directory. */
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Some dependencies still `require()` Node built-ins; an ES module has no `require`, so the bundle makes one.
+ * (esbuild's own `__require` shim throws "Dynamic require is not supported" without it.)
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+export interface HandlerFunctionProps {
+  /** the handler file, relative to the repository root (it exports `handler`) */
+  entry: string;
+  description: string;
+  /** the handler's own settings; the service-wide Powertools settings are added here */
+  environment: Record<string, string>;
+  logRetention: RetentionDays;
+  memorySize: number;
+  timeout: Duration;
+}
+
+export class HandlerFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    // Created before the function (in the parent scope) so the function's role can be limited to this group.
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention,
+      // Logs are evidence after an incident; they outlive the stack and expire by retention.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // An own role instead of the managed AWSLambdaBasicExecutionRole, which may write to any log group.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${id} handler of ${SERVICE_NAME}`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    super(scope, id, {
+      entry: `${PROJECT_ROOT}${props.entry}`,
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role,
+      logGroup,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        // Stack traces in the logs point at the TypeScript (the maps ship next to the bundle).
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The runtime's AWS SDK v3: bundling the pinned one would add some 500 KB (minified) to every function,
+        // and the clients used here (DynamoDB, document client, management API) are stable across v3 releases.
+        externalModules: ['@aws-sdk/*'],
+        logLevel: LogLevel.WARNING,
+      },
+    });
+  }
+}
