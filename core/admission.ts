@@ -4,7 +4,7 @@
  */
 import { LimitReachedError, StoreContentionError } from './errors.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
-import type { ConnectionRecord, NewConnection } from './store/store.js';
+import { type ConnectionRecord, effectiveLimit, type NewConnection } from './store/items.js';
 
 export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;
@@ -27,14 +27,21 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
   const conn: NewConnection = { ...request, leaseExpiresAt: request.connectedAt + deps.leaseMs };
   let refusal: LimitReachedError | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const outcome = await store.admit(conn, deps.defaultLimit, deps.maxConnectionMs, round);
+    const outcome = await store.admit(conn, {
+      defaultLimit: deps.defaultLimit,
+      maxConnectionMs: deps.maxConnectionMs,
+      round,
+    });
     switch (outcome.kind) {
       case 'admitted':
         return { kind: 'admitted' };
       case 'duplicate':
         return { kind: 'duplicate' };
       case 'streamHeld': {
-        const taken = await store.takeOver({ ...conn, streamId: conn.streamId! }, outcome.heldBy, deps.maxConnectionMs);
+        const taken = await store.takeOver(
+          { ...conn, streamId: conn.streamId! },
+          { heldBy: outcome.heldBy, maxConnectionMs: deps.maxConnectionMs },
+        );
         if (taken.kind === 'changed') continue;
         if (taken.kind === 'duplicate') return { kind: 'duplicate' };
         await closeQuietly(deps, outcome.heldBy);
@@ -42,9 +49,9 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
       }
       case 'limitReached': {
         const { counter } = outcome;
-        refusal = new LimitReachedError(request.userId, counter.active, counter.limitOverride ?? deps.defaultLimit);
-        const freed = await reclaimGhosts(deps, counter, request.connectedAt);
-        if (freed === 0) throw refusal;
+        refusal = new LimitReachedError(request.userId, counter.active, effectiveLimit(counter, deps.defaultLimit));
+        const reclaim = await reclaimGhosts(deps, counter, request.connectedAt);
+        if (reclaim.kind === 'nothingFreed') throw refusal;
       }
     }
   }
@@ -63,7 +70,11 @@ export async function heartbeat(
   connectionId: string,
   at: number,
 ): Promise<ConnectionRecord | undefined> {
-  return deps.store.renewLease(connectionId, at, at + deps.leaseMs, at + deps.leaseMs / 2);
+  return deps.store.renewLease(connectionId, {
+    at,
+    leaseExpiresAt: at + deps.leaseMs,
+    renewIfBefore: at + deps.leaseMs / 2,
+  });
 }
 
 export interface UserStatus {
@@ -79,7 +90,7 @@ export async function userStatus(
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') return undefined;
   const counter = await deps.store.getCounter(connection.userId);
-  return { userId: connection.userId, active: counter.active, limit: counter.limitOverride ?? deps.defaultLimit };
+  return { userId: connection.userId, active: counter.active, limit: effectiveLimit(counter, deps.defaultLimit) };
 }
 
 async function closeQuietly(deps: AdmissionDeps, connectionId: string) {

@@ -5,15 +5,8 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-
-/** What the core needs from API Gateway's `@connections` API. */
-export interface ConnectionGateway {
-  /** 'gone' when API Gateway no longer knows the connection (410). */
-  probe(connectionId: string): Promise<'alive' | 'gone'>;
-  /** Closes the socket; 'gone' when it was already closed. */
-  disconnect(connectionId: string): Promise<'closed' | 'gone'>;
-  send(connectionId: string, message: unknown): Promise<'sent' | 'gone'>;
-}
+import { localClientConfig } from './aws-local.js';
+import type { ConnectionGateway } from './ports.js';
 
 export function createManagementClient(endpoint: string): ApiGatewayManagementApiClient {
   const local = !endpoint.startsWith('https://');
@@ -22,13 +15,7 @@ export function createManagementClient(endpoint: string): ApiGatewayManagementAp
     maxAttempts: 2,
     // Reclaims probe several connections at once; locally, one process serves every connection.
     requestHandler: { httpAgent: { maxSockets: 256 }, httpsAgent: { maxSockets: 256 } },
-    ...(local
-      ? {
-          region: process.env.AWS_REGION ?? 'local',
-          // The local emulator does not check signatures; placeholders, not secrets.
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        }
-      : {}),
+    ...(local ? localClientConfig(endpoint) : {}),
   });
 }
 

@@ -3,16 +3,10 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
-import type { ConnectionGateway } from './gateway.js';
+import type { ConnectionGateway, Liveness, Logger } from './ports.js';
 import { sleep } from './retry.js';
-import type { ConnectionRecord, CounterRecord, StreamStore } from './store/store.js';
-
-/** The slice of a structured logger the core uses (Powertools' Logger fits it). */
-export interface Logger {
-  info(message: string, extra: Record<string, unknown>): void;
-  warn(message: string, extra: Record<string, unknown>): void;
-  error(message: string, extra: Record<string, unknown>): void;
-}
+import type { ConnectionRecord, CounterRecord } from './store/items.js';
+import type { StreamStore } from './store/store.js';
 
 /**
  * Connections API Gateway vouched for a moment ago. A user refused again and again (a player retrying, a load test)
@@ -57,21 +51,19 @@ export interface GhostDeps {
  */
 export const HANDSHAKE_RECHECK_MS = 300;
 
-type Verdict = 'live' | 'ghost';
-
 /**
- * Is this connection gone? API Gateway is asked; only when it cannot answer does the lease (or API Gateway's
- * hard 2-hour limit) decide. A live socket is never released here, even with an expired lease.
+ * Is this connection gone (a ghost)? API Gateway is asked; only when it cannot answer does the lease (or API
+ * Gateway's hard 2-hour limit) decide. An alive socket is never released here, even with an expired lease.
  */
-async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Verdict> {
-  if (now - c.connectedAt > deps.maxConnectionMs) return 'ghost';
+async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Liveness> {
+  if (now - c.connectedAt > deps.maxConnectionMs) return 'gone';
   const answer = await probe(deps, c, now);
-  if (answer !== 'gone' || now - c.connectedAt >= deps.handshakeGraceMs) return answer === 'gone' ? 'ghost' : 'live';
+  if (answer === 'alive' || now - c.connectedAt >= deps.handshakeGraceMs) return answer;
   await sleep(HANDSHAKE_RECHECK_MS);
-  return (await probe(deps, c, now)) === 'gone' ? 'ghost' : 'live';
+  return probe(deps, c, now);
 }
 
-async function probe(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<'alive' | 'gone'> {
+async function probe(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Liveness> {
   try {
     const answer = await deps.gateway.probe(c.connectionId);
     if (answer === 'alive') deps.recentlyAlive?.mark(c.connectionId, Date.now());
@@ -82,8 +74,16 @@ async function probe(deps: GhostDeps, c: ConnectionRecord, now: number): Promise
   }
 }
 
-/** Releases a user's ghosts and repairs the counter's drift; returns how many streams came free. */
-export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<number> {
+export type ReclaimOutcome =
+  /** ghosts released or drift repaired: this many streams came free */
+  | { kind: 'freed'; streams: number }
+  /** every counted connection was vouched for moments ago, but the counter changed during the second look */
+  | { kind: 'counterChanged' }
+  /** every counted connection is alive: the refusal stands */
+  | { kind: 'nothingFreed' };
+
+/** Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed. */
+export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
   const { store } = deps;
   const clock = Date.now();
   const allVouchedFor =
@@ -94,19 +94,20 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     // is on its way. Give it the same second look as a young connection, then read the counter again (one GetItem,
     // not the whole probe), so a player who closes one stream and opens another is not refused for it.
     await sleep(HANDSHAKE_RECHECK_MS);
-    return sameMembers(await store.getCounter(counter.userId), counter) ? 0 : 1;
+    const unchanged = sameMembers(await store.getCounter(counter.userId), counter);
+    return unchanged ? { kind: 'nothingFreed' } : { kind: 'counterChanged' };
   }
   const { open, freed: repaired } = await repairCounter(deps, counter);
   let freed = repaired;
   const verdicts = await Promise.all(open.map(async (c) => ({ c, verdict: await judge(deps, c, now) })));
-  for (const { c } of verdicts.filter((v) => v.verdict === 'ghost')) {
+  for (const { c } of verdicts.filter((v) => v.verdict === 'gone')) {
     const outcome = await store.release(c.connectionId, 'reclaimed', now);
     // Released by someone else in the meantime still means a free slot.
     if (outcome.kind !== 'unknown') freed++;
     if (outcome.kind === 'released')
       deps.logger.info('ghost reclaimed', { connectionId: c.connectionId, userId: c.userId });
   }
-  return freed;
+  return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
 }
 
 export interface SweepReport {
@@ -136,9 +137,13 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
     // The index is eventually consistent: read the item itself before judging.
     const c = await store.getConnection(connectionId);
     if (c?.state !== 'open' || c.leaseExpiresAt >= now) return;
-    if ((await judge(deps, c, now)) === 'live') {
+    if ((await judge(deps, c, now)) === 'alive') {
       // API Gateway vouches for it, as good as a heartbeat: the next sweeps need not ask again for a while.
-      await store.renewLease(connectionId, now, now + deps.leaseMs, Number.POSITIVE_INFINITY);
+      await store.renewLease(connectionId, {
+        at: now,
+        leaseExpiresAt: now + deps.leaseMs,
+        renewIfBefore: Number.POSITIVE_INFINITY,
+      });
       report.renewed++;
       return;
     }
@@ -170,7 +175,7 @@ async function repairCounter(
   let freed = 0;
   if (
     counter.active !== counter.counted.size &&
-    (await store.repairCount(counter.userId, counter.active, counter.counted.size))
+    (await store.repairCount(counter.userId, { observed: counter.active, actual: counter.counted.size }))
   ) {
     deps.logger.warn('counter drift repaired', {
       userId: counter.userId,

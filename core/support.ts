@@ -1,8 +1,8 @@
 /** What support staff can do: see a user's live streams, end one, change a user's limit. */
 import { ConnectionNotFoundError } from './errors.js';
-import type { ConnectionGateway } from './gateway.js';
-import type { Logger } from './reclaim.js';
-import type { ConnectionRecord, CounterRecord, StreamStore } from './store/store.js';
+import type { ConnectionGateway, Logger } from './ports.js';
+import { type ConnectionRecord, type CounterRecord, effectiveLimit } from './store/items.js';
+import type { StreamStore } from './store/store.js';
 
 export interface SupportDeps {
   store: StreamStore;
@@ -55,7 +55,7 @@ function viewOf(c: ConnectionRecord): ConnectionView {
 function limitView(deps: Pick<SupportDeps, 'defaultLimit'>, counter: CounterRecord): UserLimitView {
   return {
     userId: counter.userId,
-    limit: counter.limitOverride ?? deps.defaultLimit,
+    limit: effectiveLimit(counter, deps.defaultLimit),
     active: counter.active,
     limitOverride: counter.limitOverride ?? null,
   };
@@ -71,7 +71,7 @@ export async function listUserConnections(
   deps.audit.info('support: list connections', { staff, action: 'listConnections', userId });
   const view: UserConnectionsView = {
     userId,
-    limit: counter.limitOverride ?? deps.defaultLimit,
+    limit: effectiveLimit(counter, deps.defaultLimit),
     active: counter.active,
     connections: open.sort((a, b) => b.connectedAt - a.connectedAt).map(viewOf),
   };

@@ -7,6 +7,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ErrorCode, errorResponse } from '../handlers/lib/responses.js';
 import type { SupportEvent } from '../handlers/support.js';
 
 type SupportHandler = (event: SupportEvent) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -58,11 +59,7 @@ export class SupportServer {
       const auth = req.headers.authorization ?? '';
       const presented = auth.startsWith('Bearer ') ? auth.slice(7) : '';
       if (!presented || !tokenMatches(presented, this.adminToken)) {
-        return send(res, {
-          statusCode: 401,
-          body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer ADMIN_TOKEN' } }),
-          headers: { 'content-type': 'application/json' },
-        });
+        return send(res, errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer ADMIN_TOKEN'));
       }
     }
     const chunks: Buffer[] = [];
@@ -70,10 +67,7 @@ export class SupportServer {
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
       if (size > MAX_BODY_BYTES) {
-        return send(res, {
-          statusCode: 413,
-          body: JSON.stringify({ error: { code: 'TOO_LARGE', message: 'the body is over 64 KB' } }),
-        });
+        return send(res, errorResponse(413, ErrorCode.TOO_LARGE, 'the body is over 64 KB'));
       }
       chunks.push(chunk as Buffer);
     }
@@ -111,7 +105,7 @@ export class SupportServer {
       send(res, await this.handler(event));
     } catch (error) {
       console.error('[support] handler threw:', error);
-      send(res, { statusCode: 500, body: JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error' } }) });
+      send(res, errorResponse(500, ErrorCode.INTERNAL, 'internal error'));
     }
   }
 }

@@ -1,55 +1,33 @@
-/** The only module that speaks DynamoDB; the table shape and key formats live in `./schema.ts`. */
-import { createHash } from 'node:crypto';
-import {
-  type CancellationReason,
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  TransactionCanceledException,
-} from '@aws-sdk/client-dynamodb';
+/**
+ * The store's operations, the only code that writes DynamoDB requests. The table shape and key formats live in
+ * `./schema.ts`, reading items in `./items.ts`, running transactions in `./transactions.ts`.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
-  DynamoDBDocumentClient,
+  type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   type QueryCommandOutput,
-  TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { StoreContentionError } from '../errors.js';
-import { RetryableError, retryWithBackoff } from '../retry.js';
+import {
+  type CloseReason,
+  type ConnectionRecord,
+  type CounterRecord,
+  closed,
+  type NewConnection,
+  toConnection,
+  toCounter,
+} from './items.js';
 import { counterAttributes, keys, LEASE_INDEX, LEASE_SHARDS, TOMBSTONE_SECONDS } from './schema.js';
+import { requestToken, runTransaction } from './transactions.js';
 
-export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept';
-
-export interface ConnectionRecord {
-  connectionId: string;
-  userId: string;
-  streamId?: string;
-  device?: string;
-  sourceIp?: string;
-  userAgent?: string;
-  connectedAt: number;
-  lastSeenAt: number;
-  leaseExpiresAt: number;
-  state: 'open' | 'closed';
-  closedAt?: number;
-  closeReason?: CloseReason;
-}
-
-export interface CounterRecord {
-  userId: string;
-  active: number;
-  limitOverride?: number;
-  /** connectionId -> connectedAt, every connection the counter counts */
-  counted: Map<string, number>;
-  /** streamId -> connectionId */
-  streams: Map<string, string>;
-}
-
-export type NewConnection = Omit<ConnectionRecord, 'state' | 'closedAt' | 'closeReason' | 'lastSeenAt'>;
+/** The client comes from here too, so that a caller needs one import to get a store. */
+export { createDocumentClient } from './client.js';
 
 export type AdmitOutcome =
   | { kind: 'admitted' }
@@ -73,37 +51,33 @@ export interface StoreOptions {
   tableName: string;
 }
 
+export interface AdmitOptions {
+  /** the limit when the user has no override */
+  defaultLimit: number;
+  /** API Gateway's hard limit on a socket's life; sets the item's TTL */
+  maxConnectionMs: number;
+  /** which try this is for the event; part of the idempotency token so a later try is not the earlier one */
+  round?: number;
+}
+
+export interface TakeOverOptions {
+  /** the connection that holds the stream now */
+  heldBy: string;
+  maxConnectionMs: number;
+}
+
+export interface RenewLeaseOptions {
+  /** when the connection was last seen */
+  at: number;
+  leaseExpiresAt: number;
+  /** renew only when the stored lease ends before this (heartbeats are coalesced) */
+  renewIfBefore: number;
+}
+
 const userKey = keys.counter;
 const connKey = keys.connection;
 const countedAttr = counterAttributes.counted;
 const streamAttr = counterAttributes.stream;
-
-/** Idempotency token for a transaction, derived from what the event says, never from the clock. */
-function requestToken(...parts: Array<string | number>): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 36);
-}
-
-/**
- * A Lambda container handles one event at a time, so the SDK's 50 sockets are plenty there; the local stack runs
- * every handler of every connection in one process and needs more.
- */
-const MAX_SOCKETS = 256;
-
-export function createDocumentClient(endpoint?: string): DynamoDBDocumentClient {
-  const requestHandler = { httpAgent: { maxSockets: MAX_SOCKETS }, httpsAgent: { maxSockets: MAX_SOCKETS } };
-  const client = new DynamoDBClient(
-    endpoint
-      ? {
-          endpoint,
-          requestHandler,
-          region: process.env.AWS_REGION ?? 'local',
-          // DynamoDB Local accepts any credentials; these are placeholders, not secrets.
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        }
-      : { requestHandler },
-  );
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-}
 
 export class StreamStore {
   readonly tableName: string;
@@ -119,13 +93,8 @@ export class StreamStore {
    * Counts a new connection and writes its item in one transaction, if the user is under their limit
    * (the override when set, else `defaultLimit`) and does not already hold `streamId`.
    */
-  async admit(
-    conn: NewConnection,
-    defaultLimit: number,
-    maxConnectionMs: number,
-    /** which try this is for the event; part of the idempotency token so a later try is not the earlier one */
-    round = 0,
-  ): Promise<AdmitOutcome> {
+  async admit(conn: NewConnection, options: AdmitOptions): Promise<AdmitOutcome> {
+    const { defaultLimit, maxConnectionMs, round = 0 } = options;
     const names: Record<string, string> = { '#c': countedAttr(conn.connectionId) };
     let set = 'SET userId = :u, active = if_not_exists(active, :zero) + :one, #c = :at';
     let condition =
@@ -163,10 +132,10 @@ export class StreamStore {
     const reasons = await this.transact(input);
     if (!reasons) return { kind: 'admitted' };
     const [counterReason, connReason] = reasons;
-    if (connReason?.Code === 'ConditionalCheckFailed') {
-      return { kind: 'duplicate', existing: toConnection(connReason.Item) };
+    if (connReason?.code === 'ConditionalCheckFailed') {
+      return { kind: 'duplicate', existing: toConnection(connReason.item) };
     }
-    const counter = toCounter(conn.userId, counterReason?.Item);
+    const counter = toCounter(conn.userId, counterReason?.item);
     const heldBy = conn.streamId ? counter.streams.get(conn.streamId) : undefined;
     if (heldBy) return { kind: 'streamHeld', heldBy, counter };
     return { kind: 'limitReached', counter };
@@ -176,7 +145,8 @@ export class StreamStore {
    * Hands `streamId` from `oldConnectionId` to the new connection in one transaction: the old one is closed, the
    * new one counted in its place, and `active` does not move.
    */
-  async takeOver(conn: NewConnection & { streamId: string }, oldConnectionId: string, maxConnectionMs: number) {
+  async takeOver(conn: NewConnection & { streamId: string }, options: TakeOverOptions): Promise<TakeOverOutcome> {
+    const { heldBy: oldConnectionId, maxConnectionMs } = options;
     const at = conn.connectedAt;
     const input: TransactWriteCommandInput = {
       ClientRequestToken: requestToken('takeOver', conn.connectionId, conn.connectedAt, oldConnectionId),
@@ -200,12 +170,12 @@ export class StreamStore {
       ],
     };
     const reasons = await this.transact(input);
-    if (!reasons) return { kind: 'tookOver' } satisfies TakeOverOutcome;
+    if (!reasons) return { kind: 'tookOver' };
     const connReason = reasons[2];
-    if (connReason?.Code === 'ConditionalCheckFailed') {
-      return { kind: 'duplicate', existing: toConnection(connReason.Item) } satisfies TakeOverOutcome;
+    if (connReason?.code === 'ConditionalCheckFailed') {
+      return { kind: 'duplicate', existing: toConnection(connReason.item) };
     }
-    return { kind: 'changed' } satisfies TakeOverOutcome;
+    return { kind: 'changed' };
   }
 
   /**
@@ -226,7 +196,7 @@ export class StreamStore {
         ],
       });
       if (!reasons) return { kind: 'released', connection: closed(connection, reason, at) };
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') continue; // someone else closed it: read again
+      if (reasons[0]?.code === 'ConditionalCheckFailed') continue; // someone else closed it: read again
       // The counter no longer counts this connection (drift): close the item alone, the count is already right.
       await this.closeUncounted(connectionId, reason, at);
       return { kind: 'released', connection: closed(connection, reason, at) };
@@ -303,12 +273,8 @@ export class StreamStore {
    * Renews a lease to `leaseExpiresAt`, unless the stored lease already runs past `renewIfBefore` (heartbeats are
    * coalesced: one write per half lease at most). Returns the lease in force, or undefined if not open.
    */
-  async renewLease(
-    connectionId: string,
-    at: number,
-    leaseExpiresAt: number,
-    renewIfBefore: number,
-  ): Promise<ConnectionRecord | undefined> {
+  async renewLease(connectionId: string, options: RenewLeaseOptions): Promise<ConnectionRecord | undefined> {
+    const { at, leaseExpiresAt, renewIfBefore } = options;
     const current = await this.getConnection(connectionId);
     if (current?.state !== 'open') return undefined;
     if (current.leaseExpiresAt >= renewIfBefore) return current;
@@ -374,7 +340,7 @@ export class StreamStore {
    * Makes `active` equal the number of counted connections, if the counter still reads `observed` (a connect or
    * release in between changes it, and then the caller looks again).
    */
-  async repairCount(userId: string, observed: number, actual: number): Promise<boolean> {
+  async repairCount(userId: string, { observed, actual }: { observed: number; actual: number }): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
@@ -459,92 +425,7 @@ export class StreamStore {
     await this.transact({ TransactItems: [this.closeConnection(connectionId, reason, at)] });
   }
 
-  /**
-   * Runs a transaction, retrying conflicts with jittered backoff. Returns undefined on success, or the
-   * cancellation reasons (one per item, with the item as it was) when a condition failed.
-   */
-  private async transact(input: TransactWriteCommandInput): Promise<CancellationReason[] | undefined> {
-    try {
-      return await retryWithBackoff(async () => {
-        try {
-          await this.db.send(new TransactWriteCommand(input));
-          return undefined;
-        } catch (error) {
-          if (error instanceof TransactionCanceledException) {
-            const reasons = error.CancellationReasons ?? [];
-            if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return reasons;
-            if (reasons.some((r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError')) {
-              throw new RetryableError(error);
-            }
-          }
-          if (isRetryableName(error)) throw new RetryableError(error);
-          throw error;
-        }
-      });
-    } catch (error) {
-      if (error instanceof RetryableError) {
-        throw new StoreContentionError('the store kept reporting conflicts', { cause: error.cause });
-      }
-      throw error;
-    }
+  private transact(input: TransactWriteCommandInput) {
+    return runTransaction(this.db, input);
   }
-}
-
-function isRetryableName(error: unknown): boolean {
-  const name = (error as { name?: string } | undefined)?.name;
-  return name === 'TransactionConflictException' || name === 'TransactionInProgressException';
-}
-
-function closed(c: ConnectionRecord, reason: CloseReason, at: number): ConnectionRecord {
-  return { ...c, state: 'closed', closedAt: at, closeReason: reason };
-}
-
-type RawItem = Record<string, unknown> | Record<string, import('@aws-sdk/client-dynamodb').AttributeValue>;
-
-/** Cancellation reasons carry raw attribute values; document-client reads carry plain ones. */
-function plain(item: RawItem | undefined): Record<string, unknown> | undefined {
-  if (!item) return undefined;
-  const first = Object.values(item)[0];
-  const isRaw = first !== null && typeof first === 'object' && !Array.isArray(first) && isAttributeValue(first);
-  return isRaw ? unmarshall(item as Record<string, import('@aws-sdk/client-dynamodb').AttributeValue>) : item;
-}
-
-function isAttributeValue(v: object): boolean {
-  const keys = Object.keys(v);
-  return keys.length === 1 && ['S', 'N', 'B', 'SS', 'NS', 'BS', 'M', 'L', 'NULL', 'BOOL'].includes(keys[0]!);
-}
-
-function toConnection(raw: RawItem | undefined): ConnectionRecord {
-  const item = plain(raw) ?? {};
-  return {
-    connectionId: String(item.connectionId),
-    userId: String(item.userId),
-    streamId: item.streamId as string | undefined,
-    device: item.device as string | undefined,
-    sourceIp: item.sourceIp as string | undefined,
-    userAgent: item.userAgent as string | undefined,
-    connectedAt: Number(item.connectedAt),
-    lastSeenAt: Number(item.lastSeenAt ?? item.connectedAt),
-    leaseExpiresAt: Number(item.leaseExpiresAt),
-    state: item.state === 'closed' ? 'closed' : 'open',
-    closedAt: item.closedAt === undefined ? undefined : Number(item.closedAt),
-    closeReason: item.closeReason as CloseReason | undefined,
-  };
-}
-
-function toCounter(userId: string, raw: RawItem | undefined): CounterRecord {
-  const item = plain(raw) ?? {};
-  const counted = new Map<string, number>();
-  const streams = new Map<string, string>();
-  for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith(counterAttributes.countedPrefix)) counted.set(name.slice(2), Number(value));
-    else if (name.startsWith(counterAttributes.streamPrefix)) streams.set(name.slice(2), String(value));
-  }
-  return {
-    userId,
-    active: Number(item.active ?? 0),
-    limitOverride: item.limitOverride === undefined ? undefined : Number(item.limitOverride),
-    counted,
-    streams,
-  };
 }

@@ -1,10 +1,11 @@
 import type { ConnectRequest } from '../../core/admission.js';
 import { check, DeviceSchema, StreamIdSchema, UserIdSchema } from '../../core/params.js';
 import type { WebSocketEvent } from './events.js';
+import { ErrorCode } from './responses.js';
 
 export type ParsedConnect =
   | { ok: true; request: ConnectRequest }
-  | { ok: false; statusCode: 400 | 401; code: string; message: string };
+  | { ok: false; statusCode: 400 | 401; code: ErrorCode; message: string };
 
 const SINGLE_VALUED = ['userId', 'streamId', 'device', 'token'] as const;
 
@@ -14,20 +15,26 @@ export function parseConnect(event: WebSocketEvent): ParsedConnect {
   const multi = event.multiValueQueryStringParameters ?? {};
   for (const name of SINGLE_VALUED) {
     if ((multi[name]?.length ?? 0) > 1) {
-      return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: `${name} is given more than once` };
+      return {
+        ok: false,
+        statusCode: 400,
+        code: ErrorCode.INVALID_PARAMETER,
+        message: `${name} is given more than once`,
+      };
     }
   }
   if (!query.userId) {
-    return { ok: false, statusCode: 401, code: 'UNAUTHORIZED', message: 'userId is required' };
+    return { ok: false, statusCode: 401, code: ErrorCode.UNAUTHORIZED, message: 'userId is required' };
   }
   const userId = check(UserIdSchema, query.userId);
-  if (!userId.ok) return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: userId.message };
+  if (!userId.ok) return { ok: false, statusCode: 400, code: ErrorCode.INVALID_PARAMETER, message: userId.message };
   // An empty optional parameter means "none": players send `streamId=` when they have no id.
   const streamId = query.streamId ? check(StreamIdSchema, query.streamId) : undefined;
   if (streamId && !streamId.ok)
-    return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: streamId.message };
+    return { ok: false, statusCode: 400, code: ErrorCode.INVALID_PARAMETER, message: streamId.message };
   const device = query.device ? check(DeviceSchema, query.device) : undefined;
-  if (device && !device.ok) return { ok: false, statusCode: 400, code: 'INVALID_PARAMETER', message: device.message };
+  if (device && !device.ok)
+    return { ok: false, statusCode: 400, code: ErrorCode.INVALID_PARAMETER, message: device.message };
 
   const ctx = event.requestContext;
   return {

@@ -30,7 +30,3 @@ export interface WebSocketResult {
 }
 
 export type WebSocketHandler = (event: WebSocketEvent, context?: unknown) => Promise<WebSocketResult>;
-
-export function errorBody(code: string, message: string): string {
-  return JSON.stringify({ error: { code, message } });
-}

@@ -6,7 +6,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { AdmissionDeps } from '../../core/admission.js';
 import { type Config, loadConfig } from '../../core/config.js';
-import { ApiGatewayConnections, type ConnectionGateway, createManagementClient } from '../../core/gateway.js';
+import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
+import type { ConnectionGateway } from '../../core/ports.js';
 import { RecentlyAlive } from '../../core/reclaim.js';
 import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 

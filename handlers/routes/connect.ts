@@ -2,7 +2,8 @@
 import { connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import { parseConnect } from '../lib/connect-request.js';
-import { errorBody, type WebSocketHandler } from '../lib/events.js';
+import type { WebSocketHandler } from '../lib/events.js';
+import { ErrorCode, errorBody } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
 export function createConnectHandler({ deps, logger }: Runtime): WebSocketHandler {
@@ -17,11 +18,11 @@ export function createConnectHandler({ deps, logger }: Runtime): WebSocketHandle
     } catch (error) {
       if (error instanceof LimitReachedError) {
         logger.info('stream refused at limit', { userId: error.userId, active: error.active, limit: error.limit });
-        return { statusCode: 429, body: errorBody('LIMIT_REACHED', `at most ${error.limit} streams at once`) };
+        return { statusCode: 429, body: errorBody(ErrorCode.LIMIT_REACHED, `at most ${error.limit} streams at once`) };
       }
       // Fail closed: a stream that could not be counted is not admitted.
       logger.error('connect failed', { connectionId: parsed.request.connectionId, error: error as Error });
-      return { statusCode: 503, body: errorBody('UNAVAILABLE', 'the service cannot admit streams right now') };
+      return { statusCode: 503, body: errorBody(ErrorCode.UNAVAILABLE, 'the service cannot admit streams right now') };
     }
   };
 }

@@ -1,30 +1,32 @@
 /** `$default`: every message frame, routed by its `action`. The answer goes back as the route's response. */
 import { heartbeat, userStatus } from '../../core/admission.js';
 import type { WebSocketHandler, WebSocketResult } from '../lib/events.js';
+import { ErrorCode } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
 const frame = (body: Record<string, unknown>): WebSocketResult => ({ statusCode: 200, body: JSON.stringify(body) });
-const errorFrame = (code: string, message: string) => frame({ type: 'error', code, message });
+const errorFrame = (code: ErrorCode, message: string) => frame({ type: 'error', code, message });
 
 export function createMessageHandler({ deps, logger }: Runtime): WebSocketHandler {
   return async (event) => {
     const { connectionId, requestTimeEpoch } = event.requestContext;
-    if (event.isBase64Encoded) return errorFrame('INVALID_MESSAGE', 'binary frames are not supported; send JSON text');
+    if (event.isBase64Encoded)
+      return errorFrame(ErrorCode.INVALID_MESSAGE, 'binary frames are not supported; send JSON text');
     let message: unknown;
     try {
       message = JSON.parse(event.body ?? '');
     } catch {
-      return errorFrame('INVALID_JSON', 'the message is not JSON');
+      return errorFrame(ErrorCode.INVALID_JSON, 'the message is not JSON');
     }
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      return errorFrame('INVALID_MESSAGE', 'the message must be a JSON object with an "action"');
+      return errorFrame(ErrorCode.INVALID_MESSAGE, 'the message must be a JSON object with an "action"');
     }
     const action = (message as { action?: unknown }).action;
     try {
       switch (action) {
         case 'heartbeat': {
           const connection = await heartbeat(deps, connectionId, requestTimeEpoch);
-          if (!connection) return errorFrame('NOT_CONNECTED', 'this connection is no longer counted');
+          if (!connection) return errorFrame(ErrorCode.NOT_CONNECTED, 'this connection is no longer counted');
           return frame({
             type: 'heartbeat',
             connectionId,
@@ -33,18 +35,18 @@ export function createMessageHandler({ deps, logger }: Runtime): WebSocketHandle
         }
         case 'status': {
           const status = await userStatus(deps, connectionId);
-          if (!status) return errorFrame('NOT_CONNECTED', 'this connection is no longer counted');
+          if (!status) return errorFrame(ErrorCode.NOT_CONNECTED, 'this connection is no longer counted');
           return frame({ type: 'status', ...status, connectionId });
         }
         default:
           return errorFrame(
-            'UNKNOWN_ACTION',
+            ErrorCode.UNKNOWN_ACTION,
             `unknown action ${JSON.stringify(action ?? null).slice(0, 140)}; use heartbeat or status`,
           );
       }
     } catch (error) {
       logger.error('message failed', { connectionId, action: String(action), error: error as Error });
-      return errorFrame('UNAVAILABLE', 'the service cannot answer right now; try again');
+      return errorFrame(ErrorCode.UNAVAILABLE, 'the service cannot answer right now; try again');
     }
   };
 }

@@ -14,6 +14,7 @@ import {
   type SupportDeps,
   setUserLimit,
 } from '../../core/support.js';
+import { ErrorCode, errorResponse } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
 export type SupportEvent = APIGatewayProxyEventV2 & {
@@ -30,7 +31,6 @@ const json = (statusCode: number, body?: unknown): Result =>
   body === undefined
     ? { statusCode }
     : { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
-const fail = (statusCode: number, code: string, message: string) => json(statusCode, { error: { code, message } });
 
 type Result = APIGatewayProxyStructuredResultV2;
 type Route = {
@@ -44,7 +44,7 @@ const forUser =
   (run: (userId: string, event: SupportEvent, staff: string) => Promise<Result>): Route['run'] =>
   async ([raw], event, staff) => {
     const userId = check(UserIdSchema, raw);
-    if (!userId.ok) return fail(400, 'INVALID_USER_ID', userId.message);
+    if (!userId.ok) return errorResponse(400, ErrorCode.INVALID_USER_ID, userId.message);
     return run(userId.value, event, staff);
   };
 
@@ -60,7 +60,7 @@ const routesFor = (supportDeps: SupportDeps): Route[] => [
     pattern: /^\/connections\/([^/]+)$/,
     run: async ([raw], _event, staff) => {
       const id = check(ConnectionIdSchema, raw);
-      if (!id.ok) return fail(400, 'INVALID_CONNECTION_ID', id.message);
+      if (!id.ok) return errorResponse(400, ErrorCode.INVALID_CONNECTION_ID, id.message);
       await endConnection(supportDeps, staff, id.value);
       return json(204);
     },
@@ -70,9 +70,14 @@ const routesFor = (supportDeps: SupportDeps): Route[] => [
     pattern: /^\/users\/([^/]+)\/limit$/,
     run: forUser(async (userId, event, staff) => {
       const body = parseBody(event);
-      if (!body.ok) return fail(400, 'INVALID_BODY', body.message);
+      if (!body.ok) return errorResponse(400, ErrorCode.INVALID_BODY, body.message);
       const limit = check(LimitBodySchema, body.value);
-      if (!limit.ok) return fail(400, 'INVALID_LIMIT', `limit must be a whole number from 0 to 100 (${limit.message})`);
+      if (!limit.ok)
+        return errorResponse(
+          400,
+          ErrorCode.INVALID_LIMIT,
+          `limit must be a whole number from 0 to 100 (${limit.message})`,
+        );
       return json(200, await setUserLimit(supportDeps, staff, userId, limit.value.limit));
     }),
   },
@@ -102,22 +107,24 @@ export function createSupportHandler({ store, gateway, config, audit, logger }: 
     try {
       segments = event.rawPath.split('/').map(decodeURIComponent);
     } catch {
-      return fail(400, 'INVALID_PATH', 'the path is not valid percent-encoding');
+      return errorResponse(400, ErrorCode.INVALID_PATH, 'the path is not valid percent-encoding');
     }
     // Match on the decoded path, one segment at a time, so an encoded `/` in a user id cannot fake a route.
     const path = segments.map((s) => s.replaceAll('/', '\u0000')).join('/');
     const matching = routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
-    if (matching.length === 0) return fail(404, 'NOT_FOUND', 'no such route');
+    if (matching.length === 0) return errorResponse(404, ErrorCode.NOT_FOUND, 'no such route');
     const found = matching.find((x) => x.r.method === method);
-    if (!found) return fail(405, 'METHOD_NOT_ALLOWED', `use ${matching.map((x) => x.r.method).join(' or ')}`);
+    if (!found)
+      return errorResponse(405, ErrorCode.METHOD_NOT_ALLOWED, `use ${matching.map((x) => x.r.method).join(' or ')}`);
     const params = found.m!.slice(1).map((p) => p.replaceAll('\u0000', '/'));
     const staff = event.requestContext.authorizer?.iam?.userArn ?? 'unknown';
     try {
       return await found.r.run(params, event, staff);
     } catch (error) {
-      if (error instanceof ConnectionNotFoundError) return fail(404, 'CONNECTION_NOT_FOUND', error.message);
+      if (error instanceof ConnectionNotFoundError)
+        return errorResponse(404, ErrorCode.CONNECTION_NOT_FOUND, error.message);
       logger.error('support request failed', { method, path: event.rawPath, error: error as Error });
-      return fail(503, 'UNAVAILABLE', 'the service cannot answer right now; try again');
+      return errorResponse(503, ErrorCode.UNAVAILABLE, 'the service cannot answer right now; try again');
     }
   };
 }

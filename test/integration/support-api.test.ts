@@ -83,7 +83,7 @@ describe('GET /users/{userId}/connections', () => {
   it('reports drift when the counter disagrees with the live connections', async () => {
     const userId = newUserId();
     await players.open({ userId });
-    await store.repairCount(userId, 1, 3); // a counter gone wrong, as by a hand edit
+    await store.repairCount(userId, { observed: 1, actual: 3 }); // a counter gone wrong, as by a hand edit
 
     const body = await (await api('GET', `/users/${userId}/connections`)).json();
 

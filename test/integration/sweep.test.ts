@@ -87,7 +87,7 @@ describe('sweep', () => {
   it('repairs a counter that disagrees with its connections', async () => {
     const userId = newUserId();
     await players.openWithId({ userId });
-    await store.repairCount(userId, 1, 3); // drift, as from a hand edit
+    await store.repairCount(userId, { observed: 1, actual: 3 }); // drift, as from a hand edit
 
     await eventually(
       async () => (await store.getCounter(userId)).active === 1,

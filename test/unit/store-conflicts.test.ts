@@ -13,6 +13,7 @@ const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'local' }));
 const mock = mockClient(db);
 const store = new StreamStore(db, { tableName: 't' });
 const conn = { connectionId: 'c1', userId: 'u1', connectedAt: 1, leaseExpiresAt: 2 };
+const policy = { defaultLimit: 3, maxConnectionMs: 7_200_000 };
 
 const conflict = () =>
   new TransactionCanceledException({
@@ -25,10 +26,13 @@ afterEach(() => mock.reset());
 
 describe('transaction conflicts on a user counter', () => {
   it('are retried until the transaction goes through', async () => {
+    // Prepare
     mock.on(TransactWriteCommand).rejectsOnce(conflict()).rejectsOnce(conflict()).resolves({});
 
-    const outcome = await store.admit(conn, 3, 7_200_000);
+    // Act
+    const outcome = await store.admit(conn, policy);
 
+    // Assess
     expect(outcome).toEqual({ kind: 'admitted' });
     const calls = mock.commandCalls(TransactWriteCommand);
     expect(calls).toHaveLength(3);
@@ -38,13 +42,19 @@ describe('transaction conflicts on a user counter', () => {
   });
 
   it('end in StoreContentionError when they never stop', async () => {
+    // Prepare
     mock.on(TransactWriteCommand).rejects(conflict());
 
-    await expect(store.admit(conn, 3, 7_200_000)).rejects.toBeInstanceOf(StoreContentionError);
+    // Act
+    const admitting = store.admit(conn, policy);
+
+    // Assess
+    await expect(admitting).rejects.toBeInstanceOf(StoreContentionError);
     expect(mock.commandCalls(TransactWriteCommand)).toHaveLength(10);
   });
 
   it('are told apart from a refused condition, which is not retried', async () => {
+    // Prepare: the counter item comes back raw (attribute values), as DynamoDB sends cancellation reasons
     mock.on(TransactWriteCommand).rejects(
       new TransactionCanceledException({
         message: 'Transaction cancelled',
@@ -59,8 +69,10 @@ describe('transaction conflicts on a user counter', () => {
       }),
     );
 
-    const outcome = await store.admit(conn, 3, 7_200_000);
+    // Act
+    const outcome = await store.admit(conn, policy);
 
+    // Assess
     expect(outcome).toMatchObject({ kind: 'limitReached', counter: { active: 3 } });
     expect(outcome.kind === 'limitReached' && [...outcome.counter.counted.keys()]).toEqual(['a', 'b', 'c']);
     expect(mock.commandCalls(TransactWriteCommand)).toHaveLength(1);

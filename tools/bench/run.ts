@@ -93,8 +93,7 @@ async function rawAdmits(store: StreamStore, tag: string, count: number, workers
             connectedAt: at,
             leaseExpiresAt: at + 300_000,
           },
-          3,
-          7_200_000,
+          { defaultLimit: 3, maxConnectionMs: 7_200_000 },
         );
         if (outcome.kind !== 'admitted') throw new Error(`raw admit ${i} was ${outcome.kind}`);
       }

@@ -1,0 +1,78 @@
+/** The records the core works with, and how they are read from table items (plain values, never raw attributes). */
+import { counterAttributes } from './schema.js';
+
+/** A table item as the document client returns it: plain JavaScript values. */
+export type Item = Record<string, unknown>;
+
+export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept';
+
+export interface ConnectionRecord {
+  connectionId: string;
+  userId: string;
+  streamId?: string;
+  device?: string;
+  sourceIp?: string;
+  userAgent?: string;
+  connectedAt: number;
+  lastSeenAt: number;
+  leaseExpiresAt: number;
+  state: 'open' | 'closed';
+  closedAt?: number;
+  closeReason?: CloseReason;
+}
+
+export interface CounterRecord {
+  userId: string;
+  active: number;
+  limitOverride?: number;
+  /** connectionId -> connectedAt, every connection the counter counts */
+  counted: Map<string, number>;
+  /** streamId -> connectionId */
+  streams: Map<string, string>;
+}
+
+export type NewConnection = Omit<ConnectionRecord, 'state' | 'closedAt' | 'closeReason' | 'lastSeenAt'>;
+
+/** The limit in force for a user: the staff-set override when there is one, else the service's default. */
+export function effectiveLimit(counter: Pick<CounterRecord, 'limitOverride'>, defaultLimit: number): number {
+  return counter.limitOverride ?? defaultLimit;
+}
+
+export function toConnection(item: Item = {}): ConnectionRecord {
+  return {
+    connectionId: String(item.connectionId),
+    userId: String(item.userId),
+    streamId: item.streamId as string | undefined,
+    device: item.device as string | undefined,
+    sourceIp: item.sourceIp as string | undefined,
+    userAgent: item.userAgent as string | undefined,
+    connectedAt: Number(item.connectedAt),
+    lastSeenAt: Number(item.lastSeenAt ?? item.connectedAt),
+    leaseExpiresAt: Number(item.leaseExpiresAt),
+    state: item.state === 'closed' ? 'closed' : 'open',
+    closedAt: item.closedAt === undefined ? undefined : Number(item.closedAt),
+    closeReason: item.closeReason as CloseReason | undefined,
+  };
+}
+
+/** A counter read from its item; a user never seen before has no item and counts nothing. */
+export function toCounter(userId: string, item: Item = {}): CounterRecord {
+  const { countedPrefix, streamPrefix } = counterAttributes;
+  const counted = new Map<string, number>();
+  const streams = new Map<string, string>();
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith(countedPrefix)) counted.set(name.slice(countedPrefix.length), Number(value));
+    else if (name.startsWith(streamPrefix)) streams.set(name.slice(streamPrefix.length), String(value));
+  }
+  return {
+    userId,
+    active: Number(item.active ?? 0),
+    limitOverride: item.limitOverride === undefined ? undefined : Number(item.limitOverride),
+    counted,
+    streams,
+  };
+}
+
+export function closed(c: ConnectionRecord, reason: CloseReason, at: number): ConnectionRecord {
+  return { ...c, state: 'closed', closedAt: at, closeReason: reason };
+}
