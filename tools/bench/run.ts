@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { sleep } from '../../core/retry.js';
 import { createDocumentClient, StreamStore } from '../../core/store/store.js';
-import { ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { type EmbeddedDynamoDb, ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { failedHandshakes, type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 
@@ -106,6 +106,20 @@ function loadOptions(url: string, args: string[]) {
   return parseLoadOptions(['--url', url, '--duration', '0', '--settle', '120', '--heartbeat', '600', ...args]);
 }
 
+/** `users` players with 3 streams each (the limit), `concurrency` handshakes in flight. */
+function players(url: string, users: number, concurrency: number, prefix: string) {
+  return loadOptions(url, [
+    '--users',
+    String(users),
+    '--streams-per-user',
+    '3',
+    '--concurrency',
+    String(concurrency),
+    '--user-prefix',
+    prefix,
+  ]);
+}
+
 const pick = (r: LoadReport) => ({
   admitted: r.admitted,
   heldAtEnd: r.heldAtEnd,
@@ -115,227 +129,209 @@ const pick = (r: LoadReport) => ({
   errors: failedHandshakes(r),
 });
 
-async function main() {
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+/** What every phase stops on the way out, last started first stopped. */
+class Cleanups {
+  private readonly steps: Array<() => Promise<void>> = [];
+  add(step: () => Promise<void>) {
+    this.steps.push(step);
+  }
+  async run() {
+    for (const step of this.steps.reverse()) await step().catch(() => undefined);
+  }
+}
+
+/** The bench's fixtures: DynamoDB Local, the stack under test, and a store of its own on the same table. */
+interface Bench {
+  dynamo: EmbeddedDynamoDb;
+  stack: ChildProcess;
+  url: string;
+  store: StreamStore;
+  /** tells this run's users and connections apart from earlier runs' on the same table */
+  run: string;
+  cleanups: Cleanups;
+}
+
+/** The local stack as `npm start` runs it, in a process of its own, on free ports. */
+async function startStack(dynamo: EmbeddedDynamoDb, cleanups: Cleanups): Promise<{ child: ChildProcess; url: string }> {
+  const wsPort = await freePort();
+  const { child } = await startChild(
+    ['local/start.ts'],
+    {
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      WS_PORT: String(wsPort),
+      HTTP_PORT: String(await freePort()),
+      STREAM_LIMIT: '3',
+      ADMIN_TOKEN: 'bench',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    },
+    /ready/,
+  );
+  cleanups.add(() => stopChild(child));
+  return { child, url: `ws://127.0.0.1:${wsPort}` };
+}
+
+async function setUp(cleanups: Cleanups): Promise<Bench> {
+  log('starting DynamoDB Local and the local stack...');
+  const dynamo = await startDynamoDbLocal();
+  cleanups.add(dynamo.stop);
+  await ensureTable(dynamo.endpoint, 'streamgate');
+  const { child: stack, url } = await startStack(dynamo, cleanups);
+  const store = new StreamStore(createDocumentClient(dynamo.endpoint), { tableName: 'streamgate' });
+  return { dynamo, stack, url, store, run: Date.now().toString(36), cleanups };
+}
+
+const untilQuiet = (bench: Bench) => quiet([bench.stack.pid!, bench.dynamo.pid]);
+
+async function warmUp(bench: Bench) {
+  // DynamoDB Local's JIT takes some 10,000 transactions to reach its pace (151/s cold, ~390/s warm, seen here).
+  log('warming up (the JVM and the stack)...');
+  for (let i = 0; i < 4; i++) await rawAdmits(bench.store, `warm${i}-${bench.run}`, 3000, CONCURRENCY);
+  await runLoad(players(bench.url, 500, CONCURRENCY, `warm-${bench.run}`));
+  await untilQuiet(bench);
+}
+
+/** (a) raw, (b) end to end, (a) raw again: the ratio compares (b) with the mean of both raw runs. */
+async function measureThroughput(bench: Bench) {
+  log(`(a) raw: ${STREAMS} guard transactions at concurrency ${CONCURRENCY}...`);
+  const rawBefore = await rawAdmits(bench.store, `raw-${bench.run}`, STREAMS, CONCURRENCY);
+  await untilQuiet(bench);
+
+  log(`(b) end to end: ${STREAMS} streams through the gateway at concurrency ${CONCURRENCY}...`);
+  const e2e = await runLoad(players(bench.url, STREAMS / 3, CONCURRENCY, `e2e-${bench.run}`));
+  await untilQuiet(bench); // the 3000 releases after the run
+
+  log('(a) raw again, to see whether DynamoDB Local drifted during the run...');
+  const rawAfter = await rawAdmits(bench.store, `raw2-${bench.run}`, STREAMS, CONCURRENCY);
+  await untilQuiet(bench);
+  return { rawBefore, rawAfter, raw: (rawBefore + rawAfter) / 2, e2e };
+}
+
+async function measureSequential(bench: Bench): Promise<LoadReport> {
+  log('sequential: 300 connects one at a time...');
+  return runLoad(players(bench.url, 100, 1, `seq-${bench.run}`));
+}
+
+/** Memory per idle socket, on a fresh stack process: the heap earlier phases grew would hide what sockets cost. */
+async function measureIdleSockets(bench: Bench) {
+  log(`memory: ${IDLE_SOCKETS} idle sockets held on a fresh local stack...`);
+  const { child, url } = await startStack(bench.dynamo, bench.cleanups);
+  const pids = [child.pid!, bench.dynamo.pid];
+  await runLoad(players(url, 100, 50, `idlewarm-${bench.run}`));
+  await quiet(pids);
+  const beforeKiB = rssKiB(child.pid!);
+  let heldKiB = 0;
+  const report = await runLoad(players(url, Math.ceil(IDLE_SOCKETS / 3), 100, `idle-${bench.run}`), {
+    onSteady: async () => {
+      await quiet(pids);
+      heldKiB = rssKiB(child.pid!);
+    },
+  });
+  await stopChild(child);
+  return { beforeKiB, heldKiB, held: report.heldAtEnd, perSocketKiB: (heldKiB - beforeKiB) / report.heldAtEnd };
+}
+
+/** The load tester's own ceiling: as many sockets as it can hold against a server that accepts everything. */
+async function measureTool(cleanups: Cleanups) {
+  log(`the load tester's own ceiling: ${TOOL_SOCKETS} sockets against an accept-all server...`);
+  const { child, line } = await startChild(['tools/bench/accept-all-server.ts'], {}, /listening/);
+  cleanups.add(() => stopChild(child));
+  const port = Number(line.split(' ')[1]);
+  const beforeKiB = rssKiB(process.pid);
+  let heldKiB = 0;
+  const args = ['--users', String(TOOL_SOCKETS), '--streams-per-user', '1', '--limit', '1', '--concurrency', '500'];
+  const report = await runLoad(loadOptions(`ws://127.0.0.1:${port}`, [...args, '--user-prefix', 'tool']), {
+    onSteady: async () => {
+      heldKiB = rssKiB(process.pid);
+    },
+  });
+  await stopChild(child);
+  return { report, beforeKiB, heldKiB };
+}
+
+type Throughput = Awaited<ReturnType<typeof measureThroughput>>;
+type Idle = Awaited<ReturnType<typeof measureIdleSockets>>;
+type Tool = Awaited<ReturnType<typeof measureTool>>;
+
+function results(throughput: Throughput, sequential: LoadReport, idle: Idle, tool: Tool) {
+  const { raw, rawBefore, rawAfter, e2e } = throughput;
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    concurrency: CONCURRENCY,
+    raw: { transactionsPerSecond: Math.round(raw), before: Math.round(rawBefore), after: Math.round(rawAfter) },
+    endToEnd: pick(e2e),
+    ratio: Math.round((e2e.admittedPerSecond.mean / raw) * 100) / 100,
+    sequentialConnectMs: sequential.latencyMs.admitted,
+    idleSockets: {
+      held: idle.held,
+      stackRssBeforeMiB: Math.round(idle.beforeKiB / 1024),
+      stackRssHeldMiB: Math.round(idle.heldKiB / 1024),
+      perSocketKiB: Math.round(idle.perSocketKiB * 10) / 10,
+    },
+    tool: {
+      sockets: tool.report.heldAtEnd,
+      handshakesPerSecond: tool.report.admittedPerSecond.mean,
+      connectMs: tool.report.latencyMs.admitted,
+      rssHeldMiB: Math.round(tool.heldKiB / 1024),
+      rssGrowthMiB: Math.round((tool.heldKiB - tool.beforeKiB) / 1024),
+      errors: failedHandshakes(tool.report),
+    },
   };
-  process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+}
+
+type Results = ReturnType<typeof results>;
+
+/** The results file under tools/bench/results/, named by the run's date; returns its path. */
+function writeResults(r: Results): string {
+  mkdirSync('tools/bench/results', { recursive: true });
+  const file = `tools/bench/results/${r.date.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
+  return file;
+}
+
+/** The human report on stderr. */
+function printResults(r: Results, file: string) {
+  const l = (x: { p50: number; p99: number }) => `p50 ${x.p50} ms, p99 ${x.p99} ms`;
+  log('');
+  log(`streamgate bench (${r.machine.cpus} cores, ${r.machine.node})`);
+  log(
+    `  raw guard transactions   ${r.raw.transactionsPerSecond}/s at concurrency ${CONCURRENCY} (${r.raw.before}/s before, ${r.raw.after}/s after)`,
+  );
+  log(
+    `  end-to-end admissions    ${r.endToEnd.admittedPerSecond}/s at concurrency ${CONCURRENCY} (${r.endToEnd.admitted} admitted, ${r.endToEnd.violations} violations)`,
+  );
+  log(`  ratio end-to-end / raw   ${r.ratio}`);
+  log(`  connect under load       ${l(r.endToEnd.connectMs)}`);
+  log(`  connect one at a time    ${l(r.sequentialConnectMs)} (n=${r.sequentialConnectMs.count})`);
+  log(
+    `  idle sockets             ${r.idleSockets.held} held, ${r.idleSockets.perSocketKiB} KiB each in the stack (RSS ${r.idleSockets.stackRssBeforeMiB} -> ${r.idleSockets.stackRssHeldMiB} MiB)`,
+  );
+  log(
+    `  load tester ceiling      ${r.tool.handshakesPerSecond} handshakes/s, ${r.tool.sockets} sockets held, RSS ${r.tool.rssHeldMiB} MiB, ${r.tool.errors} errors`,
+  );
+  log(`  written to ${file}`);
+}
+
+async function main() {
+  const cleanups = new Cleanups();
+  process.on('SIGINT', () => void cleanups.run().finally(() => process.exit(130)));
   try {
-    log('starting DynamoDB Local and the local stack...');
-    const dynamo = await startDynamoDbLocal();
-    cleanups.push(dynamo.stop);
-    await ensureTable(dynamo.endpoint, 'streamgate');
-    const wsPort = await freePort();
-    const { child: stack } = await startChild(
-      ['local/start.ts'],
-      {
-        DYNAMODB_ENDPOINT: dynamo.endpoint,
-        WS_PORT: String(wsPort),
-        HTTP_PORT: String(await freePort()),
-        STREAM_LIMIT: '3',
-        ADMIN_TOKEN: 'bench',
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-      },
-      /ready/,
-    );
-    cleanups.push(() => stopChild(stack));
-    const url = `ws://127.0.0.1:${wsPort}`;
-    const store = new StreamStore(createDocumentClient(dynamo.endpoint), { tableName: 'streamgate' });
-    const run = Date.now().toString(36);
-
-    const pids = [stack.pid!, dynamo.pid];
-    // DynamoDB Local's JIT takes some 10,000 transactions to reach its pace (151/s cold, ~390/s warm, seen here).
-    log('warming up (the JVM and the stack)...');
-    for (let i = 0; i < 4; i++) await rawAdmits(store, `warm${i}-${run}`, 3000, CONCURRENCY);
-    await runLoad(
-      loadOptions(url, [
-        '--users',
-        '500',
-        '--streams-per-user',
-        '3',
-        '--concurrency',
-        String(CONCURRENCY),
-        '--user-prefix',
-        `warm-${run}`,
-      ]),
-    );
-    await quiet(pids);
-
-    log(`(a) raw: ${STREAMS} guard transactions at concurrency ${CONCURRENCY}...`);
-    const rawBefore = await rawAdmits(store, `raw-${run}`, STREAMS, CONCURRENCY);
-    await quiet(pids);
-
-    log(`(b) end to end: ${STREAMS} streams through the gateway at concurrency ${CONCURRENCY}...`);
-    const e2e = await runLoad(
-      loadOptions(url, [
-        '--users',
-        String(STREAMS / 3),
-        '--streams-per-user',
-        '3',
-        '--concurrency',
-        String(CONCURRENCY),
-        '--user-prefix',
-        `e2e-${run}`,
-      ]),
-    );
-    await quiet(pids); // the 3000 releases after the run
-
-    log('(a) raw again, to see whether DynamoDB Local drifted during the run...');
-    const rawAfter = await rawAdmits(store, `raw2-${run}`, STREAMS, CONCURRENCY);
-    await quiet(pids);
-    const raw = (rawBefore + rawAfter) / 2;
-
-    log('sequential: 300 connects one at a time...');
-    const sequential = await runLoad(
-      loadOptions(url, [
-        '--users',
-        '100',
-        '--streams-per-user',
-        '3',
-        '--concurrency',
-        '1',
-        '--user-prefix',
-        `seq-${run}`,
-      ]),
-    );
-
-    log(`memory: ${IDLE_SOCKETS} idle sockets held on a fresh local stack...`);
-    // A fresh stack process, so the heap earlier phases grew does not hide what the sockets cost.
-    const idlePort = await freePort();
-    const { child: idleStack } = await startChild(
-      ['local/start.ts'],
-      {
-        DYNAMODB_ENDPOINT: dynamo.endpoint,
-        WS_PORT: String(idlePort),
-        HTTP_PORT: String(await freePort()),
-        STREAM_LIMIT: '3',
-        ADMIN_TOKEN: 'bench',
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-      },
-      /ready/,
-    );
-    cleanups.push(() => stopChild(idleStack));
-    const idleUrl = `ws://127.0.0.1:${idlePort}`;
-    await runLoad(
-      loadOptions(idleUrl, [
-        '--users',
-        '100',
-        '--streams-per-user',
-        '3',
-        '--concurrency',
-        '50',
-        '--user-prefix',
-        `idlewarm-${run}`,
-      ]),
-    );
-    await quiet([idleStack.pid!, dynamo.pid]);
-    const idleBefore = rssKiB(idleStack.pid!);
-    let idleHeld = 0;
-    const idleRun = await runLoad(
-      loadOptions(idleUrl, [
-        '--users',
-        String(Math.ceil(IDLE_SOCKETS / 3)),
-        '--streams-per-user',
-        '3',
-        '--concurrency',
-        '100',
-        '--user-prefix',
-        `idle-${run}`,
-      ]),
-      {
-        onSteady: async () => {
-          await quiet([idleStack.pid!, dynamo.pid]);
-          idleHeld = rssKiB(idleStack.pid!);
-        },
-      },
-    );
-    const idle = { beforeKiB: idleBefore, heldKiB: idleHeld };
-    const perSocketKiB = (idle.heldKiB - idle.beforeKiB) / idleRun.heldAtEnd;
-    await stopChild(idleStack);
-
-    log(`the load tester's own ceiling: ${TOOL_SOCKETS} sockets against an accept-all server...`);
-    const { child: acceptAll, line } = await startChild(['tools/bench/accept-all-server.ts'], {}, /listening/);
-    cleanups.push(() => stopChild(acceptAll));
-    const toolPort = Number(line.split(' ')[1]);
-    let toolHeldKiB = 0;
-    const toolBefore = rssKiB(process.pid);
-    const tool = await runLoad(
-      loadOptions(`ws://127.0.0.1:${toolPort}`, [
-        '--users',
-        String(TOOL_SOCKETS),
-        '--streams-per-user',
-        '1',
-        '--limit',
-        '1',
-        '--concurrency',
-        '500',
-        '--user-prefix',
-        'tool',
-      ]),
-      {
-        onSteady: async () => {
-          toolHeldKiB = rssKiB(process.pid);
-        },
-      },
-    );
-    await stopChild(acceptAll);
-
-    const results = {
-      date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-      },
-      concurrency: CONCURRENCY,
-      raw: { transactionsPerSecond: Math.round(raw), before: Math.round(rawBefore), after: Math.round(rawAfter) },
-      endToEnd: pick(e2e),
-      ratio: Math.round((e2e.admittedPerSecond.mean / raw) * 100) / 100,
-      sequentialConnectMs: sequential.latencyMs.admitted,
-      idleSockets: {
-        held: idleRun.heldAtEnd,
-        stackRssBeforeMiB: Math.round(idle.beforeKiB / 1024),
-        stackRssHeldMiB: Math.round(idle.heldKiB / 1024),
-        perSocketKiB: Math.round(perSocketKiB * 10) / 10,
-      },
-      tool: {
-        sockets: tool.heldAtEnd,
-        handshakesPerSecond: tool.admittedPerSecond.mean,
-        connectMs: tool.latencyMs.admitted,
-        rssHeldMiB: Math.round(toolHeldKiB / 1024),
-        rssGrowthMiB: Math.round((toolHeldKiB - toolBefore) / 1024),
-        errors: failedHandshakes(tool),
-      },
-    };
-
-    mkdirSync('tools/bench/results', { recursive: true });
-    const file = `tools/bench/results/${results.date.replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-
-    const l = (x: { p50: number; p99: number }) => `p50 ${x.p50} ms, p99 ${x.p99} ms`;
-    log('');
-    log(`streamgate bench (${results.machine.cpus} cores, ${results.machine.node})`);
-    log(
-      `  raw guard transactions   ${results.raw.transactionsPerSecond}/s at concurrency ${CONCURRENCY} (${results.raw.before}/s before, ${results.raw.after}/s after)`,
-    );
-    log(
-      `  end-to-end admissions    ${results.endToEnd.admittedPerSecond}/s at concurrency ${CONCURRENCY} (${e2e.admitted} admitted, ${results.endToEnd.violations} violations)`,
-    );
-    log(`  ratio end-to-end / raw   ${results.ratio}`);
-    log(`  connect under load       ${l(e2e.latencyMs.admitted)}`);
-    log(`  connect one at a time    ${l(sequential.latencyMs.admitted)} (n=${sequential.latencyMs.admitted.count})`);
-    log(
-      `  idle sockets             ${results.idleSockets.held} held, ${results.idleSockets.perSocketKiB} KiB each in the stack (RSS ${results.idleSockets.stackRssBeforeMiB} -> ${results.idleSockets.stackRssHeldMiB} MiB)`,
-    );
-    log(
-      `  load tester ceiling      ${results.tool.handshakesPerSecond} handshakes/s, ${results.tool.sockets} sockets held, RSS ${results.tool.rssHeldMiB} MiB, ${results.tool.errors} errors`,
-    );
-    log(`  written to ${file}`);
-    process.stdout.write(`${JSON.stringify(results)}\n`);
+    const bench = await setUp(cleanups);
+    await warmUp(bench);
+    const throughput = await measureThroughput(bench);
+    const sequential = await measureSequential(bench);
+    const idle = await measureIdleSockets(bench);
+    const tool = await measureTool(cleanups);
+    const r = results(throughput, sequential, idle, tool);
+    printResults(r, writeResults(r));
+    process.stdout.write(`${JSON.stringify(r)}\n`);
   } finally {
-    await cleanup();
+    await cleanups.run();
   }
 }
 
