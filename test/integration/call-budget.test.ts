@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { sleep } from '../../core/retry.js';
+import { createDocumentClient } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { mustOpen, request } from '../support/sockets.js';
-import { newUserId, startTestStack } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let deps: AdmissionDeps;
@@ -29,7 +30,7 @@ beforeAll(async () => {
   );
   const gateway = new ApiGatewayConnections(createManagementClient(stack.callbackUrl));
   deps = {
-    store: new StreamStore(db, { tableName: stack.tableName }),
+    store: storeFor(stack, db),
     gateway: {
       probe: (id) => {
         probes.push(id);
@@ -69,7 +70,7 @@ describe('DynamoDB calls per connect', () => {
     const userId = newUserId();
     const sockets = await Promise.all([0, 1, 2].map(() => mustOpen(stack.wsUrl, { userId })));
     await Promise.all(sockets.map((s) => request(s, { action: 'status' })));
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     calls.length = 0;
     probes.length = 0;
 

@@ -2,7 +2,7 @@
  * The load tester against servers other than the local stack: over TLS (`wss://`, with a certificate made for the
  * test) and with per-user tokens instead of dev-mode user ids. Loopback only.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { runLoad } from '../../tools/loadtest/engine.js';
 import { parseLoadOptions } from '../../tools/loadtest/options.js';
+import { runTsx } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lt-tls-'));
 const seen: URL[] = [];
@@ -67,31 +68,11 @@ const port = (s: { address(): unknown }) => (s.address() as { port: number }).po
 describe('load tester transport and identity', () => {
   it('drives wss:// (the certificate trusted through NODE_EXTRA_CA_CERTS)', async () => {
     const url = `wss://127.0.0.1:${port(tls)}`;
-    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'tools/loadtest/cli.ts',
-          '--url',
-          url,
-          '--users',
-          '4',
-          '--streams-per-user',
-          '1',
-          '--limit',
-          '1',
-          '--duration',
-          '0',
-          '--json',
-        ],
-        { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, stdio: ['ignore', 'pipe', 'ignore'] },
-      );
-      let stdout = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.on('exit', (code) => resolve({ code, stdout }));
-    });
+    const result = await runTsx(
+      'tools/loadtest/cli.ts',
+      ['--url', url, '--users', '4', '--streams-per-user', '1', '--limit', '1', '--duration', '0', '--json'],
+      { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+    );
 
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ heldAtEnd: 4, errors: {}, violations: 0 });

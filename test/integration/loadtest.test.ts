@@ -1,12 +1,13 @@
 /** A small, bounded run of the load tester against the local stack, on loopback only. */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { type LoadReport, runLoad } from '../../tools/loadtest/engine.js';
 import { parseLoadOptions } from '../../tools/loadtest/options.js';
+import { runTsx } from '../support/cli.js';
 import { startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
+const runCli = (args: string[]) => runTsx('tools/loadtest/cli.ts', args);
 
 beforeAll(async () => {
   stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
@@ -16,6 +17,7 @@ afterAll(async () => stack?.stop());
 
 describe('load tester', () => {
   it('holds exactly users x limit at steady state, with no violation', async () => {
+    // Prepare
     const options = parseLoadOptions([
       '--url',
       stack.wsUrl,
@@ -29,8 +31,10 @@ describe('load tester', () => {
       '10',
     ]);
 
+    // Act
     const report = await runLoad(options);
 
+    // Assess
     expect(report).toMatchObject({
       heldAtEnd: 60,
       expectedHeld: 60,
@@ -44,6 +48,7 @@ describe('load tester', () => {
   });
 
   it('survives churn and abrupt drops: still no violation, and every user back at the limit', async () => {
+    // Prepare
     const options = parseLoadOptions([
       '--url',
       stack.wsUrl,
@@ -63,8 +68,10 @@ describe('load tester', () => {
       '15',
     ]);
 
+    // Act
     const report = await runLoad(options);
 
+    // Assess
     expect(report).toMatchObject({ heldAtEnd: 45, violations: 0, lockedOut: 0 });
     expect(report.admitted).toBeGreaterThan(45);
     expect(report.heartbeats.sent).toBeGreaterThan(0);
@@ -113,21 +120,9 @@ describe('load tester', () => {
 
   it('as a command: exits 2 with the usage on a bad flag', async () => {
     const { code, stderr, stdout } = await runCli(['--url', 'http://nope']);
+
     expect(code).toBe(2);
     expect(stderr).toMatch(/usage: npm run loadtest/);
     expect(stdout).toBe('');
   });
 });
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'tools/loadtest/cli.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}

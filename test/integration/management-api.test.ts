@@ -8,11 +8,11 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManagementClient } from '../../core/gateway.js';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, nextMessage } from '../support/sockets.js';
-import { newUserId, startTestStack } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let client: ApiGatewayManagementApiClient;
@@ -22,7 +22,7 @@ const players = new Players(() => stack);
 beforeAll(async () => {
   stack = await startTestStack();
   client = createManagementClient(stack.callbackUrl);
-  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+  store = storeFor(stack);
 });
 
 afterAll(async () => {

@@ -6,11 +6,11 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../core/store/schema.js';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { createDocumentClient, type StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, openSocket } from '../support/sockets.js';
-import { newUserId, startTestStack } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   // Production lease and handshake grace; no background sweep.
   stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
   db = createDocumentClient(stack.dynamodbEndpoint);
-  store = new StreamStore(db, { tableName: stack.tableName });
+  store = storeFor(stack, db);
 });
 
 afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));

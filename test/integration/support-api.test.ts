@@ -1,10 +1,11 @@
 /** Support staff against the running local stack: real HTTP, real sockets, real DynamoDB Local. */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { sleep } from '../../core/retry.js';
+import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed } from '../support/sockets.js';
-import { newUserId, startTestStack } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
@@ -23,7 +24,7 @@ function api(method: string, path: string, body?: unknown, token: string | null 
 
 beforeAll(async () => {
   stack = await startTestStack({ streamLimit: 3 });
-  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+  store = storeFor(stack);
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -40,7 +41,7 @@ describe('GET /users/{userId}/connections', () => {
     const opened = [];
     for (const i of [1, 2, 3]) {
       opened.push(await players.openWithId({ userId, streamId: `movie-${i}`, device: `TV ${i}` }));
-      await new Promise((r) => setTimeout(r, 5)); // distinct connectedAt
+      await sleep(5); // distinct connectedAt
     }
 
     // Act

@@ -3,11 +3,12 @@
  * counter back to the live connections, and leaves live ones alone.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { sleep } from '../../core/retry.js';
+import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { eventually, mustOpen, request } from '../support/sockets.js';
-import { newUserId, startTestStack } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 const LEASE_SECONDS = 1;
 const SWEEP_SECONDS = 1;
@@ -24,7 +25,7 @@ beforeAll(async () => {
     // As in production, the lease is no shorter than the handshake grace.
     handshakeGraceSeconds: LEASE_SECONDS,
   });
-  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+  store = storeFor(stack);
 });
 
 afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
@@ -117,7 +118,7 @@ describe('reclaim of expired leases', () => {
   it('never releases a live connection whose lease ran out', async () => {
     const userId = newUserId();
     const live = await Promise.all([0, 1, 2].map(() => players.openWithId({ userId })));
-    await new Promise((r) => setTimeout(r, LEASE_SECONDS * 1000 + 200)); // no heartbeats: the leases run out
+    await sleep(LEASE_SECONDS * 1000 + 200); // no heartbeats: the leases run out
 
     const fourth = await players.open({ userId });
 
@@ -130,7 +131,7 @@ describe('heartbeat', () => {
     const { socket } = await players.openWithId({ userId: newUserId() });
     const first = await request(socket, { action: 'heartbeat' });
     const second = await request(socket, { action: 'heartbeat' });
-    await new Promise((r) => setTimeout(r, (LEASE_SECONDS * 1000) / 2 + 50));
+    await sleep((LEASE_SECONDS * 1000) / 2 + 50);
 
     const third = await request(socket, { action: 'heartbeat' });
 

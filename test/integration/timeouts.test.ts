@@ -1,16 +1,16 @@
 /** API Gateway's idle (10 min) and hard (2 h) timeouts, shortened: the socket closes and the stream is released. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { closed, eventually, mustOpen, request } from '../support/sockets.js';
-import { newUserId, startTestStack } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
 
 beforeAll(async () => {
   stack = await startTestStack({ idleTimeoutMs: 400, hardTimeoutMs: 1500 });
-  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+  store = storeFor(stack);
 });
 
 afterAll(async () => stack?.stop());

@@ -1,11 +1,11 @@
 /** The player's socket through the local gateway: admitted, counted, refused, released. Real DynamoDB Local. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, mustOpen, request } from '../support/sockets.js';
-import { newUserId, startTestStack } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
@@ -15,7 +15,7 @@ const active = async (userId: string) => (await store.getCounter(userId)).active
 
 beforeAll(async () => {
   stack = await startTestStack({ streamLimit: 3 });
-  store = new StreamStore(createDocumentClient(stack.dynamodbEndpoint), { tableName: stack.tableName });
+  store = storeFor(stack);
 });
 
 afterAll(async () => {

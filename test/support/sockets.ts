@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { sleep } from '../../core/retry.js';
 
 export interface OpenResult {
   status: number;
@@ -67,6 +68,6 @@ export async function eventually(
   for (;;) {
     if (await probe()) return;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, stepMs));
+    await sleep(stepMs);
   }
 }

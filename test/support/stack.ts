@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 
 /** The local stack on free ports, against the run's DynamoDB Local, with a table of its own. */
@@ -12,6 +13,14 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
     logLevel: 'SILENT',
     ...options,
   });
+}
+
+/**
+ * A store of the test's own on the stack's table, to read and arrange state beside the stack; pass `db` to count or
+ * shape the calls it makes.
+ */
+export function storeFor(stack: LocalStack, db = createDocumentClient(stack.dynamodbEndpoint)): StreamStore {
+  return new StreamStore(db, { tableName: stack.tableName });
 }
 
 let counter = 0;
