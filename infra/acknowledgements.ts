@@ -38,13 +38,3 @@ export function acknowledgeConnectedRoute(route: IConstruct): void {
       'that $connect already authorized, and the handlers act only on that connection',
   });
 }
-
-/** Until the identity issue's REQUEST authorizer is on main, `$connect` has none (and AUTH_MODE=jwt refuses). */
-export function acknowledgeConnectWithoutAuthorizer(route: IConstruct): void {
-  Validations.of(route).acknowledge({
-    id: 'AwsSolutions-APIG4',
-    reason:
-      'Temporary: the $connect REQUEST authorizer (handlers/authorizer.ts, identity issue) is wired as soon as it ' +
-      'exists; until then the handlers run with AUTH_MODE=jwt, which refuses to start rather than trust ?userId=',
-  });
-}

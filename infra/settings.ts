@@ -23,7 +23,11 @@ const SettingsSchema = z.object({
   /** The identity provider that signs player and staff tokens (API Gateway fetches its OpenID configuration). */
   jwtIssuer: z.url({ protocol: /^https$/, error: 'jwtIssuer must be an https URL (the token issuer)' }),
   jwtAudience: z.string().min(1),
-  /** The OAuth scope a token must carry to use the support routes. */
+  /** Where the `$connect` authorizer fetches the issuer's public keys (cached, rotated by key id). */
+  jwksUrl: z.url({ protocol: /^https$/, error: 'jwksUrl must be an https URL (the issuer JSON Web Key Set)' }),
+  /** The token claim carrying the plan's stream limit (an override set by support staff beats it). */
+  limitClaim: z.string().regex(/^[A-Za-z][A-Za-z0-9_:.-]{0,63}$/, 'limitClaim must be a plain claim name'),
+  /** The OAuth scope a token must carry to use the support routes (API Gateway and the handler both check). */
   staffScope: z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'staffScope must be one scope token'),
   /** Limit policy, passed to the handlers as their environment (see core/config.ts). */
   streamLimit: count(100),

@@ -13,18 +13,13 @@ import {
   WebSocketApi,
   WebSocketStage,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import {
-  acknowledgeConnectedRoute,
-  acknowledgeConnectWithoutAuthorizer,
-  acknowledgeManageConnections,
-  acknowledgeRuntime,
-} from './acknowledgements.js';
+import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
 import { HandlerFunction } from './handler-function.js';
 import { Monitoring } from './monitoring.js';
 import type { Settings } from './settings.js';
@@ -44,7 +39,10 @@ export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
 export const WEBSOCKET_STAGE = 'live';
 
 export class StreamgateStack extends Stack {
-  readonly functions: Record<'Connect' | 'Disconnect' | 'Messages' | 'Sweep' | 'Support', HandlerFunction>;
+  readonly functions: Record<
+    'Authorizer' | 'Connect' | 'Disconnect' | 'Messages' | 'Sweep' | 'Support',
+    HandlerFunction
+  >;
   readonly webSocketApi: WebSocketApi;
   readonly webSocketStage: WebSocketStage;
   readonly supportApi: HttpApi;
@@ -93,6 +91,13 @@ export class StreamgateStack extends Stack {
       LEASE_SECONDS: String(s.leaseSeconds),
       MAX_CONNECTION_SECONDS: String(s.maxConnectionSeconds),
       HANDSHAKE_GRACE_SECONDS: String(s.handshakeGraceSeconds),
+      // Identity (core/identity/config.ts): one issuer for players and staff; staff carry the scope.
+      JWT_ISSUER: s.jwtIssuer,
+      JWT_AUDIENCE: s.jwtAudience,
+      JWT_JWKS_URL: s.jwksUrl,
+      JWT_LIMIT_CLAIM: s.limitClaim,
+      JWT_STAFF_CLAIM: 'scope',
+      JWT_STAFF_VALUE: s.staffScope,
     };
     const handler = (name: string, entry: string, description: string, timeout = Duration.seconds(10)) =>
       new HandlerFunction(this, name, {
@@ -104,6 +109,7 @@ export class StreamgateStack extends Stack {
         timeout,
       });
     this.functions = {
+      Authorizer: handler('Authorizer', 'handlers/authorizer.ts', '$connect authorizer: verify the player token'),
       Connect: handler('Connect', 'handlers/connect.ts', '$connect: admit the stream under the user limit'),
       Disconnect: handler('Disconnect', 'handlers/disconnect.ts', '$disconnect: give the stream back'),
       // Not 'Default': CDK leaves a child named Default out of logical ids.
@@ -113,19 +119,24 @@ export class StreamgateStack extends Stack {
     };
     const f = this.functions;
 
-    // Least privilege: the store's item actions on the table for all; the lease index only for the sweep;
-    // @connections only for the handlers that check or close sockets (reclaim, takeover, sweep, kick).
-    for (const fn of Object.values(f)) this.streamTable.grantItems(fn);
+    // Least privilege: the store's item actions on the table for the handlers that use the store (the authorizer
+    // reads only the token); the lease index only for the sweep; @connections only for the handlers that check or
+    // close sockets (reclaim, takeover, sweep, kick).
+    for (const fn of [f.Connect, f.Disconnect, f.Messages, f.Sweep, f.Support]) this.streamTable.grantItems(fn);
     this.streamTable.grantLeaseQuery(f.Sweep);
     for (const fn of [f.Connect, f.Sweep, f.Support]) this.webSocketStage.grantManagementApiAccess(fn);
 
     for (const fn of Object.values(f)) acknowledgeRuntime(fn);
     for (const fn of [f.Connect, f.Sweep, f.Support]) acknowledgeManageConnections(fn.role!, this.webSocketStage);
 
-    const connect = this.webSocketApi.addRoute('$connect', {
+    // Browsers cannot set headers on a WebSocket, so the token comes as `?token=`; without one API Gateway answers
+    // 401 before any Lambda runs.
+    this.webSocketApi.addRoute('$connect', {
       integration: new WebSocketLambdaIntegration('ConnectIntegration', f.Connect),
+      authorizer: new WebSocketLambdaAuthorizer('PlayerToken', f.Authorizer, {
+        identitySource: ['route.request.querystring.token'],
+      }),
     });
-    acknowledgeConnectWithoutAuthorizer(connect);
     const disconnect = this.webSocketApi.addRoute('$disconnect', {
       integration: new WebSocketLambdaIntegration('DisconnectIntegration', f.Disconnect),
     });

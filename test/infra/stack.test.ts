@@ -60,6 +60,27 @@ describe('When a player opens a stream, sends messages and leaves', () => {
     expect(JSON.stringify(integration.Properties.IntegrationUri)).toContain(`{"Fn::GetAtt":["${fnIds[fn]}","Arn"]}`);
   });
 
+  it('verifies the player token in a REQUEST authorizer before $connect runs', () => {
+    const authorizer = new Capture();
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: '$connect',
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: { Ref: authorizer },
+    });
+    const props = template.toJSON().Resources[authorizer.asString()].Properties;
+    expect(props).toMatchObject({
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['route.request.querystring.token'],
+    });
+    expect(JSON.stringify(props.AuthorizerUri)).toContain(`{"Fn::GetAtt":["${fnIds.Authorizer}","Arn"]}`);
+  });
+
+  it('runs no authorizer on the routes after $connect (API Gateway allows none there)', () => {
+    for (const routeKey of ['$disconnect', '$default']) {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'NONE' });
+    }
+  });
+
   it('has exactly the three routes the local emulator serves', () => {
     const wsApi = resources('AWS::ApiGatewayV2::Api').find(([, r]) => r.Properties.ProtocolType === 'WEBSOCKET')!;
     const keys = resources('AWS::ApiGatewayV2::Route')
@@ -213,6 +234,10 @@ describe('When the handlers are built', () => {
           NODE_OPTIONS: '--enable-source-maps',
           POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          JWT_ISSUER: context['streamgate:jwtIssuer'],
+          JWT_AUDIENCE: context['streamgate:jwtAudience'],
+          JWT_JWKS_URL: context['streamgate:jwksUrl'],
+          JWT_STAFF_VALUE: context['streamgate:staffScope'],
         }),
       },
     });
@@ -226,7 +251,7 @@ describe('When the handlers are built', () => {
       const meta = (fn as unknown as { Metadata: Record<string, string> }).Metadata;
       return meta['aws:asset:path'];
     });
-    expect(assets).toHaveLength(5);
+    expect(assets).toHaveLength(Object.keys(fnIds).length);
     for (const asset of assets) {
       const code = readFileSync(`${outdir}/${asset}/index.mjs`, 'utf8');
       expect(code.startsWith("import { createRequire } from 'node:module';")).toBe(true);
@@ -274,6 +299,11 @@ describe('When the handlers act on AWS', () => {
     for (const name of Object.keys(roleIds)) {
       const statements = statementsOf(name);
       const onTable = statements.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+      if (name === 'Authorizer') {
+        // It reads only the token.
+        expect(onTable).toEqual([]);
+        continue;
+      }
       expect(onTable).toContainEqual(
         expect.objectContaining({ Action: [...TABLE_ACTIONS], Resource: { 'Fn::GetAtt': [tableId, 'Arn'] } }),
       );

@@ -32,6 +32,7 @@ describe('When the CDK app reads its context', () => {
 
   it.each([
     ['an http issuer', { 'streamgate:jwtIssuer': 'http://auth.example.com/' }, /jwtIssuer/],
+    ['an http key set', { 'streamgate:jwksUrl': 'http://auth.example.com/jwks.json' }, /jwksUrl/],
     ['a missing audience', { 'streamgate:jwtAudience': undefined }, /jwtAudience/],
     ['two scopes in one', { 'streamgate:staffScope': 'a b' }, /staffScope/],
     ['a zero rate', { 'streamgate:stageRateLimit': 0 }, /stageRateLimit/],
