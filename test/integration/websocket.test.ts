@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
-import { closed, eventually, mustOpen, request } from '../support/sockets.js';
+import { closed, eventually, mustOpen, openUrl, request } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -94,16 +94,18 @@ describe('parameters', () => {
 
   it('refuses a userId given twice with 400', async () => {
     const userId = newUserId();
-    const result = await import('../support/sockets.js').then((m) =>
-      m.openUrl(`${stack.wsUrl}/?userId=${userId}&userId=other`),
-    );
+
+    const result = await openUrl(`${stack.wsUrl}/?userId=${userId}&userId=other`);
+
     expect(result.status).toBe(400);
     expect(await active(userId)).toBe(0);
   });
 
   it('accepts the whole alphabet and a 128-character userId', async () => {
     const userId = `Az09._-:@${'x'.repeat(119)}`;
+
     const result = await players.open({ userId, device: 'Living room TV — 4K', streamId: 'movie:42@s1' });
+
     expect(result.status).toBe(101);
   });
 });

@@ -7,6 +7,7 @@ import { parseLoadOptions, UsageError } from '../../tools/loadtest/options.js';
 describe('parseLoadOptions', () => {
   it('reads the contract flags and applies defaults', () => {
     const o = parseLoadOptions(['--url', 'ws://127.0.0.1:3001', '--users', '200', '--streams-per-user', '5', '--json']);
+
     expect(o).toMatchObject({
       url: 'ws://127.0.0.1:3001/',
       users: 200,
@@ -23,10 +24,10 @@ describe('parseLoadOptions', () => {
   it('reads tokens from a file, one per line', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lt-')), 'tokens');
     writeFileSync(file, 'tok-a\n\ntok-b\n');
-    expect(parseLoadOptions(['--url', 'wss://x.example/prod', '--token-file', file]).tokens).toEqual([
-      'tok-a',
-      'tok-b',
-    ]);
+
+    const { tokens } = parseLoadOptions(['--url', 'wss://x.example/prod', '--token-file', file]);
+
+    expect(tokens).toEqual(['tok-a', 'tok-b']);
   });
 
   it.each([

@@ -12,6 +12,7 @@ describe('retryWithBackoff', () => {
       },
       { baseMs: 1 },
     );
+
     expect([result, calls]).toEqual(['done', 3]);
   });
 
@@ -24,6 +25,7 @@ describe('retryWithBackoff', () => {
       },
       { attempts: 4, baseMs: 1 },
     );
+
     await expect(failing).rejects.toBeInstanceOf(RetryableError);
     expect(calls).toBe(4);
   });
@@ -34,6 +36,7 @@ describe('retryWithBackoff', () => {
       calls++;
       throw new TypeError('bug');
     });
+
     await expect(failing).rejects.toBeInstanceOf(TypeError);
     expect(calls).toBe(1);
   });
