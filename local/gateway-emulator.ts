@@ -10,6 +10,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { WebSocketEvent, WebSocketHandler, WebSocketRequestContext } from '../handlers/lib/events.js';
 import { limitFrameSize } from './frame-limit.js';
+import { hostForUrl, listen } from './http.js';
+import type { LocalSettings } from './settings.js';
 
 export interface EmulatorRoutes {
   $connect: WebSocketHandler;
@@ -25,17 +27,15 @@ export interface Faults {
   failHandshakeRate: number;
 }
 
+export type EmulatorSettings = Pick<
+  LocalSettings,
+  'host' | 'wsPort' | 'idleTimeoutSeconds' | 'hardTimeoutSeconds' | 'faultDropDisconnect' | 'faultFailHandshake'
+>;
+
 export interface EmulatorOptions {
+  settings: EmulatorSettings;
   /** may also be attached after start, once the port (and so the callback URL) is known */
   routes?: EmulatorRoutes;
-  port?: number;
-  host?: string;
-  stage?: string;
-  idleTimeoutMs?: number;
-  hardTimeoutMs?: number;
-  maxFrameBytes?: number;
-  maxMessageBytes?: number;
-  faults?: Partial<Faults>;
   /** for fault injection; tests may pass a seeded one */
   random?: () => number;
   onError?: (error: unknown, where: string) => void;
@@ -53,6 +53,10 @@ interface LiveConnection {
 }
 
 const API_ID = 'local';
+const STAGE = 'local';
+/** API Gateway's limits: 32 KB per frame, 128 KB per message. */
+const MAX_FRAME_BYTES = 32 * 1024;
+const MAX_MESSAGE_BYTES = 128 * 1024;
 const CONNECTIONS_PATH = /^(?:\/[^/]+)?\/@connections\/([^/?]+)$/;
 
 export class GatewayEmulator {
@@ -60,28 +64,23 @@ export class GatewayEmulator {
   private readonly wss: WebSocketServer;
   private readonly live = new Map<string, LiveConnection>();
   private readonly pendingDisconnects = new Set<Promise<unknown>>();
-  private readonly opts: Required<Omit<EmulatorOptions, 'faults' | 'port' | 'routes'>> & {
-    faults: Faults;
-    port: number;
-  };
+  private readonly settings: EmulatorSettings;
+  private readonly faults: Faults;
+  private readonly random: () => number;
+  private readonly onError: (error: unknown, where: string) => void;
   private routes?: EmulatorRoutes;
   private closing = false;
 
   constructor(options: EmulatorOptions) {
-    this.opts = {
-      port: options.port ?? 0,
-      host: options.host ?? '127.0.0.1',
-      stage: options.stage ?? 'local',
-      idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000,
-      hardTimeoutMs: options.hardTimeoutMs ?? 2 * 3_600_000,
-      maxFrameBytes: options.maxFrameBytes ?? 32 * 1024,
-      maxMessageBytes: options.maxMessageBytes ?? 128 * 1024,
-      faults: { dropDisconnectRate: 0, failHandshakeRate: 0, ...options.faults },
-      random: options.random ?? Math.random,
-      onError: options.onError ?? ((error, where) => console.error(`[gateway] ${where}:`, error)),
+    this.settings = options.settings;
+    this.faults = {
+      dropDisconnectRate: options.settings.faultDropDisconnect,
+      failHandshakeRate: options.settings.faultFailHandshake,
     };
+    this.random = options.random ?? Math.random;
+    this.onError = options.onError ?? ((error, where) => console.error(`[gateway] ${where}:`, error));
     this.routes = options.routes;
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxMessageBytes, perMessageDeflate: false });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
     this.http = createServer((req, res) => void this.serveManagement(req, res));
     this.http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket, head));
   }
@@ -92,7 +91,7 @@ export class GatewayEmulator {
 
   /** Changes fault injection while running (tests turn faults on and off). */
   setFaults(faults: Partial<Faults>) {
-    Object.assign(this.opts.faults, faults);
+    Object.assign(this.faults, faults);
   }
 
   get port(): number {
@@ -100,12 +99,16 @@ export class GatewayEmulator {
   }
 
   get url(): string {
-    return `ws://${this.opts.host}:${this.port}`;
+    return `ws://${this.hostAndPort}`;
   }
 
   /** The `@connections` endpoint, as `stage.callbackUrl` is in AWS. */
   get callbackUrl(): string {
-    return `http://${this.opts.host}:${this.port}`;
+    return `http://${this.hostAndPort}`;
+  }
+
+  private get hostAndPort(): string {
+    return `${hostForUrl(this.settings.host)}:${this.port}`;
   }
 
   get connectionCount(): number {
@@ -113,10 +116,7 @@ export class GatewayEmulator {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(this.opts.port, this.opts.host, () => resolve());
-    });
+    await listen(this.http, { port: this.settings.wsPort, host: this.settings.host, label: 'WS_PORT' });
     return this;
   }
 
@@ -164,7 +164,7 @@ export class GatewayEmulator {
     try {
       result = await routes.$connect(event, lambdaContext('$connect'));
     } catch (error) {
-      this.opts.onError(error, '$connect handler threw');
+      this.onError(error, '$connect handler threw');
       return refuse(socket, 500, JSON.stringify({ message: 'Internal server error' }));
     }
     const status = result?.statusCode ?? 200;
@@ -173,7 +173,7 @@ export class GatewayEmulator {
     const ctx = { connectionId, connectedAt, sourceIp, userAgent };
     if (clientGone || socket.destroyed)
       return this.runDisconnect(ctx, 1006, 'Connection closed before handshake completed');
-    if (this.opts.random() < this.opts.faults.failHandshakeRate) {
+    if (this.random() < this.faults.failHandshakeRate) {
       // Fault: the `$connect` committed but the client never gets its socket, and no `$disconnect` follows.
       socket.destroy();
       return;
@@ -185,7 +185,7 @@ export class GatewayEmulator {
     socket: WebSocket,
     ctx: { connectionId: string; connectedAt: number; sourceIp: string; userAgent: string },
   ) {
-    limitFrameSize(socket, this.opts.maxFrameBytes);
+    limitFrameSize(socket, MAX_FRAME_BYTES);
     const conn: LiveConnection = {
       id: ctx.connectionId,
       socket,
@@ -193,7 +193,7 @@ export class GatewayEmulator {
       lastActiveAt: Date.now(),
       sourceIp: ctx.sourceIp,
       userAgent: ctx.userAgent,
-      hardTimer: setTimeout(() => socket.close(1001, 'Going away'), this.opts.hardTimeoutMs),
+      hardTimer: setTimeout(() => socket.close(1001, 'Going away'), this.settings.hardTimeoutSeconds * 1000),
     };
     this.live.set(conn.id, conn);
     this.touch(conn);
@@ -214,7 +214,7 @@ export class GatewayEmulator {
   private touch(conn: LiveConnection) {
     conn.lastActiveAt = Date.now();
     clearTimeout(conn.idleTimer);
-    conn.idleTimer = setTimeout(() => conn.socket.close(1001, 'Going away'), this.opts.idleTimeoutMs);
+    conn.idleTimer = setTimeout(() => conn.socket.close(1001, 'Going away'), this.settings.idleTimeoutSeconds * 1000);
   }
 
   private async route(conn: LiveConnection, data: Buffer, isBinary: boolean) {
@@ -236,7 +236,7 @@ export class GatewayEmulator {
       const result = await this.routes![routeKey]!(event, lambdaContext(routeKey));
       if (result?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) conn.socket.send(result.body);
     } catch (error) {
-      this.opts.onError(error, `${routeKey} handler threw`);
+      this.onError(error, `${routeKey} handler threw`);
       if (conn.socket.readyState === WebSocket.OPEN) {
         conn.socket.send(
           JSON.stringify({
@@ -254,7 +254,7 @@ export class GatewayEmulator {
     code: number,
     reason: string,
   ) {
-    if (this.opts.random() < this.opts.faults.dropDisconnectRate) return;
+    if (this.random() < this.faults.dropDisconnectRate) return;
     const event = this.event(
       '$disconnect',
       'DISCONNECT',
@@ -265,9 +265,9 @@ export class GatewayEmulator {
     );
     event.requestContext.disconnectStatusCode = code;
     event.requestContext.disconnectReason = reason;
-    event.headers = { Host: `${this.opts.host}:${this.port}`, 'x-api-key': '', 'X-Forwarded-For': '' };
+    event.headers = { Host: this.hostAndPort, 'x-api-key': '', 'X-Forwarded-For': '' };
     const run = this.routes!.$disconnect(event, lambdaContext('$disconnect'))
-      .catch((error) => this.opts.onError(error, '$disconnect handler threw'))
+      .catch((error) => this.onError(error, '$disconnect handler threw'))
       .finally(() => this.pendingDisconnects.delete(run));
     this.pendingDisconnects.add(run);
   }
@@ -291,11 +291,11 @@ export class GatewayEmulator {
         extendedRequestId: requestId,
         requestTime: new Date(now).toUTCString(),
         messageDirection: 'IN',
-        stage: this.opts.stage,
+        stage: STAGE,
         connectedAt,
         requestTimeEpoch: now,
         requestId,
-        domainName: `${this.opts.host}:${this.port}`,
+        domainName: this.hostAndPort,
         connectionId,
         apiId: API_ID,
         identity: { sourceIp, userAgent },
@@ -311,7 +311,7 @@ export class GatewayEmulator {
     if (!match) return json(res, 404, { message: 'Not Found' });
     const conn = this.live.get(decodeURIComponent(match[1]!));
     if (req.method === 'POST') {
-      const body = await readBody(req, this.opts.maxMessageBytes);
+      const body = await readBody(req, MAX_MESSAGE_BYTES);
       if (body === undefined)
         return json(res, 413, { message: 'Request entity too large' }, 'PayloadTooLargeException');
       if (!conn || conn.socket.readyState !== WebSocket.OPEN) return gone(res);

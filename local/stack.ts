@@ -12,32 +12,12 @@ import { createMessageHandler } from '../handlers/routes/message.js';
 import { createSupportHandler } from '../handlers/routes/support.js';
 import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
-import { type Faults, GatewayEmulator } from './gateway-emulator.js';
+import { GatewayEmulator } from './gateway-emulator.js';
+import { type LocalSettings, localSettings } from './settings.js';
 import { newAdminToken, SupportServer } from './support-server.js';
 
-export interface LocalStackOptions {
-  wsPort?: number;
-  /** support API; 0 picks a free port */
-  httpPort?: number;
-  /** bearer token of the support API; random when unset */
-  adminToken?: string;
-  host?: string;
-  streamLimit?: number;
-  /** keep DynamoDB Local's data here across restarts; in memory when unset */
-  dataDir?: string;
-  /** use this DynamoDB instead of starting one */
-  dynamodbEndpoint?: string;
-  tableName?: string;
-  leaseSeconds?: number;
-  handshakeGraceSeconds?: number;
-  /** how often the sweep runs; 0 turns it off (tests that call it themselves) */
-  sweepIntervalSeconds?: number;
-  idleTimeoutMs?: number;
-  hardTimeoutMs?: number;
-  faults?: Partial<Faults>;
-  /** `dev` (identity from `?userId=`) unless set */
-  authMode?: string;
-  logLevel?: string;
+/** Settings (defaults and ranges in `settings.ts`), plus what only tests set. */
+export interface LocalStackOptions extends Partial<LocalSettings> {
   /** for tests of an unreachable store: do not create the table */
   skipTableSetup?: boolean;
 }
@@ -58,7 +38,8 @@ export interface LocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const tableName = options.tableName ?? 'streamgate';
+  const settings = localSettings(options);
+  const { tableName } = settings;
   let dynamo: EmbeddedDynamoDb | undefined;
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -66,21 +47,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.length = 0;
   };
   try {
-    let endpoint = options.dynamodbEndpoint;
+    let endpoint = settings.dynamodbEndpoint;
     if (!endpoint) {
-      dynamo = await startDynamoDbLocal({ dataDir: options.dataDir });
+      dynamo = await startDynamoDbLocal({ dataDir: settings.dataDir });
       stoppers.push(dynamo.stop);
       endpoint = dynamo.endpoint;
     }
     if (!options.skipTableSetup) await ensureTable(endpoint, tableName);
 
-    const emulator = new GatewayEmulator({
-      port: options.wsPort ?? 3001,
-      host: options.host ?? '127.0.0.1',
-      idleTimeoutMs: options.idleTimeoutMs,
-      hardTimeoutMs: options.hardTimeoutMs,
-      faults: options.faults,
-    });
+    const emulator = new GatewayEmulator({ settings });
     await emulator.start();
     stoppers.push(() => emulator.stop());
 
@@ -88,14 +63,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const runtime = createRuntime(
       loadConfig({
         TABLE_NAME: tableName,
-        AUTH_MODE: options.authMode ?? 'dev',
+        AUTH_MODE: settings.authMode,
         MANAGEMENT_ENDPOINT: emulator.callbackUrl,
         DYNAMODB_ENDPOINT: endpoint,
-        STREAM_LIMIT: String(options.streamLimit ?? 3),
-        LEASE_SECONDS: String(options.leaseSeconds ?? 300),
-        HANDSHAKE_GRACE_SECONDS: String(options.handshakeGraceSeconds ?? 30),
+        STREAM_LIMIT: String(settings.streamLimit),
+        LEASE_SECONDS: String(settings.leaseSeconds),
+        HANDSHAKE_GRACE_SECONDS: String(settings.handshakeGraceSeconds),
       }),
-      { logLevel: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
+      { logLevel: settings.logLevel },
     );
     emulator.attach({
       $connect: createConnectHandler(runtime),
@@ -103,17 +78,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       $default: createMessageHandler(runtime),
     });
 
-    const adminToken = options.adminToken || newAdminToken();
-    const supportServer = await new SupportServer(createSupportHandler(runtime), adminToken, {
-      port: options.httpPort ?? 3000,
-      host: options.host ?? '127.0.0.1',
-    }).start();
+    const adminToken = settings.adminToken ?? newAdminToken();
+    const supportServer = await new SupportServer(createSupportHandler(runtime), adminToken, settings).start();
     stoppers.push(() => supportServer.stop());
 
     const sweeper = createSweepHandler(runtime);
     const runSweep = () => sweeper({ time: new Date().toISOString() });
-    if (options.sweepIntervalSeconds !== 0) {
-      const interval = (options.sweepIntervalSeconds ?? 60) * 1000;
+    if (settings.sweepIntervalSeconds !== 0) {
+      const interval = settings.sweepIntervalSeconds * 1000;
       let running: Promise<unknown> | undefined;
       const timer = setInterval(() => {
         if (running) return; // never two sweeps at once

@@ -5,10 +5,11 @@
 
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ErrorCode, errorResponse } from '../handlers/lib/responses.js';
 import type { SupportEvent } from '../handlers/support.js';
+import { boundPort, close, flattenHeaders, hostForUrl, listen, readBody } from './http.js';
+import type { LocalSettings } from './settings.js';
 
 type SupportHandler = (event: SupportEvent) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -31,26 +32,22 @@ export class SupportServer {
   constructor(
     private readonly handler: SupportHandler,
     private readonly adminToken: string,
-    private readonly options: { port?: number; host?: string } = {},
+    private readonly options: Pick<LocalSettings, 'httpPort' | 'host'>,
   ) {
     this.server = createServer((req, res) => void this.serve(req, res));
   }
 
   get url(): string {
-    return `http://${this.options.host ?? '127.0.0.1'}:${(this.server.address() as AddressInfo).port}`;
+    return `http://${hostForUrl(this.options.host)}:${boundPort(this.server)}`;
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port ?? 3000, this.options.host ?? '127.0.0.1', () => resolve());
-    });
+    await listen(this.server, { port: this.options.httpPort, host: this.options.host, label: 'HTTP_PORT' });
     return this;
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await close(this.server);
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse) {
@@ -62,14 +59,9 @@ export class SupportServer {
         return send(res, errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer ADMIN_TOKEN'));
       }
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) {
-        return send(res, errorResponse(413, ErrorCode.TOO_LARGE, 'the body is over 64 KB'));
-      }
-      chunks.push(chunk as Buffer);
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body === undefined) {
+      return send(res, errorResponse(413, ErrorCode.TOO_LARGE, 'the body is over 64 KB'));
     }
     const now = Date.now();
     const event: SupportEvent = {
@@ -77,7 +69,7 @@ export class SupportServer {
       routeKey: '$default',
       rawPath: url.pathname,
       rawQueryString: url.search.slice(1),
-      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+      headers: flattenHeaders(req.headers),
       requestContext: {
         accountId: 'local',
         apiId: 'local',
@@ -98,7 +90,7 @@ export class SupportServer {
         // Who did it, for the audit log: in AWS this is the caller's IAM identity.
         authorizer: { iam: { userArn: 'local:admin-token' } },
       },
-      body: chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined,
+      body: body.length ? body.toString('utf8') : undefined,
       isBase64Encoded: false,
     };
     try {

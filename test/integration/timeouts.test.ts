@@ -9,7 +9,7 @@ let stack: LocalStack;
 let store: StreamStore;
 
 beforeAll(async () => {
-  stack = await startTestStack({ idleTimeoutMs: 400, hardTimeoutMs: 1500 });
+  stack = await startTestStack({ idleTimeoutSeconds: 0.4, hardTimeoutSeconds: 1.5 });
   store = storeFor(stack);
 });
 

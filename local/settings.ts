@@ -1,0 +1,125 @@
+/**
+ * Every setting of the local stack, with its default and its range, in one place: `npm start` reads them from the
+ * environment, tests and the benchmark pass them as an object, and both go through the same schema.
+ */
+import { z } from 'zod';
+
+/** `setTimeout` fires at once for anything above 2^31-1 ms; no timer here may be longer. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** API Gateway closes every socket after 2 hours, and the handlers judge older connections gone for sure. */
+const MAX_CONNECTION_SECONDS = 7_200;
+
+/** The environment leaves a variable empty (`X= npm start`) to mean "unset". */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
+
+const PORT = 'must be a port number from 0 to 65535 (0 picks a free one)';
+const port = (fallback: number) =>
+  z.coerce.number({ error: PORT }).int(PORT).min(0, PORT).max(65_535, PORT).default(fallback);
+const whole = (fallback: number, min: number, max: number) => {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: range }).int(range).min(min, range).max(max, range).default(fallback);
+};
+/** Fractions allowed: tests shorten timeouts below a second. */
+const timerSeconds = (fallback: number, max: number) => {
+  const range = `must be a number of seconds above 0 and at most ${max}`;
+  return z.coerce.number({ error: range }).positive(range).max(max, range).default(fallback);
+};
+const RATE = 'must be a number from 0 to 1';
+const rate = z.coerce.number({ error: RATE }).min(0, RATE).max(1, RATE).default(0);
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of ${values.join(', ')}` });
+
+const SWEEP = `must be 0 (off) or a number of seconds up to ${MAX_TIMER_SECONDS}`;
+
+const LocalSettingsSchema = z.object({
+  host: unsetIfEmpty(z.string().regex(/^\S+$/, 'must be an address or host name').default('127.0.0.1')),
+  wsPort: unsetIfEmpty(port(3001)),
+  httpPort: unsetIfEmpty(port(3000)),
+  streamLimit: unsetIfEmpty(whole(3, 1, 100)),
+  /** random, and printed at start, when unset */
+  adminToken: unsetIfEmpty(z.string().regex(/^\S+$/, 'must not contain spaces').optional()),
+  authMode: unsetIfEmpty(oneOf(['dev', 'jwt']).default('dev')),
+  /** in memory when unset */
+  dataDir: unsetIfEmpty(z.string().optional()),
+  /** the embedded DynamoDB Local when unset */
+  dynamodbEndpoint: unsetIfEmpty(z.url({ error: 'must be a URL such as http://127.0.0.1:8000' }).optional()),
+  limitPolicy: unsetIfEmpty(oneOf(['block-new']).default('block-new')),
+  leaseSeconds: unsetIfEmpty(whole(300, 1, 86_400)),
+  handshakeGraceSeconds: unsetIfEmpty(whole(30, 1, 3_600)),
+  /** 0 turns the periodic sweep off (tests that run it themselves) */
+  sweepIntervalSeconds: unsetIfEmpty(
+    z.coerce
+      .number({ error: SWEEP })
+      .min(0, SWEEP)
+      .max(MAX_TIMER_SECONDS, SWEEP)
+      .refine((s) => s === 0 || s >= 0.001, SWEEP)
+      .default(60),
+  ),
+  idleTimeoutSeconds: unsetIfEmpty(timerSeconds(600, MAX_TIMER_SECONDS)),
+  hardTimeoutSeconds: unsetIfEmpty(timerSeconds(MAX_CONNECTION_SECONDS, MAX_CONNECTION_SECONDS)),
+  /** share (0 to 1) of `$disconnect` events never delivered, as API Gateway may do */
+  faultDropDisconnect: unsetIfEmpty(rate),
+  /** share (0 to 1) of admitted `$connect`s whose handshake then fails, with no `$disconnect` */
+  faultFailHandshake: unsetIfEmpty(rate),
+  /** the handlers' log level (Powertools' own variable) */
+  logLevel: unsetIfEmpty(
+    z.preprocess(
+      (v) => (typeof v === 'string' ? v.toUpperCase() : v),
+      oneOf(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']).default('WARN'),
+    ),
+  ),
+  /** set by code only: tests give each file a table of its own */
+  tableName: z.string().min(3, 'must have at least 3 characters').default('streamgate'),
+});
+
+export type LocalSettings = z.output<typeof LocalSettingsSchema>;
+
+/** The environment variable behind each setting; settings without one are set by code only. */
+export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>> = {
+  host: 'HOST',
+  wsPort: 'WS_PORT',
+  httpPort: 'HTTP_PORT',
+  streamLimit: 'STREAM_LIMIT',
+  adminToken: 'ADMIN_TOKEN',
+  authMode: 'AUTH_MODE',
+  dataDir: 'DATA_DIR',
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  limitPolicy: 'LIMIT_POLICY',
+  leaseSeconds: 'LEASE_SECONDS',
+  handshakeGraceSeconds: 'HANDSHAKE_GRACE_SECONDS',
+  sweepIntervalSeconds: 'SWEEP_INTERVAL_SECONDS',
+  idleTimeoutSeconds: 'IDLE_TIMEOUT_SECONDS',
+  hardTimeoutSeconds: 'HARD_TIMEOUT_SECONDS',
+  faultDropDisconnect: 'FAULT_DROP_DISCONNECT',
+  faultFailHandshake: 'FAULT_FAIL_HANDSHAKE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+};
+
+/** A setting out of range or malformed; the message names every bad one, on one line. */
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+function parse(input: Record<string, unknown>, nameOf: (key: string) => string): LocalSettings {
+  const parsed = LocalSettingsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0]);
+    const value = input[key];
+    const shown = typeof value === 'string' || typeof value === 'number' ? ` (got ${JSON.stringify(value)})` : '';
+    return `${nameOf(key)} ${issue.message}${shown}`;
+  });
+  throw new SettingsError(problems.join('; '));
+}
+
+/** The settings of `npm start`, from the environment. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): LocalSettings {
+  const input: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(SETTINGS_ENV)) input[key] = env[name];
+  return parse(input, (key) => SETTINGS_ENV[key as keyof LocalSettings] ?? key);
+}
+
+/** The defaults with these overrides, checked against the same ranges (unknown keys are dropped). */
+export function localSettings(overrides: Partial<LocalSettings> = {}): LocalSettings {
+  return parse(overrides, (key) => key);
+}

@@ -1,0 +1,53 @@
+/** `npm start` as a process: what a user can fix (a bad setting, a busy port) gets one line, not a stack trace. */
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+let busy: Server;
+
+beforeAll(async () => {
+  busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+});
+
+afterAll(async () => new Promise((resolve) => busy.close(resolve)));
+
+function runStart(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm start', () => {
+  it('exits 2 with one line on a bad setting', async () => {
+    const { code, stderr, stdout } = await runStart({ WS_PORT: '99999', LIMIT_POLICY: 'evict-oldest' });
+
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toEqual([
+      'streamgate: WS_PORT must be a port number from 0 to 65535 (0 picks a free one) (got "99999"); ' +
+        'LIMIT_POLICY must be one of block-new (got "evict-oldest")',
+    ]);
+    expect(stdout).toBe('');
+  });
+
+  it('exits 1 with one line when a port is busy', async () => {
+    const port = (busy.address() as { port: number }).port;
+
+    const { code, stderr } = await runStart({
+      WS_PORT: String(port),
+      HTTP_PORT: '0',
+      DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
+    });
+
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([`streamgate: WS_PORT 127.0.0.1:${port} is already in use`]);
+  }, 30_000);
+});

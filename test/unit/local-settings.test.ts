@@ -1,0 +1,91 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { localSettings, SETTINGS_ENV, SettingsError, settingsFromEnv } from '../../local/settings.js';
+
+describe('local settings', () => {
+  it('has every default in one place', () => {
+    expect(settingsFromEnv({})).toEqual({
+      host: '127.0.0.1',
+      wsPort: 3001,
+      httpPort: 3000,
+      streamLimit: 3,
+      adminToken: undefined,
+      authMode: 'dev',
+      dataDir: undefined,
+      dynamodbEndpoint: undefined,
+      limitPolicy: 'block-new',
+      leaseSeconds: 300,
+      handshakeGraceSeconds: 30,
+      sweepIntervalSeconds: 60,
+      idleTimeoutSeconds: 600,
+      hardTimeoutSeconds: 7200,
+      faultDropDisconnect: 0,
+      faultFailHandshake: 0,
+      logLevel: 'WARN',
+      tableName: 'streamgate',
+    });
+  });
+
+  it('reads the environment, treating an empty variable as unset', () => {
+    const settings = settingsFromEnv({ HOST: '0.0.0.0', WS_PORT: '0', HTTP_PORT: '', FAULT_DROP_DISCONNECT: '0.5' });
+
+    expect(settings).toMatchObject({ host: '0.0.0.0', wsPort: 0, httpPort: 3000, faultDropDisconnect: 0.5 });
+  });
+
+  it.each([
+    ['WS_PORT', '70000'],
+    ['HTTP_PORT', 'abc'],
+    ['STREAM_LIMIT', '0'],
+    ['LIMIT_POLICY', 'evict-oldest'],
+    ['AUTH_MODE', 'none'],
+    ['IDLE_TIMEOUT_SECONDS', String(2 ** 31)],
+    ['HARD_TIMEOUT_SECONDS', '7201'],
+    ['SWEEP_INTERVAL_SECONDS', '-1'],
+    ['LEASE_SECONDS', '1.5'],
+    ['FAULT_FAIL_HANDSHAKE', '1.1'],
+    ['DYNAMODB_ENDPOINT', 'not a url'],
+    ['HOST', 'two words'],
+  ])('refuses %s=%s on one line that names it', (name, value) => {
+    expect(() => settingsFromEnv({ [name]: value })).toThrow(SettingsError);
+    expect(() => settingsFromEnv({ [name]: value })).toThrow(new RegExp(`^${name} must .*\\(got "${value}"\\)$`));
+  });
+
+  it('names every bad setting at once', () => {
+    expect(() => settingsFromEnv({ WS_PORT: 'x', STREAM_LIMIT: 'y' })).toThrow(/WS_PORT .*; STREAM_LIMIT /);
+  });
+
+  it('takes every port from 0 to 65535 and nothing else', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -100_000, max: 200_000 }), (port) => {
+        const ok = port >= 0 && port <= 65_535;
+        const read = () => settingsFromEnv({ WS_PORT: String(port) }).wsPort;
+        if (ok) expect(read()).toBe(port);
+        else expect(read).toThrow(SettingsError);
+      }),
+    );
+  });
+
+  it('keeps every timer within what setTimeout can wait', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e10, noNaN: true }), (seconds) => {
+        try {
+          const s = settingsFromEnv({ IDLE_TIMEOUT_SECONDS: String(seconds), SWEEP_INTERVAL_SECONDS: String(seconds) });
+          expect(s.idleTimeoutSeconds * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+          expect(s.sweepIntervalSeconds * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+        } catch (error) {
+          expect(error).toBeInstanceOf(SettingsError);
+        }
+      }),
+    );
+  });
+
+  it('checks overrides from code against the same ranges', () => {
+    expect(localSettings({ idleTimeoutSeconds: 0.4, wsPort: 0 })).toMatchObject({ idleTimeoutSeconds: 0.4, wsPort: 0 });
+    expect(() => localSettings({ streamLimit: 0 })).toThrow(/^streamLimit must/);
+  });
+
+  it('maps each environment variable to one setting', () => {
+    const names = Object.values(SETTINGS_ENV);
+    expect(new Set(names).size).toBe(names.length);
+  });
+});
