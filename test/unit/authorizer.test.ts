@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadIdentityConfig } from '../../core/identity/config.js';
 import { createTokenVerifier, KeysUnavailableError, type TokenVerifier } from '../../core/identity/verify.js';
-import { type AuthorizerEvent, createAuthorizer, UNAUTHORIZED } from '../../handlers/authorizer.js';
+import { type AuthorizerEvent, createAuthorizer, UNAUTHORIZED } from '../../handlers/routes/authorizer.js';
 import { AUDIENCE, claims, ISSUER, NOW, sign, type TestKey, testKey, unsigned } from '../support/tokens.js';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/$connect';

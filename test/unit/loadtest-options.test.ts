@@ -38,6 +38,7 @@ describe('parseLoadOptions', () => {
     [['--url', 'ws://h', '--drop', '1.5'], /--drop/],
     [['--url', 'ws://h', '--churn', 'lots'], /--churn/],
     [['--url', 'ws://h', '--token', 't', '--token-file', 'f'], /not both/],
+    [['--url', 'ws://h', '--token', 't', '--mint-tokens'], /not both/],
     [['--url', 'ws://h', '--bogus'], /bogus/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseLoadOptions(argv)).toThrow(UsageError);

@@ -1,10 +1,11 @@
 /** `npm run loadtest -- --url ws://127.0.0.1:3001 --users 200 --streams-per-user 5` */
+import { loadOrCreateSigningKey, mintToken, signingKeyPath } from '../../local/signing-key.js';
 import { runLoad } from './engine.js';
-import { parseLoadOptions, USAGE, UsageError } from './options.js';
+import { type LoadOptions, parseLoadOptions, USAGE, UsageError } from './options.js';
 import { humanReport, progressLine } from './report.js';
 
 async function main(): Promise<number> {
-  let options: ReturnType<typeof parseLoadOptions>;
+  let options: LoadOptions;
   try {
     options = parseLoadOptions(process.argv.slice(2));
   } catch (error) {
@@ -13,6 +14,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return error.message ? 2 : 0;
   }
+  if (options.mintTokens) options = { ...options, tokens: await mintTokens(options) };
   const tty = process.stderr.isTTY;
   const report = await runLoad(options, {
     onProgress: (p) => {
@@ -27,6 +29,19 @@ async function main(): Promise<number> {
   if (report.violations > 0) return 1;
   if (report.lockedOut > 0) return 3;
   return 0;
+}
+
+/** One token per virtual user, signed with the key the local stack trusts, valid for the whole run and then some. */
+async function mintTokens(options: LoadOptions): Promise<string[]> {
+  const file = signingKeyPath(process.env);
+  const { key, created } = await loadOrCreateSigningKey(file);
+  if (created) process.stderr.write(`made a new signing key in ${file}: a stack started before does not know it\n`);
+  const ttlSeconds = Math.ceil(options.rampS + options.durationS + options.settleS) + 3600;
+  return Promise.all(
+    Array.from({ length: options.users }, (_, i) =>
+      mintToken(key, { userId: `${options.userPrefix}-${i}`, ttlSeconds }),
+    ),
+  );
 }
 
 main().then(

@@ -31,6 +31,8 @@ export interface LoadOptions {
   tokenTemplate?: string;
   /** per-user credentials, one per line; user i gets line i (mod count) */
   tokens?: string[];
+  /** mint one token per user with the local stack's signing key (AUTH_MODE=jwt npm start) */
+  mintTokens: boolean;
   json: boolean;
 }
 
@@ -56,6 +58,8 @@ export const USAGE = `usage: npm run loadtest -- --url URL [options]
   --user-prefix P         dev-mode user ids are P-0, P-1, ... (random per run)
   --token TEMPLATE        AUTH_MODE=jwt: ?token= per user, {user} and {i} replaced
   --token-file FILE       AUTH_MODE=jwt: one token per line, user i gets line i
+  --mint-tokens           AUTH_MODE=jwt npm start on this machine: sign one token per user (sub P-i) with the
+                          local stack's key (SIGNING_KEY_FILE, else DATA_DIR/signing-key.json, else .data/)
   --json                  print one JSON object on stdout (the human report always goes to stderr)
 
 exit code: 0 ok, 1 limit violations, 2 bad usage, 3 some user could not hold its share again`;
@@ -95,6 +99,7 @@ const FLAGS = {
   'user-prefix': { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
+  'mint-tokens': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -120,7 +125,8 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
     throw new UsageError(`--url is not a URL: ${v.url}`);
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError('--url must start with ws:// or wss://');
-  if (v.token && v['token-file']) throw new UsageError('give --token or --token-file, not both');
+  if ([v.token, v['token-file'], v['mint-tokens']].filter(Boolean).length > 1)
+    throw new UsageError('give one of --token, --token-file and --mint-tokens, not both');
   let tokens: string[] | undefined;
   if (v['token-file']) {
     try {
@@ -153,6 +159,7 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
     userPrefix: prefix,
     tokenTemplate: v.token,
     tokens,
+    mintTokens: v['mint-tokens'] ?? false,
     json: v.json ?? false,
   };
 }
