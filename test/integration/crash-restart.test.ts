@@ -2,13 +2,13 @@
  * `npm start` as a process: killed with `kill -9` while sockets are open (data kept in DATA_DIR), then started again,
  * it leaves no user locked out and no java process behind.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { freePort } from '../../local/dynamodb-local.js';
+import { freePort, spawnUntilReady } from '../../local/process.js';
 import { closed, eventually, mustOpen, openSocket } from '../support/sockets.js';
 import { newUserId } from '../support/stack.js';
 
@@ -20,25 +20,8 @@ function javaRunningFor(dir: string): boolean {
 }
 
 async function startService(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child } = await spawnUntilReady({ args: ['local/start.ts'], env, ready: /ready/, timeoutMs: 30_000 });
   started.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line in 30 s:\n${output}`)), 30_000);
-    const onData = (d: Buffer) => {
-      output += d;
-      if (/ready/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d) => (output += d));
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before ready:\n${output}`)));
-  });
   return child;
 }
 

@@ -31,6 +31,13 @@ afterAll(async () => {
 });
 
 describe('@connections', () => {
+  it('answers a broken escape in the id with 404, and keeps serving', async () => {
+    const response = await fetch(`${stack.callbackUrl}/@connections/%E0%A4%A`);
+
+    expect(response.status).toBe(404);
+    expect((await fetch(`${stack.callbackUrl}/@connections/nobody`)).status).toBe(410);
+  });
+
   it('GET describes a live connection', async () => {
     const { connectionId } = await players.openWithId({ userId: newUserId() });
 

@@ -1,6 +1,6 @@
 /** Fail closed: when DynamoDB cannot be reached, no stream is admitted uncounted. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../local/dynamodb-local.js';
+import { freePort } from '../../local/process.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { openSocket } from '../support/sockets.js';
 

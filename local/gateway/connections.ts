@@ -1,0 +1,61 @@
+/** The open sockets API Gateway keeps: who they are, when they last spoke, and the idle and 2-hour timeouts. */
+import { WebSocket } from 'ws';
+import type { ConnectionIdentity } from './events.js';
+
+export interface LiveConnection extends ConnectionIdentity {
+  socket: WebSocket;
+  lastActiveAt: number;
+  idleTimer?: NodeJS.Timeout;
+  hardTimer: NodeJS.Timeout;
+}
+
+const goingAway = (socket: WebSocket) => socket.close(1001, 'Going away');
+
+export class Connections {
+  private readonly live = new Map<string, LiveConnection>();
+
+  constructor(private readonly timeouts: { idleMs: number; hardMs: number }) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** The connection, if its socket is open. */
+  open(connectionId: string): LiveConnection | undefined {
+    const conn = this.live.get(connectionId);
+    return conn?.socket.readyState === WebSocket.OPEN ? conn : undefined;
+  }
+
+  /** Tracks the socket until it closes, closing it at the idle and the hard timeout. */
+  add(socket: WebSocket, identity: ConnectionIdentity): LiveConnection {
+    const conn: LiveConnection = {
+      ...identity,
+      socket,
+      lastActiveAt: Date.now(),
+      hardTimer: setTimeout(() => goingAway(socket), this.timeouts.hardMs),
+    };
+    this.live.set(conn.connectionId, conn);
+    this.touch(conn);
+    socket.on('close', () => {
+      clearTimeout(conn.idleTimer);
+      clearTimeout(conn.hardTimer);
+      this.live.delete(conn.connectionId);
+    });
+    return conn;
+  }
+
+  /** Activity: restarts the idle timeout. */
+  touch(conn: LiveConnection) {
+    conn.lastActiveAt = Date.now();
+    clearTimeout(conn.idleTimer);
+    conn.idleTimer = setTimeout(() => goingAway(conn.socket), this.timeouts.idleMs);
+  }
+
+  /** Closes every socket with 1001, giving them `graceMs` to finish the close handshake, then cuts the rest. */
+  async closeAll(graceMs: number): Promise<void> {
+    for (const conn of this.live.values()) goingAway(conn.socket);
+    const deadline = Date.now() + graceMs;
+    while (this.live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const conn of this.live.values()) conn.socket.terminate();
+  }
+}

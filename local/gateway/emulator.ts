@@ -1,0 +1,121 @@
+/**
+ * A local stand-in for API Gateway's WebSocket API: it calls the same Lambda handlers with the same event shapes,
+ * serves `@connections` so the real management client works against it, and applies API Gateway's limits.
+ * It is an emulator, not a second implementation: all decisions stay in the handlers.
+ * This file is its lifecycle; events, routes, connections and the management API live next to it.
+ */
+import { createServer, type Server } from 'node:http';
+import { WebSocketServer } from 'ws';
+import { boundPort, close, hostForUrl, listen } from '../http.js';
+import type { LocalSettings } from '../settings.js';
+import { Connections } from './connections.js';
+import { serveManagement } from './management-api.js';
+import { type EmulatorRoutes, type Faults, RouteDriver } from './routes.js';
+
+export type { EmulatorRoutes, Faults } from './routes.js';
+
+/** API Gateway's limits: 32 KB per frame, 128 KB per message. */
+const MAX_FRAME_BYTES = 32 * 1024;
+const MAX_MESSAGE_BYTES = 128 * 1024;
+/** How long sockets get to close on shutdown before they are cut. */
+const CLOSE_GRACE_MS = 2000;
+
+export type EmulatorSettings = Pick<
+  LocalSettings,
+  'host' | 'wsPort' | 'idleTimeoutSeconds' | 'hardTimeoutSeconds' | 'faultDropDisconnect' | 'faultFailHandshake'
+>;
+
+export interface EmulatorOptions {
+  settings: EmulatorSettings;
+  /** may also be attached after start, once the port (and so the callback URL) is known */
+  routes?: EmulatorRoutes;
+  /** for fault injection; tests may pass a seeded one */
+  random?: () => number;
+  onError?: (error: unknown, where: string) => void;
+}
+
+export class GatewayEmulator {
+  private readonly http: Server;
+  private readonly connections: Connections;
+  private readonly driver: RouteDriver;
+  private readonly faults: Faults;
+  private closing = false;
+
+  constructor(private readonly options: EmulatorOptions) {
+    const { settings } = options;
+    const onError = options.onError ?? ((error, where) => console.error(`[gateway] ${where}:`, error));
+    this.faults = { dropDisconnectRate: settings.faultDropDisconnect, failHandshakeRate: settings.faultFailHandshake };
+    this.connections = new Connections({
+      idleMs: settings.idleTimeoutSeconds * 1000,
+      hardMs: settings.hardTimeoutSeconds * 1000,
+    });
+    this.driver = new RouteDriver({
+      connections: this.connections,
+      wss: new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false }),
+      faults: this.faults,
+      maxFrameBytes: MAX_FRAME_BYTES,
+      domainName: () => this.hostAndPort,
+      random: options.random ?? Math.random,
+      onError,
+    });
+    this.driver.routes = options.routes;
+    this.http = createServer((req, res) =>
+      serveManagement(req, res, this.connections, MAX_MESSAGE_BYTES).catch((error) => {
+        // An aborted body or a failing socket: answer if still possible, never take the process down.
+        onError(error, '@connections request failed');
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      }),
+    );
+    this.http.on('upgrade', (req, socket, head) =>
+      this.driver.handshake(req, socket, head, this.closing).catch((error) => {
+        onError(error, 'handshake failed');
+        socket.destroy();
+      }),
+    );
+  }
+
+  attach(routes: EmulatorRoutes) {
+    this.driver.routes = routes;
+  }
+
+  /** Changes fault injection while running (tests turn faults on and off). */
+  setFaults(faults: Partial<Faults>) {
+    Object.assign(this.faults, faults);
+  }
+
+  get port(): number {
+    return boundPort(this.http);
+  }
+
+  get url(): string {
+    return `ws://${this.hostAndPort}`;
+  }
+
+  /** The `@connections` endpoint, as `stage.callbackUrl` is in AWS. */
+  get callbackUrl(): string {
+    return `http://${this.hostAndPort}`;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private get hostAndPort(): string {
+    return `${hostForUrl(this.options.settings.host)}:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    const { wsPort, host } = this.options.settings;
+    await listen(this.http, { port: wsPort, host, label: 'WS_PORT' });
+    return this;
+  }
+
+  /** Closes every socket (running `$disconnect` for each, as API Gateway would on shutdown) and the port. */
+  async stop(): Promise<void> {
+    this.closing = true;
+    await this.connections.closeAll(CLOSE_GRACE_MS);
+    await this.driver.drain();
+    await close(this.http);
+  }
+}

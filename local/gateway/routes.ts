@@ -1,0 +1,136 @@
+/**
+ * Drives the routes as API Gateway does: `$connect` decides the handshake, each message goes to its route, and
+ * every accepted socket gets one `$disconnect` when it closes (unless a fault drops it).
+ */
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, type WebSocketServer } from 'ws';
+import type { WebSocketHandler } from '../../handlers/lib/events.js';
+import type { Connections, LiveConnection } from './connections.js';
+import {
+  type ConnectionIdentity,
+  connectEvent,
+  disconnectEvent,
+  identityOf,
+  lambdaContext,
+  messageEvent,
+  selectRoute,
+} from './events.js';
+import { limitFrameSize } from './frame-limit.js';
+
+export interface EmulatorRoutes {
+  $connect: WebSocketHandler;
+  $disconnect: WebSocketHandler;
+  $default: WebSocketHandler;
+  [routeKey: string]: WebSocketHandler;
+}
+
+export interface Faults {
+  /** share (0 to 1) of `$disconnect` events never delivered, as API Gateway may do */
+  dropDisconnectRate: number;
+  /** share (0 to 1) of admitted `$connect`s whose handshake then fails, with no `$disconnect` */
+  failHandshakeRate: number;
+}
+
+export interface RouteDriverOptions {
+  connections: Connections;
+  wss: WebSocketServer;
+  faults: Faults;
+  maxFrameBytes: number;
+  /** `host:port` the API answers on, as events carry it */
+  domainName: () => string;
+  random: () => number;
+  onError: (error: unknown, where: string) => void;
+}
+
+export class RouteDriver {
+  routes?: EmulatorRoutes;
+  private readonly pendingDisconnects = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: RouteDriverOptions) {}
+
+  /** The upgrade request: `$connect` first; only a 2xx answer completes the handshake. */
+  async handshake(req: IncomingMessage, socket: Duplex, head: Buffer, closing: boolean): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const routes = this.routes;
+    if (closing || !routes) return refuse(socket, 503, '');
+    const identity = identityOf(req);
+    let clientGone = false;
+    socket.once('close', () => (clientGone = true));
+    let result: Awaited<ReturnType<WebSocketHandler>>;
+    try {
+      result = await routes.$connect(connectEvent(req, identity, this.options.domainName()), lambdaContext('$connect'));
+    } catch (error) {
+      this.options.onError(error, '$connect handler threw');
+      return refuse(socket, 500, JSON.stringify({ message: 'Internal server error' }));
+    }
+    const status = result?.statusCode ?? 200;
+    if (status < 200 || status >= 300) return refuse(socket, status, result?.body ?? '');
+
+    if (clientGone || socket.destroyed) {
+      return this.disconnect(identity, { code: 1006, reason: 'Connection closed before handshake completed' });
+    }
+    if (this.options.random() < this.options.faults.failHandshakeRate) {
+      // Fault: the `$connect` committed but the client never gets its socket, and no `$disconnect` follows.
+      socket.destroy();
+      return;
+    }
+    this.options.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, identity));
+  }
+
+  /** Waits for every `$disconnect` still running. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.pendingDisconnects]);
+  }
+
+  private accept(socket: WebSocket, identity: ConnectionIdentity) {
+    limitFrameSize(socket, this.options.maxFrameBytes);
+    const conn = this.options.connections.add(socket, identity);
+    socket.on('message', (data, isBinary) => {
+      this.options.connections.touch(conn);
+      void this.message(conn, data as Buffer, isBinary);
+    });
+    // ws closes with 1009 itself when a frame or message is too large; nothing else to do on errors.
+    socket.on('error', () => {});
+    socket.on('close', (code, reason) => this.disconnect(identity, { code, reason: reason.toString() }));
+  }
+
+  private async message(conn: LiveConnection, data: Buffer, isBinary: boolean) {
+    const routes = this.routes!;
+    const body = isBinary ? data.toString('base64') : data.toString('utf8');
+    const routeKey = selectRoute(body, isBinary, (key) => key in routes);
+    const event = messageEvent(routeKey, conn, this.options.domainName(), { body, isBinary });
+    try {
+      const result = await routes[routeKey]!(event, lambdaContext(routeKey));
+      if (result?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) conn.socket.send(result.body);
+    } catch (error) {
+      this.options.onError(error, `${routeKey} handler threw`);
+      if (conn.socket.readyState === WebSocket.OPEN) {
+        const requestId = event.requestContext.requestId;
+        conn.socket.send(
+          JSON.stringify({ message: 'Internal server error', connectionId: conn.connectionId, requestId }),
+        );
+      }
+    }
+  }
+
+  private disconnect(identity: ConnectionIdentity, close: { code: number; reason: string }) {
+    if (this.options.random() < this.options.faults.dropDisconnectRate) return;
+    const event = disconnectEvent(identity, this.options.domainName(), close);
+    const run = this.routes!.$disconnect(event, lambdaContext('$disconnect'))
+      .catch((error) => this.options.onError(error, '$disconnect handler threw'))
+      .finally(() => this.pendingDisconnects.delete(run));
+    this.pendingDisconnects.add(run);
+  }
+}
+
+/** Answers the upgrade request with a plain HTTP status, as API Gateway does when `$connect` refuses. */
+function refuse(socket: Duplex, status: number, body: string) {
+  if (socket.destroyed) return;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,77 @@
+/** Ports and child processes for whoever starts the stack from outside: tests, the benchmark. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A port free on 127.0.0.1 right now, for a child that must be told its port up front. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface ReadyChild {
+  child: ChildProcess;
+  /** the stdout line that matched */
+  line: string;
+}
+
+export interface SpawnUntilReadyOptions {
+  /** a TypeScript entry point and its arguments, run with this Node and tsx */
+  args: string[];
+  /** added to this process's environment */
+  env?: Record<string, string>;
+  /** a stdout line matching this means the child is ready */
+  ready: RegExp;
+  timeoutMs?: number;
+}
+
+/**
+ * Starts `node --import tsx ...args` and waits for its ready line on stdout. If the child exits first or the wait
+ * times out, the promise rejects with everything the child printed, and the child is killed.
+ */
+export function spawnUntilReady(options: SpawnUntilReadyOptions): Promise<ReadyChild> {
+  const { args, ready, timeoutMs = 60_000 } = options;
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let isReady = false;
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      reject(new Error(`${args[0]} ${why}:\n${output}`));
+    };
+    const timer = setTimeout(() => fail(`not ready in ${timeoutMs / 1000} s`), timeoutMs);
+    child.stdout!.on('data', (d) => {
+      if (isReady) return; // a long-running child's output is not kept
+      output += d;
+      const line = output.split('\n').find((l) => ready.test(l));
+      if (line !== undefined) {
+        isReady = true;
+        clearTimeout(timer);
+        resolve({ child, line });
+      }
+    });
+    child.stderr!.on('data', (d) => {
+      if (!isReady) output += d;
+    });
+    child.once('exit', (code) => fail(`exited with ${code} before it was ready`));
+  });
+}
+
+/** SIGTERM, then SIGKILL if the child is still there after `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
