@@ -1,4 +1,7 @@
 /** A small, bounded run of the load tester against the local stack, on loopback only. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
 import { type LoadReport, runLoad } from '../../tools/loadtest/engine.js';
@@ -7,6 +10,7 @@ import { runTsx } from '../support/cli.js';
 import { startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
+const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 const runCli = (args: string[]) => runTsx('tools/loadtest/cli.ts', args);
 
 beforeAll(async () => {
@@ -28,7 +32,8 @@ describe('load tester', () => {
       '--duration',
       '1',
       '--settle',
-      '10',
+      // Ends as soon as everyone holds its share; the margin is for a busy machine, where a handshake can time out.
+      '20',
     ]);
 
     // Act
@@ -116,6 +121,54 @@ describe('load tester', () => {
 
     expect(code).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ violations: 2, maxHeldByOneUser: 3 });
+  });
+
+  it('as a command: --output writes the report to a file, stdout stays empty without --json', async () => {
+    // Prepare
+    const file = join(mkdtempSync(join(tmpdir(), 'lt-out-')), 'report.json');
+
+    // Act
+    const { code, stdout, stderr } = await runCli([
+      '--url',
+      stack.wsUrl,
+      '--users',
+      '2',
+      '--streams-per-user',
+      '3',
+      '--duration',
+      '0',
+      '--output',
+      file,
+    ]);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`report written to ${file}`);
+    const report = JSON.parse(readFileSync(file, 'utf8')) as LoadReport;
+    expect(report).toMatchObject({
+      tool: { name: 'streamgate-loadtest', version: packageVersion },
+      settings: { users: 2, streamsPerUser: 3, output: file },
+      verdict: { pass: true, exitCode: 0, reasons: [] },
+      heldAtEnd: 6,
+    });
+    expect(Date.parse(report.startedAt)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('as a command: exits 2 before any load when --output cannot be written', async () => {
+    const { code, stderr } = await runCli(['--url', stack.wsUrl, '--output', '/nonexistent-dir/report.json']);
+
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--output: cannot write/);
+  });
+
+  it('as a command: --help and --version on stdout, exit 0', async () => {
+    const help = await runCli(['--help']);
+    const version = await runCli(['--version']);
+
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^usage: npm run loadtest/);
+    expect(version).toMatchObject({ code: 0, stdout: `streamgate-loadtest ${packageVersion}\n`, stderr: '' });
   });
 
   it('as a command: exits 2 with the usage on a bad flag', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLoadOptions, UsageError } from '../../tools/loadtest/options.js';
+import { parseCommand, parseLoadOptions, UsageError } from '../../tools/loadtest/options.js';
 
 describe('parseLoadOptions', () => {
   it('reads the contract flags and applies defaults', () => {
@@ -19,6 +19,18 @@ describe('parseLoadOptions', () => {
       json: true,
     });
     expect(o.userPrefix).toMatch(/^lt-[0-9a-f]{6}$/);
+  });
+
+  it('asks for the help or the version without needing --url', () => {
+    expect(parseCommand(['--help'])).toEqual({ kind: 'help' });
+    expect(parseCommand(['-h', '--url', 'nope'])).toEqual({ kind: 'help' });
+    expect(parseCommand(['--version'])).toEqual({ kind: 'version' });
+  });
+
+  it('takes a file for the JSON report', () => {
+    const o = parseLoadOptions(['--url', 'ws://h', '--output', 'report.json']);
+
+    expect(o.output).toBe('report.json');
   });
 
   it('reads tokens from a file, one per line', () => {
@@ -40,6 +52,7 @@ describe('parseLoadOptions', () => {
     [['--url', 'ws://h', '--token', 't', '--token-file', 'f'], /not both/],
     [['--url', 'ws://h', '--token', 't', '--mint-tokens'], /not both/],
     [['--url', 'ws://h', '--bogus'], /bogus/],
+    [['--url', 'ws://h', '--output', ''], /--output needs a file name/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseLoadOptions(argv)).toThrow(UsageError);
     expect(() => parseLoadOptions(argv)).toThrow(message);

@@ -1,19 +1,46 @@
 /** `npm run loadtest -- --url ws://127.0.0.1:3001 --users 200 --streams-per-user 5` */
+import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { loadOrCreateSigningKey, mintToken, signingKeyPath } from '../../local/signing-key.js';
 import { runLoad } from './engine.js';
-import { type LoadOptions, parseLoadOptions, USAGE, UsageError } from './options.js';
+import { type LoadOptions, parseCommand, USAGE, UsageError } from './options.js';
 import { humanReport, progressLine } from './report.js';
+import { TOOL } from './version.js';
 
-async function main(): Promise<number> {
-  let options: LoadOptions;
+/** Checks before the run that the report files can be written: a long run must not end in a lost report. */
+function checkWritable(flag: string, file: string | undefined) {
+  if (!file) return;
+  const path = resolve(file);
   try {
-    options = parseLoadOptions(process.argv.slice(2));
+    accessSync(existsSync(path) ? path : dirname(path), constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag}: cannot write ${file}`);
+  }
+}
+
+function parse(argv: string[]): LoadOptions | number {
+  try {
+    const command = parseCommand(argv);
+    if (command.kind === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (command.kind === 'version') {
+      process.stdout.write(`${TOOL.name} ${TOOL.version}\n`);
+      return 0;
+    }
+    checkWritable('--output', command.options.output);
+    return command.options;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    if (error.message) process.stderr.write(`${error.message}\n\n`);
-    process.stderr.write(`${USAGE}\n`);
-    return error.message ? 2 : 0;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    return 2;
   }
+}
+
+async function main(): Promise<number> {
+  let options = parse(process.argv.slice(2));
+  if (typeof options === 'number') return options;
   if (options.mintTokens) options = { ...options, tokens: await mintTokens(options) };
   const tty = process.stderr.isTTY;
   const report = await runLoad(options, {
@@ -25,10 +52,13 @@ async function main(): Promise<number> {
   });
   if (tty) process.stderr.write('\n');
   process.stderr.write(humanReport(report));
-  if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  if (report.violations > 0) return 1;
-  if (report.lockedOut > 0) return 3;
-  return 0;
+  const json = `${JSON.stringify(report)}\n`;
+  if (options.json) process.stdout.write(json);
+  if (options.output) {
+    writeFileSync(options.output, json);
+    process.stderr.write(`  report written to ${options.output}\n`);
+  }
+  return report.verdict.exitCode;
 }
 
 /** One token per virtual user, signed with the key the local stack trusts, valid for the whole run and then some. */

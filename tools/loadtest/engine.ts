@@ -6,6 +6,8 @@ import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { sleep } from '../../core/retry.js';
 import type { LoadOptions } from './options.js';
+import { judge, type Verdict } from './verdict.js';
+import { TOOL } from './version.js';
 
 export interface LatencySummary {
   count: number;
@@ -16,7 +18,15 @@ export interface LatencySummary {
   mean: number;
 }
 
+/** The run's options as given, without credentials. */
+export type Settings = Omit<LoadOptions, 'tokens' | 'tokenTemplate'> & { tokens?: number; tokenTemplate?: string };
+
 export interface LoadReport {
+  tool: { name: string; version: string };
+  /** ISO 8601, when the first handshake could start */
+  startedAt: string;
+  settings: Settings;
+  verdict: Verdict;
   url: string;
   users: number;
   streamsPerUser: number;
@@ -262,6 +272,7 @@ class Sockets {
 /** Everything one run shares between its players. */
 interface Run {
   options: LoadOptions;
+  startedAt: string;
   elapsed: () => number;
   tally: Tally;
   crowd: Crowd;
@@ -275,6 +286,7 @@ function newRun(options: LoadOptions): Run {
   const started = performance.now();
   return {
     options,
+    startedAt: new Date().toISOString(),
     elapsed: () => performance.now() - started,
     tally: new Tally(),
     crowd: new Crowd(options),
@@ -449,9 +461,23 @@ interface Steady {
   lockedOut: number;
 }
 
-function verdict(run: Run, steady: Steady): LoadReport {
-  const { options, tally, crowd, phases } = run;
+function settingsOf(options: LoadOptions): Settings {
+  const { tokens, tokenTemplate, ...rest } = options;
   return {
+    ...rest,
+    ...(tokens ? { tokens: tokens.length } : {}),
+    ...(tokenTemplate ? { tokenTemplate: '(given, not shown)' } : {}),
+  };
+}
+
+function buildReport(run: Run, steady: Steady): LoadReport {
+  const { options, tally, crowd, phases } = run;
+  const violations = crowd.violators.size;
+  return {
+    tool: { ...TOOL },
+    startedAt: run.startedAt,
+    settings: settingsOf(options),
+    verdict: judge({ violations, lockedOut: steady.lockedOut }),
     url: options.url,
     users: options.users,
     streamsPerUser: options.streamsPerUser,
@@ -467,7 +493,7 @@ function verdict(run: Run, steady: Steady): LoadReport {
     heldAtEnd: steady.heldAtEnd,
     expectedHeld: options.users * crowd.share,
     maxHeldByOneUser: crowd.maxHeld,
-    violations: crowd.violators.size,
+    violations,
     lockedOut: steady.lockedOut,
     settledInMs:
       phases.settledAt === null ? null : Math.max(0, Math.round(phases.settledAt - options.durationS * 1000)),
@@ -488,5 +514,5 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   await hooks.onSteady?.();
   await closeAll(run, slots);
   clearInterval(progressTimer);
-  return verdict(run, steady);
+  return buildReport(run, steady);
 }

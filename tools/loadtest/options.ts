@@ -34,7 +34,12 @@ export interface LoadOptions {
   /** mint one token per user with the local stack's signing key (AUTH_MODE=jwt npm start) */
   mintTokens: boolean;
   json: boolean;
+  /** write the JSON report to this file */
+  output?: string;
 }
+
+/** What the command line asks for: a run, or just the usage or the version. */
+export type Command = { kind: 'run'; options: LoadOptions } | { kind: 'help' } | { kind: 'version' };
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -61,8 +66,11 @@ export const USAGE = `usage: npm run loadtest -- --url URL [options]
   --mint-tokens           AUTH_MODE=jwt npm start on this machine: sign one token per user (sub P-i) with the
                           local stack's key (SIGNING_KEY_FILE, else DATA_DIR/signing-key.json, else .data/)
   --json                  print one JSON object on stdout (the human report always goes to stderr)
+  --output FILE           write the JSON report to FILE
+  --version               print the version and exit
+  -h, --help              print this help and exit
 
-exit code: 0 ok, 1 limit violations, 2 bad usage, 3 some user could not hold its share again`;
+exit code: 0 pass, 1 limit violations, 2 bad usage, 3 some user could not hold its share again`;
 
 function num(
   name: string,
@@ -101,10 +109,19 @@ const FLAGS = {
   'token-file': { type: 'string' },
   'mint-tokens': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
+  output: { type: 'string' },
+  version: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
+/** The options of a run (as the bench and tests use it); asking for help or the version is a UsageError here. */
 export function parseLoadOptions(argv: string[]): LoadOptions {
+  const command = parseCommand(argv);
+  if (command.kind !== 'run') throw new UsageError(`--${command.kind} does not run a load test`);
+  return command.options;
+}
+
+export function parseCommand(argv: string[]): Command {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; strict: true }>>;
   try {
     parsed = parseArgs({
@@ -116,7 +133,8 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
     throw new UsageError((error as Error).message);
   }
   const v = parsed.values;
-  if (v.help) throw new UsageError('');
+  if (v.help) return { kind: 'help' };
+  if (v.version) return { kind: 'version' };
   if (!v.url) throw new UsageError('--url is required');
   let url: URL;
   try {
@@ -142,7 +160,8 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
   const prefix = v['user-prefix'] ?? `lt-${randomBytes(3).toString('hex')}`;
   if (!/^[A-Za-z0-9._\-:@]{1,100}$/.test(prefix))
     throw new UsageError('--user-prefix must be 1 to 100 of A-Z a-z 0-9 . _ - : @');
-  return {
+  if (v.output === '') throw new UsageError('--output needs a file name');
+  const options: LoadOptions = {
     url: url.toString(),
     users: num('users', v.users, 10, 1, 1_000_000, true),
     streamsPerUser: num('streams-per-user', v['streams-per-user'], 3, 1, 1000, true),
@@ -161,5 +180,7 @@ export function parseLoadOptions(argv: string[]): LoadOptions {
     tokens,
     mintTokens: v['mint-tokens'] ?? false,
     json: v.json ?? false,
+    output: v.output,
   };
+  return { kind: 'run', options };
 }

@@ -17,10 +17,9 @@ export function progressLine(p: Progress): string {
 }
 
 export function humanReport(r: LoadReport): string {
-  const ok = r.violations === 0 && r.lockedOut === 0;
   return [
     '',
-    `streamgate load test: ${r.url}`,
+    `streamgate load test: ${r.url}  (${r.tool.name} ${r.tool.version}, started ${r.startedAt})`,
     `  users ${r.users} x ${r.streamsPerUser} streams, limit ${r.limit}, ${r.durationS} s of load, ${(r.elapsedMs / 1000).toFixed(1)} s in all`,
     `  attempts          ${r.attempts}`,
     `  admitted          ${r.admitted}  (${r.admittedPerSecond.mean}/s mean over the admission window, ${r.admittedPerSecond.peak}/s best second)`,
@@ -35,9 +34,7 @@ export function humanReport(r: LoadReport): string {
     `  max held by one user  ${r.maxHeldByOneUser}`,
     `  limit violations  ${r.violations}`,
     `  locked-out users  ${r.lockedOut}`,
-    ok
-      ? '  PASS'
-      : `  FAIL: ${r.violations ? `${r.violations} users over the limit` : ''}${r.violations && r.lockedOut ? '; ' : ''}${r.lockedOut ? `${r.lockedOut} users could not hold their share again` : ''}`,
+    r.verdict.pass ? '  PASS' : `  FAIL (exit ${r.verdict.exitCode}): ${r.verdict.reasons.join('; ')}`,
     '',
   ].join('\n');
 }
