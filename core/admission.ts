@@ -4,7 +4,7 @@
  */
 import { LimitReachedError, StoreContentionError } from './errors.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
-import { type ConnectionRecord, effectiveLimit, type NewConnection } from './store/items.js';
+import { type ConnectionRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
 
 export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;
@@ -28,7 +28,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
   let refusal: LimitReachedError | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const outcome = await store.admit(conn, {
-      defaultLimit: deps.defaultLimit,
+      defaultLimit: planOrDefault(request, deps.defaultLimit),
       maxConnectionMs: deps.maxConnectionMs,
       round,
     });
@@ -49,7 +49,8 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
       }
       case 'limitReached': {
         const { counter } = outcome;
-        refusal = new LimitReachedError(request.userId, counter.active, effectiveLimit(counter, deps.defaultLimit));
+        const limit = effectiveLimit(counter, planOrDefault(request, deps.defaultLimit));
+        refusal = new LimitReachedError(request.userId, counter.active, limit);
         const reclaim = await reclaimGhosts(deps, counter, request.connectedAt);
         if (reclaim.kind === 'nothingFreed') throw refusal;
       }
@@ -90,7 +91,8 @@ export async function userStatus(
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') return undefined;
   const counter = await deps.store.getCounter(connection.userId);
-  return { userId: connection.userId, active: counter.active, limit: effectiveLimit(counter, deps.defaultLimit) };
+  const limit = effectiveLimit(counter, planOrDefault(connection, deps.defaultLimit));
+  return { userId: connection.userId, active: counter.active, limit };
 }
 
 async function closeQuietly(deps: AdmissionDeps, connectionId: string) {

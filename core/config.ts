@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { ClaimName, IDENTITY_DEFAULTS, type StaffRule, StaffValue } from './identity/claims.js';
 
 const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
@@ -19,6 +20,12 @@ const EnvSchema = z.object({
    */
   HANDSHAKE_GRACE_SECONDS: positiveInt(30, 3_600),
   DYNAMODB_ENDPOINT: z.url().optional(),
+  /**
+   * jwt mode: which claim of a verified token makes its bearer staff (the support API). The token itself is verified
+   * before any handler runs (the `$connect` authorizer, the HTTP API's JWT authorizer); handlers read its claims.
+   */
+  JWT_STAFF_CLAIM: ClaimName.default(IDENTITY_DEFAULTS.staff.claim),
+  JWT_STAFF_VALUE: StaffValue.default(IDENTITY_DEFAULTS.staff.value),
 });
 
 export interface Config {
@@ -30,6 +37,8 @@ export interface Config {
   maxConnectionMs: number;
   handshakeGraceMs: number;
   dynamodbEndpoint?: string;
+  /** jwt mode: the claim and value that make a token's bearer staff */
+  staff?: StaffRule;
 }
 
 /** Reads the environment once, at cold start, and refuses to start on anything missing or malformed. */
@@ -40,9 +49,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
-  if (e.AUTH_MODE === 'jwt') {
-    throw new ConfigError('AUTH_MODE=jwt is not available yet; use AUTH_MODE=dev');
-  }
   return {
     tableName: e.TABLE_NAME,
     authMode: e.AUTH_MODE,
@@ -52,5 +58,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxConnectionMs: e.MAX_CONNECTION_SECONDS * 1000,
     handshakeGraceMs: e.HANDSHAKE_GRACE_SECONDS * 1000,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+    staff: { claim: e.JWT_STAFF_CLAIM, value: e.JWT_STAFF_VALUE },
   };
 }

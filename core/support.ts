@@ -1,7 +1,7 @@
 /** What support staff can do: see a user's live streams, end one, change a user's limit. */
 import { ConnectionNotFoundError } from './errors.js';
 import type { ConnectionGateway, Logger } from './ports.js';
-import { type ConnectionRecord, type CounterRecord, effectiveLimit } from './store/items.js';
+import { type ConnectionRecord, type CounterRecord, effectiveLimit, planOrDefault } from './store/items.js';
 import type { StreamStore } from './store/store.js';
 
 export interface SupportDeps {
@@ -69,11 +69,13 @@ export async function listUserConnections(
   const counter = await deps.store.getCounter(userId);
   const { open } = await deps.store.countedConnections(counter);
   deps.audit.info('support: list connections', { staff, action: 'listConnections', userId });
+  const newestFirst = open.sort((a, b) => b.connectedAt - a.connectedAt);
   const view: UserConnectionsView = {
     userId,
-    limit: effectiveLimit(counter, deps.defaultLimit),
+    // The plan travels with the user's tokens; their newest connection carries the latest word on it.
+    limit: effectiveLimit(counter, planOrDefault(newestFirst[0], deps.defaultLimit)),
     active: counter.active,
-    connections: open.sort((a, b) => b.connectedAt - a.connectedAt).map(viewOf),
+    connections: newestFirst.map(viewOf),
   };
   if (counter.active !== open.length) view.drift = counter.active - open.length;
   return view;

@@ -1,10 +1,8 @@
 /** The verifier's settings from the environment (jwt mode), read once and refused early when incomplete. */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { ClaimName, StaffValue } from './claims.js';
 import { ASYMMETRIC_ALGORITHMS, DEFAULTS, parsePublicKeys, type VerifierOptions } from './verify.js';
-
-/** A claim name: plain, so that `__proto__`-like names and paths cannot be configured. */
-const ClaimName = z.string().regex(/^[A-Za-z][A-Za-z0-9_:.-]{0,63}$/, 'a claim name (letters, digits, _ : . -)');
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -29,10 +27,7 @@ export const IdentityEnvSchema = z
     JWT_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(DEFAULTS.clockSkewSeconds),
     JWT_LIMIT_CLAIM: ClaimName.default(DEFAULTS.limitClaim),
     JWT_STAFF_CLAIM: ClaimName.default(DEFAULTS.staff.claim),
-    JWT_STAFF_VALUE: z
-      .string()
-      .regex(/^\S{1,128}$/, 'one word')
-      .default(DEFAULTS.staff.value),
+    JWT_STAFF_VALUE: StaffValue.default(DEFAULTS.staff.value),
   })
   .refine((e) => (e.JWT_JWKS_URL === undefined) !== (e.JWT_PUBLIC_KEY === undefined), {
     message: 'set exactly one of JWT_JWKS_URL and JWT_PUBLIC_KEY',

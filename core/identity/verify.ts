@@ -17,6 +17,9 @@ import {
   jwtVerify,
 } from 'jose';
 import { LimitSchema, UserIdSchema } from '../params.js';
+import { IDENTITY_DEFAULTS, isStaff, ownClaim, type StaffRule } from './claims.js';
+
+export type { StaffRule } from './claims.js';
 
 /** Every asymmetric JWS algorithm jose verifies. Symmetric (HS*) and `none` are not in the vocabulary at all. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -42,13 +45,6 @@ export type KeySource =
   /** one public key, PEM (SPKI) or JWK JSON, or a JWKS JSON document, from configuration */
   | { kind: 'publicKey'; key: string };
 
-export interface StaffRule {
-  /** claim holding the caller's scopes or groups: a space-separated string (`scope`) or an array (`groups`) */
-  claim: string;
-  /** the value in that claim that makes the caller staff */
-  value: string;
-}
-
 export interface VerifierOptions {
   issuer: string;
   audience: string;
@@ -70,6 +66,8 @@ export interface Identity {
   streamLimit?: number;
   staff: boolean;
   expiresAt: Date;
+  /** every claim of the verified token, for an emulated API Gateway authorizer to pass on */
+  claims: Record<string, unknown>;
 }
 
 export type TokenProblem =
@@ -105,11 +103,7 @@ export interface TokenVerifier {
   verify(token: string | undefined | null): Promise<Identity>;
 }
 
-export const DEFAULTS = {
-  clockSkewSeconds: 30,
-  limitClaim: 'streams',
-  staff: { claim: 'scope', value: 'streamgate:staff' },
-} as const;
+export const DEFAULTS = IDENTITY_DEFAULTS;
 
 /** Larger than any sane token, small enough that parsing it costs nothing. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -242,18 +236,8 @@ function toIdentity(payload: JWTPayload, limitClaim: string, staff: StaffRule): 
   return {
     userId: userId.data,
     ...(streamLimit === undefined ? {} : { streamLimit }),
-    staff: hasStaffValue(ownClaim(payload, staff.claim), staff.value),
+    staff: isStaff(payload, staff),
     expiresAt: new Date((payload.exp as number) * 1000),
+    claims: payload,
   };
-}
-
-/** Own properties only: a claim named `__proto__` or `constructor` must not reach into the prototype. */
-function ownClaim(payload: JWTPayload, name: string): unknown {
-  return Object.hasOwn(payload, name) ? payload[name] : undefined;
-}
-
-function hasStaffValue(claim: unknown, value: string): boolean {
-  if (typeof claim === 'string') return claim.split(/\s+/).includes(value);
-  if (Array.isArray(claim)) return claim.some((c) => c === value);
-  return false;
 }

@@ -13,6 +13,8 @@ export interface ConnectionRecord {
   device?: string;
   sourceIp?: string;
   userAgent?: string;
+  /** the stream limit of the user's plan, from their token (jwt mode); a staff override still beats it */
+  planLimit?: number;
   connectedAt: number;
   lastSeenAt: number;
   leaseExpiresAt: number;
@@ -33,9 +35,17 @@ export interface CounterRecord {
 
 export type NewConnection = Omit<ConnectionRecord, 'state' | 'closedAt' | 'closeReason' | 'lastSeenAt'>;
 
-/** The limit in force for a user: the staff-set override when there is one, else the service's default. */
-export function effectiveLimit(counter: Pick<CounterRecord, 'limitOverride'>, defaultLimit: number): number {
-  return counter.limitOverride ?? defaultLimit;
+/**
+ * The limit in force for a user: the staff-set override when there is one, else `fallback`: the plan's limit from
+ * the token when it carries one (see `planOrDefault`), else the service's default.
+ */
+export function effectiveLimit(counter: Pick<CounterRecord, 'limitOverride'>, fallback: number): number {
+  return counter.limitOverride ?? fallback;
+}
+
+/** The limit a user has without a staff override: their plan's (token claim) when known, else the default. */
+export function planOrDefault(connection: Pick<ConnectionRecord, 'planLimit'> | undefined, defaultLimit: number) {
+  return connection?.planLimit ?? defaultLimit;
 }
 
 export function toConnection(item: Item = {}): ConnectionRecord {
@@ -46,6 +56,7 @@ export function toConnection(item: Item = {}): ConnectionRecord {
     device: item.device as string | undefined,
     sourceIp: item.sourceIp as string | undefined,
     userAgent: item.userAgent as string | undefined,
+    planLimit: item.planLimit === undefined ? undefined : Number(item.planLimit),
     connectedAt: Number(item.connectedAt),
     lastSeenAt: Number(item.lastSeenAt ?? item.connectedAt),
     leaseExpiresAt: Number(item.leaseExpiresAt),

@@ -52,7 +52,7 @@ export interface StoreOptions {
 }
 
 export interface AdmitOptions {
-  /** the limit when the user has no override */
+  /** the limit when the user has no override: the plan's (token claim) or the service's default */
   defaultLimit: number;
   /** API Gateway's hard limit on a socket's life; sets the item's TTL */
   maxConnectionMs: number;

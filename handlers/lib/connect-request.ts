@@ -1,5 +1,5 @@
 import type { ConnectRequest } from '../../core/admission.js';
-import { check, DeviceSchema, StreamIdSchema, UserIdSchema } from '../../core/params.js';
+import { check, DeviceSchema, LimitSchema, StreamIdSchema, UserIdSchema } from '../../core/params.js';
 import type { WebSocketEvent } from './events.js';
 import { ErrorCode } from './responses.js';
 
@@ -9,8 +9,35 @@ export type ParsedConnect =
 
 const SINGLE_VALUED = ['userId', 'streamId', 'device', 'token'] as const;
 
+type Identity = { ok: true; userId: string; planLimit?: number } | (ParsedConnect & { ok: false });
+
+const unauthorized = (message: string) =>
+  ({ ok: false, statusCode: 401, code: ErrorCode.UNAUTHORIZED, message }) as const;
+
+/** dev mode: whoever the query says (local use only). */
+function identityFromQuery(query: Record<string, string | undefined>): Identity {
+  if (!query.userId) return unauthorized('userId is required');
+  const userId = check(UserIdSchema, query.userId);
+  if (!userId.ok) return { ok: false, statusCode: 400, code: ErrorCode.INVALID_PARAMETER, message: userId.message };
+  return { ok: true, userId: userId.value };
+}
+
+/**
+ * jwt mode: whoever the `$connect` authorizer verified, never the query. Without the authorizer's word (a route
+ * deployed without it), nobody is admitted.
+ */
+function identityFromAuthorizer(authorizer: Record<string, unknown> | null | undefined): Identity {
+  const userId = check(UserIdSchema, authorizer?.userId);
+  if (!userId.ok) return unauthorized('a verified token is required');
+  const raw = authorizer?.streamLimit;
+  if (raw === undefined || raw === null || raw === '') return { ok: true, userId: userId.value };
+  const planLimit = check(LimitSchema, typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : raw);
+  if (!planLimit.ok) return unauthorized('the token carries no valid stream limit');
+  return { ok: true, userId: userId.value, planLimit: planLimit.value };
+}
+
 /** Turns a `$connect` event into a request, or says why not (401: who is it?; 400: what is this?). */
-export function parseConnect(event: WebSocketEvent): ParsedConnect {
+export function parseConnect(event: WebSocketEvent, authMode: 'dev' | 'jwt' = 'dev'): ParsedConnect {
   const query = event.queryStringParameters ?? {};
   const multi = event.multiValueQueryStringParameters ?? {};
   for (const name of SINGLE_VALUED) {
@@ -23,11 +50,9 @@ export function parseConnect(event: WebSocketEvent): ParsedConnect {
       };
     }
   }
-  if (!query.userId) {
-    return { ok: false, statusCode: 401, code: ErrorCode.UNAUTHORIZED, message: 'userId is required' };
-  }
-  const userId = check(UserIdSchema, query.userId);
-  if (!userId.ok) return { ok: false, statusCode: 400, code: ErrorCode.INVALID_PARAMETER, message: userId.message };
+  const identity =
+    authMode === 'jwt' ? identityFromAuthorizer(event.requestContext.authorizer) : identityFromQuery(query);
+  if (!identity.ok) return identity;
   // An empty optional parameter means "none": players send `streamId=` when they have no id.
   const streamId = query.streamId ? check(StreamIdSchema, query.streamId) : undefined;
   if (streamId && !streamId.ok)
@@ -41,7 +66,8 @@ export function parseConnect(event: WebSocketEvent): ParsedConnect {
     ok: true,
     request: {
       connectionId: ctx.connectionId,
-      userId: userId.value,
+      userId: identity.userId,
+      ...(identity.planLimit === undefined ? {} : { planLimit: identity.planLimit }),
       streamId: streamId?.value,
       device: device?.value,
       sourceIp: ctx.identity?.sourceIp,

@@ -6,6 +6,11 @@ import type { APIGatewayEventWebsocketRequestContextV2 } from 'aws-lambda';
 
 export interface WebSocketRequestContext extends APIGatewayEventWebsocketRequestContextV2 {
   identity: { sourceIp: string; userAgent?: string };
+  /**
+   * `$connect` behind the REQUEST authorizer (jwt mode): `principalId` and the context the authorizer returned
+   * (API Gateway may hand numbers on as strings).
+   */
+  authorizer?: Record<string, unknown> | null;
   /** `$disconnect` only */
   disconnectStatusCode?: number;
   disconnectReason?: string;

@@ -4,8 +4,9 @@
  * `{"type": "error", code, message}`.
  */
 export const ErrorCode = {
-  // $connect
+  // $connect, support API
   UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
   INVALID_PARAMETER: 'INVALID_PARAMETER',
   LIMIT_REACHED: 'LIMIT_REACHED',
   // message frames

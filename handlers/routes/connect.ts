@@ -6,9 +6,9 @@ import type { WebSocketHandler } from '../lib/events.js';
 import { ErrorCode, errorBody } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
-export function createConnectHandler({ deps, logger }: Runtime): WebSocketHandler {
+export function createConnectHandler({ config, deps, logger }: Runtime): WebSocketHandler {
   return async (event) => {
-    const parsed = parseConnect(event);
+    const parsed = parseConnect(event, config.authMode);
     if (!parsed.ok) return { statusCode: parsed.statusCode, body: errorBody(parsed.code, parsed.message) };
     try {
       const result = await connect(deps, parsed.request);

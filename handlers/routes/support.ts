@@ -1,11 +1,13 @@
 /**
- * The support API: an API Gateway HTTP API (payload v2) handler, behind IAM authorization in AWS and behind the
- * local adapter's bearer token on one machine. Routes on method and path so it works with explicit routes or a
+ * The support API: an API Gateway HTTP API (payload v2) handler. In jwt mode (AWS, or `AUTH_MODE=jwt npm start`) the
+ * HTTP API's JWT authorizer verifies the staff token and this handler checks its claims again (a route deployed without
+ * the authorizer must not be open); in dev mode the local adapter's bearer token (`ADMIN_TOKEN`) stands in. Routes on method and path so it works with explicit routes or a
  * single `$default` route alike.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { ConnectionNotFoundError } from '../../core/errors.js';
+import { IDENTITY_DEFAULTS, isStaff, type StaffRule } from '../../core/identity/claims.js';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
 import {
   clearUserLimit,
@@ -19,7 +21,11 @@ import type { Runtime } from '../lib/runtime.js';
 
 export type SupportEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & {
-    authorizer?: { iam?: { userArn?: string; userId?: string } };
+    authorizer?: {
+      iam?: { userArn?: string; userId?: string };
+      /** the HTTP API's JWT authorizer: the verified token's claims (non-string claims flattened to strings) */
+      jwt?: { claims?: Record<string, unknown>; scopes?: string[] | null };
+    };
   };
 };
 
@@ -35,6 +41,8 @@ const json = (statusCode: number, body?: unknown): Result =>
 type Result = APIGatewayProxyStructuredResultV2;
 type Route = {
   method: string;
+  /** answered without a staff identity */
+  open?: true;
   pattern: RegExp;
   run: (params: string[], event: SupportEvent, staff: string) => Promise<Result>;
 };
@@ -49,7 +57,7 @@ const forUser =
   };
 
 const routesFor = (supportDeps: SupportDeps): Route[] => [
-  { method: 'GET', pattern: /^\/health$/, run: async () => json(200, { status: 'ok' }) },
+  { method: 'GET', pattern: /^\/health$/, open: true, run: async () => json(200, { status: 'ok' }) },
   {
     method: 'GET',
     pattern: /^\/users\/([^/]+)\/connections$/,
@@ -101,6 +109,7 @@ export type SupportHandler = (event: SupportEvent) => Promise<Result>;
 
 export function createSupportHandler({ store, gateway, config, audit, logger }: Runtime): SupportHandler {
   const routes = routesFor({ store, gateway, defaultLimit: config.defaultLimit, audit });
+  const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;
   return async (event) => {
     const method = event.requestContext.http.method.toUpperCase();
     let segments: string[];
@@ -117,7 +126,9 @@ export function createSupportHandler({ store, gateway, config, audit, logger }: 
     if (!found)
       return errorResponse(405, ErrorCode.METHOD_NOT_ALLOWED, `use ${matching.map((x) => x.r.method).join(' or ')}`);
     const params = found.m!.slice(1).map((p) => p.replaceAll('\u0000', '/'));
-    const staff = event.requestContext.authorizer?.iam?.userArn ?? 'unknown';
+    const who = found.r.open ? { ok: true as const, staff: 'nobody' } : staffOf(event, config.authMode, staffRule);
+    if (!who.ok) return who.refusal;
+    const { staff } = who;
     try {
       return await found.r.run(params, event, staff);
     } catch (error) {
@@ -127,4 +138,21 @@ export function createSupportHandler({ store, gateway, config, audit, logger }: 
       return errorResponse(503, ErrorCode.UNAVAILABLE, 'the service cannot answer right now; try again');
     }
   };
+}
+
+type StaffCheck = { ok: true; staff: string } | { ok: false; refusal: Result };
+
+/** Who is acting, for the audit log; in jwt mode also whether the token's claims say staff (401 / 403 otherwise). */
+function staffOf(event: SupportEvent, authMode: 'dev' | 'jwt', rule: StaffRule): StaffCheck {
+  const authorizer = event.requestContext.authorizer;
+  if (authMode === 'dev') return { ok: true, staff: authorizer?.iam?.userArn ?? 'unknown' };
+  const claims = authorizer?.jwt?.claims;
+  const sub = claims?.sub;
+  if (!claims || typeof sub !== 'string' || sub === '') {
+    return { ok: false, refusal: errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer STAFF_TOKEN') };
+  }
+  if (!isStaff(claims, rule)) {
+    return { ok: false, refusal: errorResponse(403, ErrorCode.FORBIDDEN, 'this token is not a staff token') };
+  }
+  return { ok: true, staff: sub };
 }

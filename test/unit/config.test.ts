@@ -15,7 +15,14 @@ describe('loadConfig', () => {
       maxConnectionMs: 7_200_000,
       handshakeGraceMs: 30_000,
       dynamodbEndpoint: undefined,
+      staff: { claim: 'scope', value: 'streamgate:staff' },
     });
+  });
+
+  it('takes jwt mode, with the staff rule from JWT_STAFF_*', () => {
+    const config = loadConfig({ ...base, AUTH_MODE: 'jwt', JWT_STAFF_CLAIM: 'groups', JWT_STAFF_VALUE: 'support' });
+
+    expect(config).toMatchObject({ authMode: 'jwt', staff: { claim: 'groups', value: 'support' } });
   });
 
   it.each([
@@ -24,6 +31,7 @@ describe('loadConfig', () => {
     ['an unknown auth mode', { ...base, AUTH_MODE: 'none' }, /AUTH_MODE/],
     ['a zero limit', { ...base, STREAM_LIMIT: '0' }, /STREAM_LIMIT/],
     ['a fractional limit', { ...base, STREAM_LIMIT: '2.5' }, /STREAM_LIMIT/],
+    ['a hostile staff claim', { ...base, AUTH_MODE: 'jwt', JWT_STAFF_CLAIM: '__proto__' }, /JWT_STAFF_CLAIM/],
   ])('fails fast on %s', (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

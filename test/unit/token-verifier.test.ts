@@ -63,7 +63,12 @@ describe('token verifier: valid tokens', () => {
 
     const identity = await withJwks().verify(token);
 
-    expect(identity).toEqual({ userId: 'alice', staff: false, expiresAt: new Date((NOW + 600) * 1000) });
+    expect(identity).toEqual({
+      userId: 'alice',
+      staff: false,
+      expiresAt: new Date((NOW + 600) * 1000),
+      claims: claims('alice'),
+    });
   });
 
   it('admits an RS256 token against a configured PEM public key', async () => {
@@ -112,7 +117,7 @@ describe('token verifier: valid tokens', () => {
       token,
     );
 
-    expect(identity).toEqual({ userId: 'heidi', staff: false, expiresAt: expect.any(Date) });
+    expect(identity).toEqual({ userId: 'heidi', staff: false, expiresAt: expect.any(Date), claims: claims('heidi') });
   });
 });
 
