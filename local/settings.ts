@@ -68,6 +68,19 @@ const LocalSettingsSchema = z.object({
       oneOf(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']).default('WARN'),
     ),
   ),
+  /**
+   * jwt mode. Unset: the stack is its own issuer (`streamgate-local`, audience `streamgate`), signing with its local
+   * key (`signingKeyFile`, else `DATA_DIR/signing-key.json`, else `.data/`). Set: tokens of another issuer, checked
+   * like the Lambda authorizer's settings (issuer, audience and exactly one key source).
+   */
+  jwtIssuer: unsetIfEmpty(z.string().optional()),
+  jwtAudience: unsetIfEmpty(z.string().optional()),
+  jwtJwksUrl: unsetIfEmpty(z.string().optional()),
+  jwtPublicKey: unsetIfEmpty(z.string().optional()),
+  jwtLimitClaim: unsetIfEmpty(z.string().optional()),
+  jwtStaffClaim: unsetIfEmpty(z.string().optional()),
+  jwtStaffValue: unsetIfEmpty(z.string().optional()),
+  signingKeyFile: unsetIfEmpty(z.string().optional()),
   /** set by code only: tests give each file a table of its own */
   tableName: z.string().min(3, 'must have at least 3 characters').default('streamgate'),
 });
@@ -93,6 +106,14 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   faultDropDisconnect: 'FAULT_DROP_DISCONNECT',
   faultFailHandshake: 'FAULT_FAIL_HANDSHAKE',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
+  jwtIssuer: 'JWT_ISSUER',
+  jwtAudience: 'JWT_AUDIENCE',
+  jwtJwksUrl: 'JWT_JWKS_URL',
+  jwtPublicKey: 'JWT_PUBLIC_KEY',
+  jwtLimitClaim: 'JWT_LIMIT_CLAIM',
+  jwtStaffClaim: 'JWT_STAFF_CLAIM',
+  jwtStaffValue: 'JWT_STAFF_VALUE',
+  signingKeyFile: 'SIGNING_KEY_FILE',
 };
 
 /** A setting out of range or malformed; the message names every bad one, on one line. */

@@ -6,6 +6,7 @@
 import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
 import { createRuntime, type Runtime } from '../handlers/lib/runtime.js';
+import { createAuthorizer } from '../handlers/routes/authorizer.js';
 import { createConnectHandler } from '../handlers/routes/connect.js';
 import { createDisconnectHandler } from '../handlers/routes/disconnect.js';
 import { createMessageHandler } from '../handlers/routes/message.js';
@@ -13,19 +14,26 @@ import { createSupportHandler } from '../handlers/routes/support.js';
 import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
 import { GatewayEmulator } from './gateway/emulator.js';
+import { type LocalIdentity, localIdentity } from './identity.js';
 import { type LocalSettings, localSettings } from './settings.js';
-import { newAdminToken, SupportServer } from './support-server.js';
+import type { LocalSigningKey } from './signing-key.js';
+import { newAdminToken, type SupportAuth, SupportServer } from './support-server.js';
 
 /** Settings (defaults and ranges in `settings.ts`), plus what only tests set. */
 export interface LocalStackOptions extends Partial<LocalSettings> {
   /** for tests of an unreachable store: do not create the table */
   skipTableSetup?: boolean;
+  /** jwt mode: sign with this key (held in memory) instead of the key file */
+  signingKey?: LocalSigningKey;
 }
 
 export interface LocalStack {
   wsUrl: string;
   httpUrl: string;
+  /** dev mode's bearer token of the support API */
   adminToken: string;
+  /** jwt mode: the verifier and, when the stack is its own issuer, its signing key (tests mint tokens with it) */
+  identity?: LocalIdentity;
   callbackUrl: string;
   dynamodbEndpoint: string;
   tableName: string;
@@ -47,6 +55,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.length = 0;
   };
   try {
+    // jwt mode: the issuer's keys first, so that a bad setting stops the start before anything listens.
+    const identity = settings.authMode === 'jwt' ? await localIdentity(settings, options.signingKey) : undefined;
+
     let endpoint = settings.dynamodbEndpoint;
     if (!endpoint) {
       dynamo = await startDynamoDbLocal({ dataDir: settings.dataDir });
@@ -69,17 +80,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         STREAM_LIMIT: String(settings.streamLimit),
         LEASE_SECONDS: String(settings.leaseSeconds),
         HANDSHAKE_GRACE_SECONDS: String(settings.handshakeGraceSeconds),
+        JWT_STAFF_CLAIM: identity?.staff.claim,
+        JWT_STAFF_VALUE: identity?.staff.value,
       }),
       { logLevel: settings.logLevel },
     );
-    emulator.attach({
-      $connect: createConnectHandler(runtime),
-      $disconnect: createDisconnectHandler(runtime),
-      $default: createMessageHandler(runtime),
-    });
+    emulator.attach(
+      {
+        $connect: createConnectHandler(runtime),
+        $disconnect: createDisconnectHandler(runtime),
+        $default: createMessageHandler(runtime),
+      },
+      // jwt mode: the `$connect` REQUEST authorizer, run before `$connect` as API Gateway does.
+      { authorizer: identity && createAuthorizer({ verifier: identity.verifier, logger: runtime.logger }) },
+    );
 
     const adminToken = settings.adminToken ?? newAdminToken();
-    const supportServer = await new SupportServer(createSupportHandler(runtime), adminToken, settings).start();
+    const auth: SupportAuth = identity
+      ? { kind: 'jwt', verifier: identity.verifier, staff: identity.staff, jwks: identity.jwks }
+      : { kind: 'adminToken', token: adminToken };
+    const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings).start();
     stoppers.push(() => supportServer.stop());
 
     const sweeper = createSweepHandler(runtime);
@@ -103,6 +123,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       wsUrl: emulator.url,
       httpUrl: supportServer.url,
       adminToken,
+      identity,
       callbackUrl: emulator.callbackUrl,
       dynamodbEndpoint: endpoint,
       tableName,

@@ -6,12 +6,17 @@ import { ConfigError } from '../core/errors.js';
 import { JavaMissingError } from './dynamodb-local.js';
 import { ListenError } from './http.js';
 import { SettingsError, settingsFromEnv } from './settings.js';
+import { SigningKeyFileError } from './signing-key.js';
 import { startLocalStack } from './stack.js';
 
 /** What a user can fix gets one line and an exit code; anything else, the whole story and 1. */
 function exitCodeFor(error: unknown): { code: number; line?: string } {
   if (error instanceof SettingsError) return { code: 2, line: error.message };
-  const fixable = error instanceof ListenError || error instanceof JavaMissingError || error instanceof ConfigError;
+  const fixable =
+    error instanceof ListenError ||
+    error instanceof JavaMissingError ||
+    error instanceof ConfigError ||
+    error instanceof SigningKeyFileError;
   return { code: 1, line: fixable ? error.message : undefined };
 }
 
@@ -34,9 +39,13 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   const token = settings.adminToken ? '(from ADMIN_TOKEN)' : stack.adminToken;
-  console.log(
-    `streamgate ready: ws ${stack.wsUrl} (players, @connections) support ${stack.httpUrl} (admin token: ${token})`,
-  );
+  const key = stack.identity?.signingKey?.file;
+  const auth = !stack.identity
+    ? `admin token: ${token}`
+    : key
+      ? `jwt: tokens from npm run --silent token -- --user U [--staff], key ${key}`
+      : 'jwt: tokens of JWT_ISSUER';
+  console.log(`streamgate ready: ws ${stack.wsUrl} (players, @connections) support ${stack.httpUrl} (${auth})`);
 }
 
 main().catch((error) => {

@@ -1,11 +1,15 @@
 /**
  * Serves the support handler on a local port, building the API Gateway HTTP API (payload v2) event it gets in
- * AWS. AWS authorizes staff with IAM; here a bearer token stands in for it.
+ * AWS. In dev mode a bearer token (`ADMIN_TOKEN`) stands in for AWS's authorization; in jwt mode this plays the HTTP
+ * API's JWT authorizer: a verified token or 401, a staff token or 403, and the token's claims in the event.
  */
 
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { JSONWebKeySet } from 'jose';
+import { isStaff, type StaffRule } from '../core/identity/claims.js';
+import { InvalidTokenError, type TokenVerifier } from '../core/identity/verify.js';
 import { ErrorCode, errorResponse } from '../handlers/lib/responses.js';
 import type { SupportEvent } from '../handlers/support.js';
 import { boundPort, close, flattenHeaders, hostForUrl, listen, readBody } from './http.js';
@@ -14,6 +18,14 @@ import type { LocalSettings } from './settings.js';
 type SupportHandler = (event: SupportEvent) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+export type SupportAuth =
+  | { kind: 'adminToken'; token: string }
+  /** `jwks`: the stack's own public keys, served at `/.well-known/jwks.json` */
+  | { kind: 'jwt'; verifier: TokenVerifier; staff: StaffRule; jwks?: JSONWebKeySet };
+
+type Authorizer = NonNullable<SupportEvent['requestContext']['authorizer']>;
+type AuthOutcome = { ok: true; authorizer: Authorizer } | { ok: false; result: APIGatewayProxyStructuredResultV2 };
 
 export function newAdminToken(): string {
   return randomBytes(24).toString('base64url');
@@ -31,7 +43,7 @@ export class SupportServer {
 
   constructor(
     private readonly handler: SupportHandler,
-    private readonly adminToken: string,
+    private readonly auth: SupportAuth,
     private readonly options: Pick<LocalSettings, 'httpPort' | 'host'>,
   ) {
     this.server = createServer((req, res) => void this.serve(req, res));
@@ -50,14 +62,24 @@ export class SupportServer {
     await close(this.server);
   }
 
+  private authorize(header: string): Promise<AuthOutcome> {
+    return authorizeWith(this.auth, header);
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/.well-known/jwks.json' && this.auth.kind === 'jwt' && this.auth.jwks) {
+      return send(res, {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' },
+        body: JSON.stringify(this.auth.jwks),
+      });
+    }
+    let authorizer: Authorizer = {};
     if (url.pathname !== '/health') {
-      const auth = req.headers.authorization ?? '';
-      const presented = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-      if (!presented || !tokenMatches(presented, this.adminToken)) {
-        return send(res, errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer ADMIN_TOKEN'));
-      }
+      const outcome = await this.authorize(req.headers.authorization ?? '');
+      if (!outcome.ok) return send(res, outcome.result);
+      authorizer = outcome.authorizer;
     }
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {
@@ -87,8 +109,7 @@ export class SupportServer {
         stage: '$default',
         time: new Date(now).toISOString(),
         timeEpoch: now,
-        // Who did it, for the audit log: in AWS this is the caller's IAM identity.
-        authorizer: { iam: { userArn: 'local:admin-token' } },
+        authorizer,
       },
       body: body.length ? body.toString('utf8') : undefined,
       isBase64Encoded: false,
@@ -100,6 +121,45 @@ export class SupportServer {
       send(res, errorResponse(500, ErrorCode.INTERNAL, 'internal error'));
     }
   }
+}
+
+/** What the caller proves, as API Gateway would hand it to the handler; or the refusal. */
+async function authorizeWith(auth: SupportAuth, header: string): Promise<AuthOutcome> {
+  const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  if (auth.kind === 'adminToken') {
+    if (!presented || !tokenMatches(presented, auth.token)) {
+      return {
+        ok: false,
+        result: errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer ADMIN_TOKEN'),
+      };
+    }
+    // Who did it, for the audit log: in AWS this is the caller's IAM identity.
+    return { ok: true, authorizer: { iam: { userArn: 'local:admin-token' } } };
+  }
+  try {
+    const identity = await auth.verifier.verify(presented);
+    if (!isStaff(identity.claims, auth.staff)) {
+      return { ok: false, result: errorResponse(403, ErrorCode.FORBIDDEN, 'this token is not a staff token') };
+    }
+    // As the HTTP API's JWT authorizer passes them on: every claim as text.
+    const claims = Object.fromEntries(
+      Object.entries(identity.claims).map(([k, v]) => [k, typeof v === 'string' ? v : flatten(v)]),
+    );
+    return { ok: true, authorizer: { jwt: { claims, scopes: null } } };
+  } catch (error) {
+    if (error instanceof InvalidTokenError) {
+      return {
+        ok: false,
+        result: errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer STAFF_TOKEN (a valid one)'),
+      };
+    }
+    return { ok: false, result: errorResponse(503, ErrorCode.UNAVAILABLE, 'the token issuer cannot be reached') };
+  }
+}
+
+/** API Gateway's rendering of a non-string claim: arrays as `[a b]`, the rest as JSON. */
+function flatten(value: unknown): string {
+  return Array.isArray(value) ? `[${value.join(' ')}]` : JSON.stringify(value);
 }
 
 function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2) {

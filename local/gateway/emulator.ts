@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer } from 'ws';
+import type { Authorizer } from '../../handlers/routes/authorizer.js';
 import { boundPort, close, hostForUrl, listen } from '../http.js';
 import type { LocalSettings } from '../settings.js';
 import { Connections } from './connections.js';
@@ -75,8 +76,10 @@ export class GatewayEmulator {
     );
   }
 
-  attach(routes: EmulatorRoutes) {
+  /** The handlers; with an `authorizer`, every handshake passes it before `$connect` runs (jwt mode). */
+  attach(routes: EmulatorRoutes, options: { authorizer?: Authorizer } = {}) {
     this.driver.routes = routes;
+    this.driver.authorizer = options.authorizer;
   }
 
   /** Changes fault injection while running (tests turn faults on and off). */
@@ -99,6 +102,11 @@ export class GatewayEmulator {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** How often a route (or `authorizer`) has been invoked since start. */
+  invocations(route: string): number {
+    return this.driver.invocations.get(route) ?? 0;
   }
 
   private get hostAndPort(): string {

@@ -2,6 +2,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocketEvent, WebSocketRequestContext } from '../../handlers/lib/events.js';
+import type { AuthorizerEvent } from '../../handlers/routes/authorizer.js';
 import { flattenHeaders, multiValueHeaders } from '../http.js';
 
 const API_ID = 'local';
@@ -77,6 +78,20 @@ export function connectEvent(req: IncomingMessage, id: ConnectionIdentity, domai
     : null;
   event.multiValueQueryStringParameters = params.size ? multi : null;
   return event;
+}
+
+/** The `$connect` REQUEST authorizer's event: the handshake's headers and query, and the `$connect` route's ARN. */
+export function authorizerEvent(connect: WebSocketEvent): AuthorizerEvent & Record<string, unknown> {
+  return {
+    type: 'REQUEST',
+    methodArn: `arn:aws:execute-api:local:000000000000:${API_ID}/${STAGE}/$connect`,
+    headers: connect.headers,
+    multiValueHeaders: connect.multiValueHeaders,
+    queryStringParameters: connect.queryStringParameters,
+    multiValueQueryStringParameters: connect.multiValueQueryStringParameters,
+    stageVariables: {},
+    requestContext: { ...connect.requestContext },
+  };
 }
 
 /** A message: text as it came, binary as base64. */

@@ -7,8 +7,11 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { WebSocketHandler } from '../../handlers/lib/events.js';
+import { ErrorCode, errorBody } from '../../handlers/lib/responses.js';
+import { type Authorizer, UNAUTHORIZED } from '../../handlers/routes/authorizer.js';
 import type { Connections, LiveConnection } from './connections.js';
 import {
+  authorizerEvent,
   type ConnectionIdentity,
   connectEvent,
   disconnectEvent,
@@ -44,8 +47,15 @@ export interface RouteDriverOptions {
   onError: (error: unknown, where: string) => void;
 }
 
+/** What API Gateway does with an authorizer's answer: a context for `$connect`, or a refusal. */
+type Authorization = { ok: true; context: Record<string, unknown> } | { ok: false; status: number; body: string };
+
 export class RouteDriver {
   routes?: EmulatorRoutes;
+  /** the `$connect` REQUEST authorizer (jwt mode); runs before `$connect`, which never runs if it refuses */
+  authorizer?: Authorizer;
+  /** how often each route (and `authorizer`) was invoked, for tests that must show a handler never ran */
+  readonly invocations = new Map<string, number>();
   private readonly pendingDisconnects = new Set<Promise<unknown>>();
 
   constructor(private readonly options: RouteDriverOptions) {}
@@ -58,9 +68,16 @@ export class RouteDriver {
     const identity = identityOf(req);
     let clientGone = false;
     socket.once('close', () => (clientGone = true));
+    const event = connectEvent(req, identity, this.options.domainName());
+    if (this.authorizer) {
+      const authorization = await this.authorize(this.authorizer, event);
+      if (!authorization.ok) return refuse(socket, authorization.status, authorization.body);
+      event.requestContext.authorizer = authorization.context;
+    }
     let result: Awaited<ReturnType<WebSocketHandler>>;
     try {
-      result = await routes.$connect(connectEvent(req, identity, this.options.domainName()), lambdaContext('$connect'));
+      this.count('$connect');
+      result = await routes.$connect(event, lambdaContext('$connect'));
     } catch (error) {
       this.options.onError(error, '$connect handler threw');
       return refuse(socket, 500, JSON.stringify({ message: 'Internal server error' }));
@@ -77,6 +94,45 @@ export class RouteDriver {
       return;
     }
     this.options.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, identity));
+  }
+
+  /**
+   * Runs the authorizer as API Gateway does: `Unauthorized` thrown is 401, any other failure 500, a policy that does
+   * not allow this route 403. The context reaches `$connect` as `requestContext.authorizer`, with `principalId`, its
+   * values as strings (API Gateway passes them on as text).
+   */
+  private async authorize(authorizer: Authorizer, connect: Parameters<WebSocketHandler>[0]): Promise<Authorization> {
+    const event = authorizerEvent(connect);
+    const started = Date.now();
+    let answer: Awaited<ReturnType<Authorizer>>;
+    try {
+      this.count('authorizer');
+      answer = await authorizer(event);
+    } catch (error) {
+      if (error instanceof Error && error.message === UNAUTHORIZED) {
+        return {
+          ok: false,
+          status: 401,
+          body: errorBody(ErrorCode.UNAUTHORIZED, 'a valid token is required: ?token=JWT'),
+        };
+      }
+      this.options.onError(error, 'authorizer threw');
+      return { ok: false, status: 500, body: JSON.stringify({ message: 'Internal server error' }) };
+    }
+    const allowed = answer?.policyDocument?.Statement?.some(
+      (s) => s.Effect === 'Allow' && (s.Resource === event.methodArn || s.Resource === '*'),
+    );
+    if (!allowed) return { ok: false, status: 403, body: JSON.stringify({ message: 'Forbidden' }) };
+    const context: Record<string, unknown> = {
+      principalId: answer.principalId,
+      integrationLatency: Date.now() - started,
+    };
+    for (const [k, v] of Object.entries(answer.context ?? {})) if (v !== undefined) context[k] = String(v);
+    return { ok: true, context };
+  }
+
+  private count(route: string) {
+    this.invocations.set(route, (this.invocations.get(route) ?? 0) + 1);
   }
 
   /** Waits for every `$disconnect` still running. */
@@ -102,6 +158,7 @@ export class RouteDriver {
     const routeKey = selectRoute(body, isBinary, (key) => key in routes);
     const event = messageEvent(routeKey, conn, this.options.domainName(), { body, isBinary });
     try {
+      this.count(routeKey);
       const result = await routes[routeKey]!(event, lambdaContext(routeKey));
       if (result?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) conn.socket.send(result.body);
     } catch (error) {
@@ -118,6 +175,7 @@ export class RouteDriver {
   private disconnect(identity: ConnectionIdentity, close: { code: number; reason: string }) {
     if (this.options.random() < this.options.faults.dropDisconnectRate) return;
     const event = disconnectEvent(identity, this.options.domainName(), close);
+    this.count('$disconnect');
     const run = this.routes!.$disconnect(event, lambdaContext('$disconnect'))
       .catch((error) => this.options.onError(error, '$disconnect handler threw'))
       .finally(() => this.pendingDisconnects.delete(run));

@@ -22,6 +22,14 @@ describe('local settings', () => {
       faultDropDisconnect: 0,
       faultFailHandshake: 0,
       logLevel: 'WARN',
+      jwtIssuer: undefined,
+      jwtAudience: undefined,
+      jwtJwksUrl: undefined,
+      jwtPublicKey: undefined,
+      jwtLimitClaim: undefined,
+      jwtStaffClaim: undefined,
+      jwtStaffValue: undefined,
+      signingKeyFile: undefined,
       tableName: 'streamgate',
     });
   });
