@@ -50,4 +50,42 @@ describe('parseConnect', () => {
     const parsed = parseConnect(event({ userId: ['alice'], device: ['телевизор'.padEnd(128, '✓')] }));
     expect(parsed.ok).toBe(true);
   });
+
+  describe('in jwt mode', () => {
+    const withAuthorizer = (authorizer: Record<string, unknown> | undefined, query: Record<string, string[]> = {}) => {
+      const e = event(query);
+      e.requestContext.authorizer = authorizer;
+      return e;
+    };
+
+    it('takes the user and the plan limit from the authorizer, never from the query', () => {
+      const parsed = parseConnect(
+        withAuthorizer({ principalId: 'alice', userId: 'alice', streamLimit: '5' }, { userId: ['mallory'] }),
+        'jwt',
+      );
+
+      expect(parsed.ok && parsed.request).toMatchObject({ userId: 'alice', planLimit: 5 });
+    });
+
+    it('accepts the limit as a number too, and no limit at all', () => {
+      expect(parseConnect(withAuthorizer({ userId: 'a', streamLimit: 0 }), 'jwt')).toMatchObject({
+        ok: true,
+        request: { planLimit: 0 },
+      });
+      const parsed = parseConnect(withAuthorizer({ userId: 'a' }), 'jwt');
+      expect(parsed.ok && 'planLimit' in parsed.request).toBe(false);
+    });
+
+    it.each([
+      ['no authorizer (a route deployed without it)', undefined, {}],
+      ['a userId in the query only', undefined, { userId: ['alice'] }],
+      ['an authorizer without a user', { principalId: 'x' }, {}],
+      ['a user outside the alphabet', { userId: 'a b' }, {}],
+      ['a limit over 100', { userId: 'a', streamLimit: '101' }, {}],
+      ['a limit that is not a number', { userId: 'a', streamLimit: '3; drop' }, {}],
+      ['a fractional limit', { userId: 'a', streamLimit: 2.5 }, {}],
+    ])('refuses %s with 401', (_name, authorizer, query) => {
+      expect(parseConnect(withAuthorizer(authorizer, query), 'jwt')).toMatchObject({ ok: false, statusCode: 401 });
+    });
+  });
 });
