@@ -1,7 +1,17 @@
-/** What support staff can do: see a user's live streams, end one, change a user's limit. */
+/**
+ * What support staff can do: see a user's live streams, end one, change a user's limit, read what staff did to a
+ * user. Every action is written to the user's history in the table and logged as one audit line.
+ */
 import { ConnectionNotFoundError } from './errors.js';
 import type { ConnectionGateway, Logger } from './ports.js';
-import { type ConnectionRecord, type CounterRecord, effectiveLimit, planOrDefault } from './store/items.js';
+import {
+  type AuditAction,
+  type AuditRecord,
+  type ConnectionRecord,
+  type CounterRecord,
+  effectiveLimit,
+  planOrDefault,
+} from './store/items.js';
 import type { StreamStore } from './store/store.js';
 
 export interface SupportDeps {
@@ -38,6 +48,22 @@ export interface UserLimitView {
   /** the staff-set limit, or null when the default applies */
   limitOverride: number | null;
 }
+
+export interface AuditEntryView {
+  at: string;
+  staff: string;
+  action: AuditAction;
+  detail: AuditRecord['detail'];
+}
+
+export interface UserAuditView {
+  userId: string;
+  /** newest first */
+  entries: AuditEntryView[];
+}
+
+/** How many of a user's latest entries the history shows. */
+export const AUDIT_SHOWN = 50;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -89,7 +115,8 @@ export async function endConnection(deps: SupportDeps, staff: string, connection
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
   const socket = await deps.gateway.disconnect(connectionId);
-  const released = await deps.store.release(connectionId, 'kicked', (deps.now ?? Date.now)());
+  const at = (deps.now ?? Date.now)();
+  const released = await deps.store.release(connectionId, 'kicked', at);
   deps.audit.info('support: end connection', {
     staff,
     action: 'endConnection',
@@ -98,6 +125,13 @@ export async function endConnection(deps: SupportDeps, staff: string, connection
     socket,
     release: released.kind,
   });
+  // Ending is already two steps (API Gateway closes the socket, then the store releases); the history entry is a
+  // third write in the same request. If it fails the stream stays ended: undoing a kick is worse than a missing
+  // entry, and the audit line above still records it.
+  const detail = { connectionId, streamId: connection.streamId ?? null, device: connection.device ?? null };
+  await deps.store
+    .recordAudit({ userId: connection.userId, at, staff, action: 'endConnection', detail })
+    .catch((error: Error) => deps.audit.error('support: history entry not written', { connectionId, error }));
 }
 
 export async function setUserLimit(
@@ -106,13 +140,23 @@ export async function setUserLimit(
   userId: string,
   limit: number,
 ): Promise<UserLimitView> {
-  const counter = await deps.store.setLimitOverride(userId, limit);
+  const audit = { userId, at: (deps.now ?? Date.now)(), staff, action: 'setLimit' as const, detail: { limit } };
+  const counter = await deps.store.setLimitOverride(userId, limit, { audit });
   deps.audit.info('support: set limit', { staff, action: 'setLimit', userId, limit });
   return limitView(deps, counter);
 }
 
 export async function clearUserLimit(deps: SupportDeps, staff: string, userId: string): Promise<UserLimitView> {
-  const counter = await deps.store.setLimitOverride(userId, undefined);
+  const audit = { userId, at: (deps.now ?? Date.now)(), staff, action: 'clearLimit' as const, detail: {} };
+  const counter = await deps.store.setLimitOverride(userId, undefined, { audit });
   deps.audit.info('support: clear limit', { staff, action: 'clearLimit', userId });
   return limitView(deps, counter);
+}
+
+export async function userAudit(deps: SupportDeps, userId: string): Promise<UserAuditView> {
+  const entries = await deps.store.auditTrail(userId, { limit: AUDIT_SHOWN });
+  return {
+    userId,
+    entries: entries.map((e) => ({ at: iso(e.at), staff: e.staff, action: e.action, detail: e.detail })),
+  };
 }

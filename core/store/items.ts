@@ -87,3 +87,27 @@ export function toCounter(userId: string, item: Item = {}): CounterRecord {
 export function closed(c: ConnectionRecord, reason: CloseReason, at: number): ConnectionRecord {
   return { ...c, state: 'closed', closedAt: at, closeReason: reason };
 }
+
+/** What support staff did to a user; `detail` says to what (a connection, a limit), in plain values. */
+export type AuditAction = 'endConnection' | 'setLimit' | 'clearLimit';
+
+export interface AuditRecord {
+  userId: string;
+  /** when, ms */
+  at: number;
+  /** who: the staff identity the support API authorized */
+  staff: string;
+  action: AuditAction;
+  detail: Record<string, string | number | null>;
+}
+
+export function toAudit(item: Item): AuditRecord {
+  const detail = item.detail && typeof item.detail === 'object' ? (item.detail as AuditRecord['detail']) : {};
+  return {
+    userId: String(item.userId),
+    at: Number(item.at),
+    staff: String(item.staff),
+    action: String(item.action) as AuditAction,
+    detail: { ...detail },
+  };
+}

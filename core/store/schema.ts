@@ -16,6 +16,10 @@
  *      leaseShard       present only while open: the partition key of the `byLease` index the sweep queries
  *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
  *    cannot count it again.
+ *  - one item per staff action on a user   pk=`user#<userId>`  sk=`audit#<ISO time>#<random>`
+ *      at (ms), staff, action, detail (a map), expiresAt (TTL, seconds: AUDIT_SECONDS after the action)
+ *    Under the user's own partition, so the user's history is one Query (sort key order is time order); the random
+ *    tail keeps two actions in the same millisecond apart.
  */
 import { createHash } from 'node:crypto';
 
@@ -37,9 +41,19 @@ export const LEASE_SHARDS = 4;
 /** How long a released connection's tombstone outlives it, so a late `$connect` for it cannot count it again. */
 export const TOMBSTONE_SECONDS = 24 * 3600;
 
+/** How long the table keeps a staff action in a user's history. */
+export const AUDIT_SECONDS = 90 * 24 * 3600;
+
+/** Sort keys of a user's history entries start with this. */
+export const AUDIT_SORT_PREFIX = 'audit#';
+
 export const keys = {
   counter: (userId: string) => ({ [PARTITION_KEY]: `user#${userId}`, [SORT_KEY]: 'counter' }),
   connection: (connectionId: string) => ({ [PARTITION_KEY]: `conn#${connectionId}`, [SORT_KEY]: 'conn' }),
+  audit: (userId: string, at: number, nonce: string) => ({
+    [PARTITION_KEY]: `user#${userId}`,
+    [SORT_KEY]: `${AUDIT_SORT_PREFIX}${new Date(at).toISOString()}#${nonce}`,
+  }),
   leaseShard: (shard: number) => `lease#${shard}`,
   leaseShardOf: (connectionId: string) =>
     keys.leaseShard(createHash('sha1').update(connectionId).digest()[0]! % LEASE_SHARDS),

@@ -2,12 +2,14 @@
  * The store's operations, the only code that writes DynamoDB requests. The table shape and key formats live in
  * `./schema.ts`, reading items in `./items.ts`, running transactions in `./transactions.ts`.
  */
+import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   type QueryCommandOutput,
   type TransactWriteCommandInput,
@@ -15,15 +17,27 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { StoreContentionError } from '../errors.js';
 import {
+  type AuditRecord,
   type CloseReason,
   type ConnectionRecord,
   type CounterRecord,
   closed,
   type NewConnection,
+  toAudit,
   toConnection,
   toCounter,
 } from './items.js';
-import { counterAttributes, keys, LEASE_INDEX, LEASE_SHARDS, TOMBSTONE_SECONDS } from './schema.js';
+import {
+  AUDIT_SECONDS,
+  AUDIT_SORT_PREFIX,
+  counterAttributes,
+  keys,
+  LEASE_INDEX,
+  LEASE_SHARDS,
+  PARTITION_KEY,
+  SORT_KEY,
+  TOMBSTONE_SECONDS,
+} from './schema.js';
 import { requestToken, runTransaction } from './transactions.js';
 
 /** The client comes from here too, so that a caller needs one import to get a store. */
@@ -297,21 +311,57 @@ export class StreamStore {
     }
   }
 
-  /** Sets (a number) or clears (undefined) the user's limit override; returns the counter after the change. */
-  async setLimitOverride(userId: string, limit: number | undefined): Promise<CounterRecord> {
-    const { Attributes } = await this.db.send(
-      new UpdateCommand({
+  /**
+   * Sets (a number) or clears (undefined) the user's limit override, and writes `audit` to the user's history in the
+   * same transaction: the change and its record are one write. Returns the counter after the change.
+   */
+  async setLimitOverride(
+    userId: string,
+    limit: number | undefined,
+    options: { audit: AuditRecord },
+  ): Promise<CounterRecord> {
+    await this.transact({
+      TransactItems: [
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: userKey(userId),
+            UpdateExpression:
+              limit === undefined
+                ? 'SET userId = :u, active = if_not_exists(active, :zero) REMOVE limitOverride'
+                : 'SET userId = :u, active = if_not_exists(active, :zero), limitOverride = :limit',
+            ExpressionAttributeValues: {
+              ':u': userId,
+              ':zero': 0,
+              ...(limit === undefined ? {} : { ':limit': limit }),
+            },
+          },
+        },
+        this.putAudit(options.audit),
+      ],
+    });
+    return this.getCounter(userId);
+  }
+
+  /** Writes one entry of a user's history on its own (for actions that are not a single write of the store's). */
+  async recordAudit(entry: AuditRecord): Promise<void> {
+    await this.db.send(new PutCommand(this.putAudit(entry).Put));
+  }
+
+  /** The user's history, newest first, at most `limit` entries (expired entries may linger until TTL removes them). */
+  async auditTrail(userId: string, { limit }: { limit: number }): Promise<AuditRecord[]> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
         TableName: this.tableName,
-        Key: userKey(userId),
-        UpdateExpression:
-          limit === undefined
-            ? 'SET userId = :u, active = if_not_exists(active, :zero) REMOVE limitOverride'
-            : 'SET userId = :u, active = if_not_exists(active, :zero), limitOverride = :limit',
-        ExpressionAttributeValues: { ':u': userId, ':zero': 0, ...(limit === undefined ? {} : { ':limit': limit }) },
-        ReturnValues: 'ALL_NEW',
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
+        ExpressionAttributeValues: { ':pk': userKey(userId)[PARTITION_KEY], ':prefix': AUDIT_SORT_PREFIX },
+        ScanIndexForward: false,
+        Limit: limit,
+        ConsistentRead: true,
       }),
     );
-    return toCounter(userId, Attributes);
+    return (Items ?? []).map(toAudit);
   }
 
   /** Open connections whose lease ran out before `before`, across all users, from the sparse lease index. */
@@ -371,6 +421,19 @@ export class StreamStore {
         ConditionExpression: 'attribute_exists(#c)',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ':one': 1 },
+      },
+    };
+  }
+
+  private putAudit(entry: AuditRecord) {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          ...keys.audit(entry.userId, entry.at, randomBytes(6).toString('base64url')),
+          ...entry,
+          expiresAt: Math.ceil(entry.at / 1000) + AUDIT_SECONDS,
+        },
       },
     };
   }

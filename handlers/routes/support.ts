@@ -15,6 +15,7 @@ import {
   listUserConnections,
   type SupportDeps,
   setUserLimit,
+  userAudit,
 } from '../../core/support.js';
 import { ErrorCode, errorResponse } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
@@ -93,6 +94,11 @@ const routesFor = (supportDeps: SupportDeps): Route[] => [
     method: 'DELETE',
     pattern: /^\/users\/([^/]+)\/limit$/,
     run: forUser(async (userId, _event, staff) => json(200, await clearUserLimit(supportDeps, staff, userId))),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/users\/([^/]+)\/audit$/,
+    run: forUser(async (userId) => json(200, await userAudit(supportDeps, userId))),
   },
 ];
 
