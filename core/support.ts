@@ -35,6 +35,8 @@ export interface ConnectionView {
 export interface UserConnectionsView {
   userId: string;
   limit: number;
+  /** the staff-set limit, or null when the default (or the plan's) applies */
+  limitOverride: number | null;
   active: number;
   connections: ConnectionView[];
   /** present only when the counter disagrees with the connections it counts: `active` minus live items */
@@ -101,6 +103,7 @@ export async function listUserConnections(
     // The plan travels with the user's tokens; their newest connection carries the latest word on it.
     limit: effectiveLimit(counter, planOrDefault(newestFirst[0], deps.defaultLimit)),
     active: counter.active,
+    limitOverride: counter.limitOverride ?? null,
     connections: newestFirst.map(viewOf),
   };
   if (counter.active !== open.length) view.drift = counter.active - open.length;

@@ -14,6 +14,7 @@ import { ErrorCode, errorResponse } from '../handlers/lib/responses.js';
 import type { SupportEvent } from '../handlers/support.js';
 import { boundPort, close, flattenHeaders, hostForUrl, listen, readBody } from './http.js';
 import type { LocalSettings } from './settings.js';
+import { WebPages } from './web-pages.js';
 
 type SupportHandler = (event: SupportEvent) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -40,6 +41,7 @@ function tokenMatches(presented: string, expected: string): boolean {
 
 export class SupportServer {
   private readonly server: Server;
+  private readonly pages = new WebPages();
 
   constructor(
     private readonly handler: SupportHandler,
@@ -68,6 +70,11 @@ export class SupportServer {
 
   private async serve(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // The web pages are public files: the console signs in against the API, not to get its own page.
+    if (this.pages.owns(url.pathname)) {
+      this.pages.serve(req, res, url.pathname);
+      return;
+    }
     if (url.pathname === '/.well-known/jwks.json' && this.auth.kind === 'jwt' && this.auth.jwks) {
       return send(res, {
         statusCode: 200,
