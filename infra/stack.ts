@@ -33,6 +33,7 @@ export interface StreamgateStackProps extends StackProps {
 export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
   { path: '/users/{userId}/connections', methods: [HttpMethod.GET] },
   { path: '/users/{userId}/limit', methods: [HttpMethod.PUT, HttpMethod.DELETE] },
+  { path: '/users/{userId}/audit', methods: [HttpMethod.GET] },
   { path: '/connections/{connectionId}', methods: [HttpMethod.DELETE] },
 ];
 
