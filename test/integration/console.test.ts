@@ -136,7 +136,7 @@ describe.skipIf(noBrowser)('support console in a browser', () => {
 
     // Assess
     await until(() => page.locator('#streams-empty').textContent()).toContain('No live streams');
-    expect(await page.locator('#history-empty').isVisible()).toBe(true);
+    await until(() => page.locator('#history-empty').isVisible()).toBe(true);
     await shot(page, '08-no-streams');
 
     // Act: a bad user id is refused before any request
