@@ -5,6 +5,7 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  CorsHttpMethod,
   HttpApi,
   HttpMethod,
   HttpStage,
@@ -20,6 +21,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
+import { SupportConsole } from './console.js';
 import { HandlerFunction } from './handler-function.js';
 import { Monitoring } from './monitoring.js';
 import type { Settings } from './settings.js';
@@ -50,6 +52,7 @@ export class StreamgateStack extends Stack {
   readonly supportStage: HttpStage;
   readonly streamTable: StreamTable;
   readonly monitoring: Monitoring;
+  readonly supportConsole: SupportConsole;
 
   constructor(scope: Construct, id: string, props: StreamgateStackProps) {
     super(scope, id, props);
@@ -148,10 +151,18 @@ export class StreamgateStack extends Stack {
     });
     for (const route of [disconnect, message]) acknowledgeConnectedRoute(route);
 
+    // The console calls the API from its CloudFront origin; that origin is the only one the API allows.
+    this.supportConsole = new SupportConsole(this, 'Console');
     this.supportApi = new HttpApi(this, 'SupportApi', {
       apiName: `${id}-support`,
       description: 'Support staff: list and end connections, per-user limit overrides',
       createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: [this.supportConsole.origin],
+        allowHeaders: ['authorization', 'content-type'],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.PUT, CorsHttpMethod.DELETE],
+        maxAge: Duration.hours(1),
+      },
     });
     this.supportStage = new HttpStage(this, 'SupportStage', {
       httpApi: this.supportApi,
@@ -206,6 +217,8 @@ export class StreamgateStack extends Stack {
       value: this.webSocketStage.callbackUrl,
       description: '@connections management API',
     });
+    this.supportConsole.publish(this.supportStage.url);
+
     new CfnOutput(this, 'SupportApiUrl', { value: this.supportStage.url, description: 'support API (staff token)' });
     new CfnOutput(this, 'TableName', { value: table.tableName });
   }

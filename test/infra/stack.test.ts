@@ -38,6 +38,9 @@ beforeAll(() => {
 
 const resources = (type: string): [string, Resource][] =>
   Object.entries(template.findResources(type)) as [string, Resource][];
+/** The handlers' functions; CDK's own BucketDeployment uploader (the console's files) is not one of them. */
+const handlerFunctions = () =>
+  resources('AWS::Lambda::Function').filter(([id]) => !id.startsWith('CustomCDKBucketDeployment'));
 
 describe('When a player opens a stream, sends messages and leaves', () => {
   it('routes on $request.body.action', () => {
@@ -205,7 +208,7 @@ describe('When the table is created', () => {
 
 describe('When the handlers are built', () => {
   it('runs every handler on Node.js 22, ARM64, with its own log group', () => {
-    const fns = resources('AWS::Lambda::Function');
+    const fns = handlerFunctions();
     expect(fns.map(([id]) => id).sort()).toEqual(Object.values(fnIds).sort());
     for (const [, fn] of fns) {
       expect(fn.Properties).toMatchObject({
@@ -223,31 +226,33 @@ describe('When the handlers are built', () => {
   it('gives every handler its configuration from the stack', () => {
     const tableId = built.stack.getLogicalId(built.stack.streamTable.table.node.defaultChild as never);
     const endpoint = new Capture();
-    template.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          TABLE_NAME: { Ref: tableId },
-          AUTH_MODE: 'jwt',
-          MANAGEMENT_ENDPOINT: endpoint,
-          STREAM_LIMIT: String(context['streamgate:streamLimit']),
-          LEASE_SECONDS: String(context['streamgate:leaseSeconds']),
-          NODE_OPTIONS: '--enable-source-maps',
-          POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-          POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-          JWT_ISSUER: context['streamgate:jwtIssuer'],
-          JWT_AUDIENCE: context['streamgate:jwtAudience'],
-          JWT_JWKS_URL: context['streamgate:jwksUrl'],
-          JWT_STAFF_VALUE: context['streamgate:staffScope'],
-        }),
-      },
-    });
+    for (const [, fn] of handlerFunctions()) {
+      Template.fromJSON({ Resources: { Fn: fn } }).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            TABLE_NAME: { Ref: tableId },
+            AUTH_MODE: 'jwt',
+            MANAGEMENT_ENDPOINT: endpoint,
+            STREAM_LIMIT: String(context['streamgate:streamLimit']),
+            LEASE_SECONDS: String(context['streamgate:leaseSeconds']),
+            NODE_OPTIONS: '--enable-source-maps',
+            POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+            POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+            JWT_ISSUER: context['streamgate:jwtIssuer'],
+            JWT_AUDIENCE: context['streamgate:jwtAudience'],
+            JWT_JWKS_URL: context['streamgate:jwksUrl'],
+            JWT_STAFF_VALUE: context['streamgate:staffScope'],
+          }),
+        },
+      });
+    }
     // The stage's callback URL: https://{api}.execute-api.{region}.{suffix}/live
     expect(JSON.stringify(endpoint.asObject())).toMatch(/"https:\/\/".*execute-api.*"\/live"/);
   });
 
   it('bundles each handler as one minified ES module that can require() Node built-ins', () => {
     const outdir = built.app.outdir;
-    const assets = resources('AWS::Lambda::Function').map(([, fn]) => {
+    const assets = handlerFunctions().map(([, fn]) => {
       const meta = (fn as unknown as { Metadata: Record<string, string> }).Metadata;
       return meta['aws:asset:path'];
     });
@@ -338,7 +343,11 @@ describe('When the handlers act on AWS', () => {
   });
 
   it('uses no AWS managed policy and writes logs only to the handler own log group', () => {
-    for (const [, role] of resources('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    // CDK's own BucketDeployment uploader (the console's files, run only while deploying) is the one exception.
+    for (const [id, role] of resources('AWS::IAM::Role')) {
+      if (id.startsWith('CustomCDKBucketDeployment')) continue;
+      expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+    }
     for (const name of Object.keys(roleIds)) {
       const logs = statementsOf(name).filter((s) => actions(s).some((a) => a.startsWith('logs:')));
       expect(logs).toEqual([
@@ -402,8 +411,73 @@ describe('When something goes wrong', () => {
 describe('When the stack is deployed', () => {
   it('prints the URLs and the table name', () => {
     const outputs = template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(['CallbackUrl', 'SupportApiUrl', 'TableName', 'WebSocketUrl']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'CallbackUrl',
+      'SupportApiUrl',
+      'SupportConsoleUrl',
+      'TableName',
+      'WebSocketUrl',
+    ]);
     expect(JSON.stringify(outputs.WebSocketUrl!.Value)).toContain('wss://');
+  });
+});
+
+describe('When support staff open the console', () => {
+  it('keeps the files in a private, encrypted bucket that refuses plain HTTP', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    });
+    const policy = JSON.stringify(template.findResources('AWS::S3::BucketPolicy'));
+    expect(policy).toContain('aws:SecureTransport');
+  });
+
+  it('serves them through CloudFront with origin access control, HTTPS only and a content security policy', () => {
+    const oac = new Capture();
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultRootObject: 'index.html',
+        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https' }),
+        Origins: [Match.objectLike({ OriginAccessControlId: oac })],
+      }),
+    });
+    template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always' }),
+    });
+    template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+      ResponseHeadersPolicyConfig: Match.objectLike({
+        SecurityHeadersConfig: Match.objectLike({
+          ContentSecurityPolicy: Match.objectLike({
+            ContentSecurityPolicy: Match.stringLikeRegexp("frame-ancestors 'none'"),
+          }),
+        }),
+      }),
+    });
+  });
+
+  it('uploads the files with a config.json naming the support API', () => {
+    const deployments = resources('Custom::CDKBucketDeployment');
+    expect(deployments).toHaveLength(1);
+    const markers = JSON.stringify(deployments[0]![1].Properties.SourceMarkers);
+    // config.json is built from the support API's URL, resolved at deploy time.
+    expect(markers).toContain(built.stack.getLogicalId(built.stack.supportApi.node.defaultChild as never));
+  });
+
+  it("lets the support API answer the console's origin and no other", () => {
+    const origins = new Capture();
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: Match.objectLike({ AllowOrigins: origins, AllowHeaders: ['authorization', 'content-type'] }),
+    });
+    expect(origins.asArray()).toHaveLength(1);
+    expect(JSON.stringify(origins.asArray()[0])).toContain('DomainName');
   });
 });
 
