@@ -9,7 +9,7 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../../core/store/permissions.js';
 import { TABLE_SHAPE } from '../../core/store/schema.js';
-import { METRICS_NAMESPACE, MetricName, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
+import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
 import { type BuiltApp, buildApp } from '../../infra/build.js';
 import { SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
 
@@ -394,8 +394,12 @@ describe('When something goes wrong', () => {
     });
   });
 
-  it('draws one dashboard', () => {
+  it('draws one dashboard with every service metric, refusals by reason', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const dashboard = resources('AWS::CloudWatch::Dashboard')[0]![1];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const name of Object.values(MetricName)) expect(body).toContain(name);
+    for (const reason of Object.values(RefusalReason)) expect(body).toContain(`\\"reason\\",\\"${reason}\\"`);
   });
 });
 
