@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The contract's alphabet for user and stream ids. */
 const ID_PATTERN = /^[A-Za-z0-9._\-:@]{1,128}$/;

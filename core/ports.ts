@@ -19,3 +19,13 @@ export interface ConnectionGateway {
   /** Sends a frame to the socket; 'gone' when it was already closed. Kept for the `ended` frame sent before a close. */
   send(connectionId: string, message: unknown): Promise<'sent' | 'gone'>;
 }
+
+/** Something worth counting that happened inside the core; the handlers turn these into metrics. */
+export type CoreEvent =
+  /** a counted connection found gone and released while its user was refused at the limit */
+  | { kind: 'ghostReclaimed'; userId: string; connectionId: string }
+  /** a DynamoDB transaction tried again (`conflict`: another writer on the same item; `throttling`: capacity) */
+  | { kind: 'transactionRetried'; cause: 'conflict' | 'throttling' };
+
+/** Where the core reports CoreEvents; it must not throw, and it is told synchronously. */
+export type CoreEvents = (event: CoreEvent) => void;

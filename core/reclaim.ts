@@ -3,7 +3,7 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
-import type { ConnectionGateway, Liveness, Logger } from './ports.js';
+import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import { sleep } from './retry.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
 import type { StreamStore } from './store/store.js';
@@ -42,6 +42,8 @@ export interface GhostDeps {
   /** a connection younger than this that API Gateway does not know may still be in its handshake */
   handshakeGraceMs: number;
   logger: Logger;
+  /** told about each ghost reclaimed (for metrics) */
+  events?: CoreEvents;
 }
 
 /**
@@ -104,8 +106,10 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     const outcome = await store.release(c.connectionId, 'reclaimed', now);
     // Released by someone else in the meantime still means a free slot.
     if (outcome.kind !== 'unknown') freed++;
-    if (outcome.kind === 'released')
+    if (outcome.kind === 'released') {
       deps.logger.info('ghost reclaimed', { connectionId: c.connectionId, userId: c.userId });
+      deps.events?.({ kind: 'ghostReclaimed', connectionId: c.connectionId, userId: c.userId });
+    }
   }
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
 }

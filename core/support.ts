@@ -12,7 +12,7 @@ import {
   effectiveLimit,
   planOrDefault,
 } from './store/items.js';
-import type { StreamStore } from './store/store.js';
+import type { ReleaseOutcome, StreamStore } from './store/store.js';
 
 export interface SupportDeps {
   store: StreamStore;
@@ -114,7 +114,12 @@ export async function listUserConnections(
  * Closes the socket through API Gateway, then releases the stream without waiting for `$disconnect`: the slot is
  * free when this returns, even if the socket was already gone (410).
  */
-export async function endConnection(deps: SupportDeps, staff: string, connectionId: string): Promise<void> {
+/** Closes the socket and releases its stream; says whether this call released it (or someone else got there first). */
+export async function endConnection(
+  deps: SupportDeps,
+  staff: string,
+  connectionId: string,
+): Promise<ReleaseOutcome['kind']> {
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
   const socket = await deps.gateway.disconnect(connectionId);
@@ -135,6 +140,7 @@ export async function endConnection(deps: SupportDeps, staff: string, connection
   await deps.store
     .recordAudit({ userId: connection.userId, at, staff, action: 'endConnection', detail })
     .catch((error: Error) => deps.audit.error('support: history entry not written', { connectionId, error }));
+  return released.kind;
 }
 
 export async function setUserLimit(

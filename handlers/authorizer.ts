@@ -5,11 +5,27 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadIdentityConfig } from '../core/identity/config.js';
 import { createTokenVerifier } from '../core/identity/verify.js';
-import { createAuthorizer } from './routes/authorizer.js';
+import { lambdaEntry } from './lib/lambda.js';
+import { RefusalReason, SERVICE_NAME } from './lib/metric-names.js';
+import { emfMetrics } from './lib/metrics.js';
+import { type AuthorizerEvent, createAuthorizer, UNAUTHORIZED } from './routes/authorizer.js';
 
 export type { AuthorizerEvent, AuthorizerResult } from './routes/authorizer.js';
 
-export const handler = createAuthorizer({
-  verifier: createTokenVerifier(loadIdentityConfig(process.env)),
-  logger: new Logger({ serviceName: 'streamgate' }),
-});
+const logger = new Logger({ serviceName: SERVICE_NAME });
+const metrics = emfMetrics();
+const authorize = createAuthorizer({ verifier: createTokenVerifier(loadIdentityConfig(process.env)), logger });
+
+export const handler = lambdaEntry(
+  { loggers: [logger], metrics },
+  async (event: AuthorizerEvent) => {
+    try {
+      return await authorize(event);
+    } catch (error) {
+      // A refused token never reaches `$connect`, so it is counted here.
+      if (error instanceof Error && error.message === UNAUTHORIZED) metrics.refused(RefusalReason.unauthorized);
+      throw error;
+    }
+  },
+  (event) => ({ connectionId: event.requestContext?.connectionId }),
+);

@@ -1,5 +1,12 @@
 /** Lambda entry for `$disconnect`; the configuration is read and checked at cold start. */
+import { lambdaEntry, webSocketKeys } from './lib/lambda.js';
 import { runtimeFromEnv } from './lib/runtime.js';
 import { createDisconnectHandler } from './routes/disconnect.js';
 
-export const handler = createDisconnectHandler(runtimeFromEnv());
+const runtime = runtimeFromEnv();
+
+export const handler = lambdaEntry(
+  { loggers: [runtime.logger], metrics: runtime.metrics },
+  createDisconnectHandler(runtime),
+  webSocketKeys,
+);

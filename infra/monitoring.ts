@@ -19,7 +19,7 @@ import { Operation, type Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, MetricName, SERVICE_NAME } from '../handlers/lib/metric-names.js';
+import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../handlers/lib/metric-names.js';
 
 export interface MonitoringProps {
   functions: Record<string, IFunction>;
@@ -134,7 +134,10 @@ export class Monitoring extends Construct {
               serviceMetric(MetricName.released),
               serviceMetric(MetricName.takeovers),
             ],
-            [serviceMetric(MetricName.refused)],
+            // Refusals carry a `reason` dimension: one line per reason.
+            Object.values(RefusalReason).map((reason) =>
+              serviceMetric(MetricName.refused, 'Sum', { reason }).with({ label: `refused: ${reason}` }),
+            ),
           ),
           graph('Connect latency (ms)', [
             serviceMetric(MetricName.connectLatency, 'p50'),

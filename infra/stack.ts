@@ -128,6 +128,7 @@ export class StreamgateStack extends Stack {
     // close sockets (reclaim, takeover, sweep, kick).
     for (const fn of [f.Connect, f.Disconnect, f.Messages, f.Sweep, f.Support]) this.streamTable.grantItems(fn);
     this.streamTable.grantLeaseQuery(f.Sweep);
+    this.streamTable.grantHistoryQuery(f.Support);
     for (const fn of [f.Connect, f.Sweep, f.Support]) this.webSocketStage.grantManagementApiAccess(fn);
 
     for (const fn of Object.values(f)) acknowledgeRuntime(fn);

@@ -14,7 +14,7 @@ import {
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../core/store/permissions.js';
+import { HISTORY_QUERY_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../core/store/permissions.js';
 import { TABLE_SHAPE } from '../core/store/schema.js';
 
 const attribute = (key: { name: string; type: 'S' | 'N' }): Attribute => ({
@@ -53,6 +53,13 @@ export class StreamTable extends Construct {
   grantItems(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({ actions: [...TABLE_ACTIONS], resources: [this.table.tableArn] }),
+    );
+  }
+
+  /** Query on the table itself, for the support API's audit history (one user's partition). */
+  grantHistoryQuery(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: [...HISTORY_QUERY_ACTIONS], resources: [this.table.tableArn] }),
     );
   }
 

@@ -5,6 +5,7 @@
 
 import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
+import type { ServiceMetrics } from '../handlers/lib/metrics.js';
 import { createRuntime, type Runtime } from '../handlers/lib/runtime.js';
 import { createAuthorizer } from '../handlers/routes/authorizer.js';
 import { createConnectHandler } from '../handlers/routes/connect.js';
@@ -25,6 +26,8 @@ export interface LocalStackOptions extends Partial<LocalSettings> {
   skipTableSetup?: boolean;
   /** jwt mode: sign with this key (held in memory) instead of the key file */
   signingKey?: LocalSigningKey;
+  /** for tests of the metrics: what the handlers record (silent otherwise, as `npm start` is) */
+  metrics?: ServiceMetrics;
 }
 
 export interface LocalStack {
@@ -83,7 +86,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         JWT_STAFF_CLAIM: identity?.staff.claim,
         JWT_STAFF_VALUE: identity?.staff.value,
       }),
-      { logLevel: settings.logLevel },
+      { logLevel: settings.logLevel, metrics: options.metrics },
     );
     emulator.attach(
       {

@@ -2,7 +2,7 @@
  * What the service reads from a verified token's claims, without the verifier (and its crypto library): the staff rule
  * the support handler applies to the claims its API Gateway authorizer passes on, and the defaults.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface StaffRule {
   /** claim holding the caller's scopes or groups: a space-separated string (`scope`) or an array (`groups`) */

@@ -1,5 +1,5 @@
 /** The verifier's settings from the environment (jwt mode), read once and refused early when incomplete. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../errors.js';
 import { ClaimName, StaffValue } from './claims.js';
 import { ASYMMETRIC_ALGORITHMS, DEFAULTS, parsePublicKeys, type VerifierOptions } from './verify.js';

@@ -16,6 +16,9 @@ export const TABLE_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 
+/** On the table, for the support API only: a user's audit history is one partition, read newest first. */
+export const HISTORY_QUERY_ACTIONS = ['dynamodb:Query'] as const;
+
 /** On the lease index only, and only for the sweep: it is the one reader of expired leases. */
 export const LEASE_INDEX_ACTIONS = ['dynamodb:Query'] as const;
 

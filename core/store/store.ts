@@ -16,6 +16,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { StoreContentionError } from '../errors.js';
+import type { CoreEvents } from '../ports.js';
 import {
   type AuditRecord,
   type CloseReason,
@@ -63,6 +64,8 @@ export type ReleaseOutcome =
 
 export interface StoreOptions {
   tableName: string;
+  /** told about each transaction tried again (for metrics) */
+  events?: CoreEvents;
 }
 
 export interface AdmitOptions {
@@ -95,12 +98,14 @@ const streamAttr = counterAttributes.stream;
 
 export class StreamStore {
   readonly tableName: string;
+  private readonly events?: CoreEvents;
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
     options: StoreOptions,
   ) {
     this.tableName = options.tableName;
+    this.events = options.events;
   }
 
   /**
@@ -489,6 +494,8 @@ export class StreamStore {
   }
 
   private transact(input: TransactWriteCommandInput) {
-    return runTransaction(this.db, input);
+    return runTransaction(this.db, input, {
+      onRetry: (cause) => this.events?.({ kind: 'transactionRetried', cause }),
+    });
   }
 }

@@ -30,22 +30,34 @@ export function requestToken(...parts: Array<string | number>): string {
  * Runs a transaction, retrying conflicts with jittered backoff. Returns undefined on success, or one cancellation
  * per item when a condition failed; throws StoreContentionError when the conflicts never stop.
  */
+export type RetryCause = 'conflict' | 'throttling';
+
+export interface TransactionOptions {
+  /** told before each retry, with why (for metrics) */
+  onRetry?: (cause: RetryCause) => void;
+}
+
 export async function runTransaction(
   db: DynamoDBDocumentClient,
   input: TransactWriteCommandInput,
+  options: TransactionOptions = {},
 ): Promise<Cancellation[] | undefined> {
   try {
-    return await retryWithBackoff(async () => {
-      try {
-        await db.send(new TransactWriteCommand(input));
-        return undefined;
-      } catch (error) {
-        const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return reasons.map(toCancellation);
-        if (isRetryable(error, reasons)) throw new RetryableError(error);
-        throw error;
-      }
-    });
+    return await retryWithBackoff(
+      async () => {
+        try {
+          await db.send(new TransactWriteCommand(input));
+          return undefined;
+        } catch (error) {
+          const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+          if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return reasons.map(toCancellation);
+          const cause = retryCause(error, reasons);
+          if (cause) throw new RetryableError(error, cause);
+          throw error;
+        }
+      },
+      { onRetry: (error) => options.onRetry?.(error.reason as RetryCause) },
+    );
   } catch (error) {
     if (error instanceof RetryableError) {
       throw new StoreContentionError('the store kept reporting conflicts', { cause: error.cause });
@@ -54,10 +66,12 @@ export async function runTransaction(
   }
 }
 
-function isRetryable(error: unknown, reasons: CancellationReason[]): boolean {
-  if (reasons.some((r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError')) return true;
+function retryCause(error: unknown, reasons: CancellationReason[]): RetryCause | undefined {
+  if (reasons.some((r) => r.Code === 'TransactionConflict')) return 'conflict';
+  if (reasons.some((r) => r.Code === 'ThrottlingError')) return 'throttling';
   const name = (error as { name?: string } | undefined)?.name;
-  return name === 'TransactionConflictException' || name === 'TransactionInProgressException';
+  if (name === 'TransactionConflictException' || name === 'TransactionInProgressException') return 'conflict';
+  return undefined;
 }
 
 /** Cancellation reasons bypass the document client's translation: their items are raw attribute values. */

@@ -7,9 +7,11 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { AdmissionDeps } from '../../core/admission.js';
 import { type Config, loadConfig } from '../../core/config.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
-import type { ConnectionGateway } from '../../core/ports.js';
+import type { ConnectionGateway, CoreEvents } from '../../core/ports.js';
 import { RecentlyAlive } from '../../core/reclaim.js';
 import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { MetricName, SERVICE_NAME } from './metric-names.js';
+import { emfMetrics, type ServiceMetrics, silentMetrics } from './metrics.js';
 
 export interface Runtime {
   config: Config;
@@ -19,20 +21,32 @@ export interface Runtime {
   store: StreamStore;
   gateway: ConnectionGateway;
   deps: AdmissionDeps;
+  /** silent unless given (the Lambda entries give EMF; the local stack and the tests keep quiet) */
+  metrics: ServiceMetrics;
 }
 
 export interface RuntimeOptions {
   /** the service logger's level; Powertools reads `POWERTOOLS_LOG_LEVEL` when unset */
   logLevel?: string;
+  metrics?: ServiceMetrics;
 }
 
 export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
   const logger = new Logger({
-    serviceName: 'streamgate',
+    serviceName: SERVICE_NAME,
     ...(options.logLevel ? { logLevel: options.logLevel as LogLevel } : {}),
   });
-  const audit = new Logger({ serviceName: 'streamgate', logLevel: 'INFO', persistentKeys: { log: 'audit' } });
-  const store = new StreamStore(createDocumentClient(config.dynamodbEndpoint), { tableName: config.tableName });
+  const audit = new Logger({ serviceName: SERVICE_NAME, logLevel: 'INFO', persistentKeys: { log: 'audit' } });
+  const metrics = options.metrics ?? silentMetrics;
+  // What the core reports, as metrics; throttled retries are not counted here (DynamoDB's own metrics show them).
+  const events: CoreEvents = (event) => {
+    if (event.kind === 'ghostReclaimed') metrics.count(MetricName.ghostsReclaimed);
+    else if (event.cause === 'conflict') metrics.count(MetricName.conflictsRetried);
+  };
+  const store = new StreamStore(createDocumentClient(config.dynamodbEndpoint), {
+    tableName: config.tableName,
+    events,
+  });
   const gateway = new ApiGatewayConnections(createManagementClient(config.managementEndpoint));
   const deps: AdmissionDeps = {
     store,
@@ -43,8 +57,9 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     handshakeGraceMs: config.handshakeGraceMs,
     recentlyAlive: new RecentlyAlive(),
     logger,
+    events,
   };
-  return { config, logger, audit, store, gateway, deps };
+  return { config, logger, audit, store, gateway, deps, metrics };
 }
 
 let fromEnv: Runtime | undefined;
@@ -54,6 +69,6 @@ let fromEnv: Runtime | undefined;
  * cold start on anything missing or malformed.
  */
 export function runtimeFromEnv(): Runtime {
-  fromEnv ??= createRuntime(loadConfig(process.env));
+  fromEnv ??= createRuntime(loadConfig(process.env), { metrics: emfMetrics() });
   return fromEnv;
 }

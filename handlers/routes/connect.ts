@@ -3,26 +3,45 @@ import { connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import { parseConnect } from '../lib/connect-request.js';
 import type { WebSocketHandler } from '../lib/events.js';
+import { MetricName, RefusalReason } from '../lib/metric-names.js';
 import { ErrorCode, errorBody } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
-export function createConnectHandler({ config, deps, logger }: Runtime): WebSocketHandler {
-  return async (event) => {
+export function createConnectHandler({ config, deps, logger, metrics }: Runtime): WebSocketHandler {
+  const admit: WebSocketHandler = async (event) => {
     const parsed = parseConnect(event, config.authMode);
-    if (!parsed.ok) return { statusCode: parsed.statusCode, body: errorBody(parsed.code, parsed.message) };
+    if (!parsed.ok) {
+      metrics.refused(parsed.statusCode === 401 ? RefusalReason.unauthorized : RefusalReason.invalid);
+      return { statusCode: parsed.statusCode, body: errorBody(parsed.code, parsed.message) };
+    }
     try {
       const result = await connect(deps, parsed.request);
-      if (result.kind === 'tookOver')
+      // A redelivered `$connect` (duplicate) was counted the first time.
+      if (result.kind !== 'duplicate') metrics.count(MetricName.admitted);
+      if (result.kind === 'tookOver') {
+        metrics.count(MetricName.takeovers);
         logger.info('stream taken over', { ...parsed.request, replaced: result.replaced });
+      }
       return { statusCode: 200 };
     } catch (error) {
       if (error instanceof LimitReachedError) {
+        metrics.refused(RefusalReason.limit);
         logger.info('stream refused at limit', { userId: error.userId, active: error.active, limit: error.limit });
         return { statusCode: 429, body: errorBody(ErrorCode.LIMIT_REACHED, `at most ${error.limit} streams at once`) };
       }
       // Fail closed: a stream that could not be counted is not admitted.
+      metrics.refused(RefusalReason.unavailable);
+      metrics.count(MetricName.storeErrors);
       logger.error('connect failed', { connectionId: parsed.request.connectionId, error: error as Error });
       return { statusCode: 503, body: errorBody(ErrorCode.UNAVAILABLE, 'the service cannot admit streams right now') };
+    }
+  };
+  return async (event, context) => {
+    const started = performance.now();
+    try {
+      return await admit(event, context);
+    } finally {
+      metrics.connectLatency(Math.round((performance.now() - started) * 10) / 10);
     }
   };
 }

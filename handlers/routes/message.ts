@@ -1,13 +1,14 @@
 /** `$default`: every message frame, routed by its `action`. The answer goes back as the route's response. */
 import { heartbeat, userStatus } from '../../core/admission.js';
 import type { WebSocketHandler, WebSocketResult } from '../lib/events.js';
+import { MetricName } from '../lib/metric-names.js';
 import { ErrorCode } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
 const frame = (body: Record<string, unknown>): WebSocketResult => ({ statusCode: 200, body: JSON.stringify(body) });
 const errorFrame = (code: ErrorCode, message: string) => frame({ type: 'error', code, message });
 
-export function createMessageHandler({ deps, logger }: Runtime): WebSocketHandler {
+export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSocketHandler {
   return async (event) => {
     const { connectionId, requestTimeEpoch } = event.requestContext;
     if (event.isBase64Encoded)
@@ -45,6 +46,7 @@ export function createMessageHandler({ deps, logger }: Runtime): WebSocketHandle
           );
       }
     } catch (error) {
+      metrics.count(MetricName.storeErrors);
       logger.error('message failed', { connectionId, action: String(action), error: error as Error });
       return errorFrame(ErrorCode.UNAVAILABLE, 'the service cannot answer right now; try again');
     }

@@ -5,7 +5,7 @@
  * single `$default` route alike.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectionNotFoundError } from '../../core/errors.js';
 import { IDENTITY_DEFAULTS, isStaff, type StaffRule } from '../../core/identity/claims.js';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
@@ -17,6 +17,8 @@ import {
   setUserLimit,
   userAudit,
 } from '../../core/support.js';
+import { MetricName } from '../lib/metric-names.js';
+import type { ServiceMetrics } from '../lib/metrics.js';
 import { ErrorCode, errorResponse } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
@@ -57,7 +59,7 @@ const forUser =
     return run(userId.value, event, staff);
   };
 
-const routesFor = (supportDeps: SupportDeps): Route[] => [
+const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics): Route[] => [
   { method: 'GET', pattern: /^\/health$/, open: true, run: async () => json(200, { status: 'ok' }) },
   {
     method: 'GET',
@@ -70,7 +72,7 @@ const routesFor = (supportDeps: SupportDeps): Route[] => [
     run: async ([raw], _event, staff) => {
       const id = check(ConnectionIdSchema, raw);
       if (!id.ok) return errorResponse(400, ErrorCode.INVALID_CONNECTION_ID, id.message);
-      await endConnection(supportDeps, staff, id.value);
+      if ((await endConnection(supportDeps, staff, id.value)) === 'released') metrics.count(MetricName.released);
       return json(204);
     },
   },
@@ -113,8 +115,8 @@ function parseBody(event: SupportEvent): { ok: true; value: unknown } | { ok: fa
 
 export type SupportHandler = (event: SupportEvent) => Promise<Result>;
 
-export function createSupportHandler({ store, gateway, config, audit, logger }: Runtime): SupportHandler {
-  const routes = routesFor({ store, gateway, defaultLimit: config.defaultLimit, audit });
+export function createSupportHandler({ store, gateway, config, audit, logger, metrics }: Runtime): SupportHandler {
+  const routes = routesFor({ store, gateway, defaultLimit: config.defaultLimit, audit }, metrics);
   const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;
   return async (event) => {
     const method = event.requestContext.http.method.toUpperCase();
@@ -140,6 +142,7 @@ export function createSupportHandler({ store, gateway, config, audit, logger }: 
     } catch (error) {
       if (error instanceof ConnectionNotFoundError)
         return errorResponse(404, ErrorCode.CONNECTION_NOT_FOUND, error.message);
+      metrics.count(MetricName.storeErrors);
       logger.error('support request failed', { method, path: event.rawPath, error: error as Error });
       return errorResponse(503, ErrorCode.UNAVAILABLE, 'the service cannot answer right now; try again');
     }

@@ -7,9 +7,9 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../../core/store/permissions.js';
+import { HISTORY_QUERY_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../../core/store/permissions.js';
 import { TABLE_SHAPE } from '../../core/store/schema.js';
-import { METRICS_NAMESPACE, MetricName, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
+import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
 import { type BuiltApp, buildApp } from '../../infra/build.js';
 import { SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
 
@@ -299,7 +299,7 @@ describe('When the handlers act on AWS', () => {
     }
   });
 
-  it('grants the store item actions on the table, and Query on the lease index to the sweep only', () => {
+  it('grants the store item actions on the table, Query on the lease index to the sweep, and on the table to support', () => {
     const tableId = built.stack.getLogicalId(built.stack.streamTable.table.node.defaultChild as never);
     for (const name of Object.keys(roleIds)) {
       const statements = statementsOf(name);
@@ -321,6 +321,11 @@ describe('When the handlers act on AWS', () => {
               'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, `/index/${TABLE_SHAPE.leaseIndex.name}`]],
             },
           }),
+        ]);
+      } else if (name === 'Support') {
+        // The audit history: one user's partition of the table.
+        expect(query).toEqual([
+          expect.objectContaining({ Action: HISTORY_QUERY_ACTIONS[0], Resource: { 'Fn::GetAtt': [tableId, 'Arn'] } }),
         ]);
       } else {
         expect(query).toEqual([]);
@@ -403,8 +408,12 @@ describe('When something goes wrong', () => {
     });
   });
 
-  it('draws one dashboard', () => {
+  it('draws one dashboard with every service metric, refusals by reason', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const dashboard = resources('AWS::CloudWatch::Dashboard')[0]![1];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const name of Object.values(MetricName)) expect(body).toContain(name);
+    for (const reason of Object.values(RefusalReason)) expect(body).toContain(`\\"reason\\",\\"${reason}\\"`);
   });
 });
 

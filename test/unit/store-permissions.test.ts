@@ -4,7 +4,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../../core/store/permissions.js';
+import {
+  COMMAND_ACTIONS,
+  HISTORY_QUERY_ACTIONS,
+  LEASE_INDEX_ACTIONS,
+  TABLE_ACTIONS,
+} from '../../core/store/permissions.js';
 
 const storeDir = new URL('../../core/store/', import.meta.url);
 const sources = readdirSync(storeDir)
@@ -20,7 +25,7 @@ describe('When the store sends DynamoDB commands', () => {
   });
 
   it('is granted every action each command needs, and no wildcard', () => {
-    const granted = new Set<string>([...TABLE_ACTIONS, ...LEASE_INDEX_ACTIONS]);
+    const granted = new Set<string>([...TABLE_ACTIONS, ...LEASE_INDEX_ACTIONS, ...HISTORY_QUERY_ACTIONS]);
     for (const command of commands) {
       expect(COMMAND_ACTIONS[command], `${command} has no entry in COMMAND_ACTIONS`).toBeDefined();
       for (const action of COMMAND_ACTIONS[command]!) expect(granted, `${command} needs ${action}`).toContain(action);
