@@ -22,6 +22,8 @@ export interface EmbeddedDynamoDb {
   endpoint: string;
   /** the java process */
   pid: number;
+  /** called once if java exits without `stop()` having been asked for, with one line saying how it ended */
+  onUnexpectedExit(listener: (line: string) => void): void;
   stop(): Promise<void>;
 }
 
@@ -53,7 +55,16 @@ export async function startDynamoDbLocal(options: { dataDir?: string; port?: num
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const watchdog = guardAgainstOrphan(child);
   const endpoint = `http://127.0.0.1:${port}`;
+  let stopping = false;
+  const onUnexpectedExit = (listener: (line: string) => void) => {
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      listener(`the embedded DynamoDB Local (java, pid ${child.pid}) ${how}`);
+    });
+  };
   const stop = async () => {
+    stopping = true;
     watchdog?.kill();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -68,7 +79,7 @@ export async function startDynamoDbLocal(options: { dataDir?: string; port?: num
     await stop();
     throw error;
   }
-  return { endpoint, pid: child.pid!, stop };
+  return { endpoint, pid: child.pid!, onUnexpectedExit, stop };
 }
 
 /**

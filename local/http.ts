@@ -45,6 +45,20 @@ export function hostForUrl(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/**
+ * The request target as a URL, or undefined when it is not one (`//`, `http://[`): the target is the client's to
+ * choose, so parsing it must never throw into a request handler. Origin-form targets (`/path`) are read against a
+ * fixed origin, so `//x` is a path, not a host.
+ */
+export function requestUrl(target: string | undefined): URL | undefined {
+  const raw = target ?? '/';
+  try {
+    return new URL(raw.startsWith('/') ? `http://localhost${raw}` : raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Node keeps repeated headers as arrays; API Gateway's `headers` joins them with commas. */
 export function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
@@ -67,6 +81,12 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/** The client hung up mid-request (an aborted body, a reset): nobody to answer, nothing to report. */
+export function isClientGone(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error)?.message === 'aborted';
 }
 
 /** Writes `body` as JSON with its length; `headers` may add to (or override) the content type. */

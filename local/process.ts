@@ -1,5 +1,6 @@
 /** Ports and child processes for whoever starts the stack from outside: tests, the benchmark. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A port free on 127.0.0.1 right now, for a child that must be told its port up front. */
@@ -74,4 +75,51 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** A process's parent and state from `/proc` (Linux); undefined where there is no `/proc` or no such process. */
+function procStat(pid: number): { ppid: number; state: string; name: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // `pid (name) state ppid ...`: the name may hold spaces and parentheses, so split after the last `)`.
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    return { ppid: Number(ppid), state: state!, name: stat.slice(stat.indexOf('(') + 1, close) };
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  const stat = procStat(pid);
+  if (stat) return stat.state !== 'Z' && stat.state !== 'X';
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Calls `onGone` once if this process's parent dies, or, when npm ran it (`npm start`), any process between it and
+ * npm (the shell npm runs scripts in): a signal to npm alone ends npm without reaching its script's processes.
+ * `process.ppid` is read once at start in Node, so the chain is taken at start and polled.
+ */
+export function watchAncestors(onGone: () => void, intervalMs = 500): void {
+  const chain = [process.ppid];
+  if (process.env.npm_lifecycle_event) {
+    for (let pid = process.ppid, depth = 0; depth < 4; depth++) {
+      const stat = procStat(pid);
+      if (!stat || /^npm/.test(stat.name) || stat.ppid <= 1) break;
+      pid = stat.ppid;
+      chain.push(pid);
+    }
+  }
+  const timer = setInterval(() => {
+    if (chain.every(isAlive)) return;
+    clearInterval(timer);
+    onGone();
+  }, intervalMs);
+  timer.unref();
 }

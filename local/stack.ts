@@ -28,6 +28,11 @@ export interface LocalStackOptions extends Partial<LocalSettings> {
   signingKey?: LocalSigningKey;
   /** for tests of the metrics: what the handlers record (silent otherwise, as `npm start` is) */
   metrics?: ServiceMetrics;
+  /**
+   * Called once, with one line, if the embedded DynamoDB Local dies while the stack runs. Nothing restarts it: an
+   * in-memory store would come back empty while sockets it counted are still open, and limits would be wrong.
+   */
+  onStoreExit?: (line: string) => void;
 }
 
 export interface LocalStack {
@@ -43,6 +48,8 @@ export interface LocalStack {
   emulator: GatewayEmulator;
   /** what the handlers run on: config, store, gateway (tests drive handlers and the store through it) */
   runtime: Runtime;
+  /** the embedded DynamoDB Local's java process, when the stack started one */
+  dynamodbPid?: number;
   /** runs the sweep once, now */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
@@ -66,6 +73,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamo = await startDynamoDbLocal({ dataDir: settings.dataDir });
       stoppers.push(dynamo.stop);
       endpoint = dynamo.endpoint;
+      if (options.onStoreExit) dynamo.onUnexpectedExit(options.onStoreExit);
     }
     if (!options.skipTableSetup) await ensureTable(endpoint, tableName);
 
@@ -129,6 +137,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       identity,
       callbackUrl: emulator.callbackUrl,
       dynamodbEndpoint: endpoint,
+      dynamodbPid: dynamo?.pid,
       tableName,
       emulator,
       runtime,

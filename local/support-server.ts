@@ -12,7 +12,7 @@ import { isStaff, type StaffRule } from '../core/identity/claims.js';
 import { InvalidTokenError, type TokenVerifier } from '../core/identity/verify.js';
 import { ErrorCode, errorResponse } from '../handlers/lib/responses.js';
 import type { SupportEvent } from '../handlers/support.js';
-import { boundPort, close, flattenHeaders, hostForUrl, listen, readBody } from './http.js';
+import { boundPort, close, flattenHeaders, hostForUrl, isClientGone, listen, readBody, requestUrl } from './http.js';
 import type { LocalSettings } from './settings.js';
 import { WebPages } from './web-pages.js';
 
@@ -48,7 +48,14 @@ export class SupportServer {
     private readonly auth: SupportAuth,
     private readonly options: Pick<LocalSettings, 'httpPort' | 'host'>,
   ) {
-    this.server = createServer((req, res) => void this.serve(req, res));
+    this.server = createServer((req, res) =>
+      this.serve(req, res).catch((error) => {
+        // An aborted body or a failing socket: answer if still possible, never take the process down.
+        if (!isClientGone(error)) console.error('[support] request failed:', error);
+        if (!res.headersSent && !res.destroyed) send(res, errorResponse(500, ErrorCode.INTERNAL, 'internal error'));
+        else res.destroy();
+      }),
+    );
   }
 
   get url(): string {
@@ -69,7 +76,8 @@ export class SupportServer {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse) {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req.url);
+    if (!url) return send(res, errorResponse(400, ErrorCode.INVALID_PATH, 'the request target is not a URL path'));
     // The web pages are public files: the console signs in against the API, not to get its own page.
     if (this.pages.owns(url.pathname)) {
       this.pages.serve(req, res, url.pathname);

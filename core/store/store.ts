@@ -247,6 +247,24 @@ export class StreamStore {
     return !reasons;
   }
 
+  /**
+   * Whether the store answers at all, within `timeoutMs`: one eventually consistent read of a key no user can have
+   * (`#` is outside the id alphabet), so a health check costs half a read unit and never touches real data.
+   */
+  async ping(timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string }> {
+    try {
+      await this.db.send(new GetCommand({ TableName: this.tableName, Key: userKey('#health') }), {
+        abortSignal: AbortSignal.timeout(timeoutMs),
+      });
+      return { ok: true };
+    } catch (error) {
+      const name = (error as Error | undefined)?.name ?? 'Error';
+      if (name === 'TimeoutError' || name === 'AbortError')
+        return { ok: false, reason: `the store did not answer within ${timeoutMs} ms` };
+      return { ok: false, reason: `the store cannot be reached (${name})` };
+    }
+  }
+
   async getConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: connKey(connectionId), ConsistentRead: true }),

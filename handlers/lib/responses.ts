@@ -9,6 +9,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   INVALID_PARAMETER: 'INVALID_PARAMETER',
   LIMIT_REACHED: 'LIMIT_REACHED',
+  /** refused by the gateway before `$connect`: not a WebSocket handshake API Gateway would take */
+  INVALID_HANDSHAKE: 'INVALID_HANDSHAKE',
   // message frames
   INVALID_MESSAGE: 'INVALID_MESSAGE',
   INVALID_JSON: 'INVALID_JSON',

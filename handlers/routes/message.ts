@@ -8,6 +8,16 @@ import type { Runtime } from '../lib/runtime.js';
 const frame = (body: Record<string, unknown>): WebSocketResult => ({ statusCode: 200, body: JSON.stringify(body) });
 const errorFrame = (code: ErrorCode, message: string) => frame({ type: 'error', code, message });
 
+/**
+ * An action as it may be shown in a reply or a log: the client chose it, so it may be nested thousands of levels deep,
+ * and stringifying it (`JSON.stringify`, `String`) could blow the stack. Only strings are quoted, and cut short.
+ */
+function describeAction(action: unknown): string {
+  if (typeof action === 'string') return JSON.stringify(action.slice(0, 100));
+  if (action === undefined || action === null) return 'none';
+  return `of type ${Array.isArray(action) ? 'array' : typeof action}`;
+}
+
 export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSocketHandler {
   return async (event) => {
     const { connectionId, requestTimeEpoch } = event.requestContext;
@@ -42,12 +52,12 @@ export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSoc
         default:
           return errorFrame(
             ErrorCode.UNKNOWN_ACTION,
-            `unknown action ${JSON.stringify(action ?? null).slice(0, 140)}; use heartbeat or status`,
+            `unknown action ${describeAction(action)}; use heartbeat or status`,
           );
       }
     } catch (error) {
       metrics.count(MetricName.storeErrors);
-      logger.error('message failed', { connectionId, action: String(action), error: error as Error });
+      logger.error('message failed', { connectionId, action: describeAction(action), error: error as Error });
       return errorFrame(ErrorCode.UNAVAILABLE, 'the service cannot answer right now; try again');
     }
   };

@@ -34,6 +34,8 @@ export type SupportEvent = APIGatewayProxyEventV2 & {
 
 /** API Gateway connection ids are short base64; anything else cannot name a connection. */
 const ConnectionIdSchema = z.string().regex(/^[A-Za-z0-9+/=_-]{1,128}$/, 'connectionId is not a connection id');
+/** How long `/health` waits for the store before saying it does not answer. */
+const HEALTH_TIMEOUT_MS = 1000;
 const LimitBodySchema = z.strictObject({ limit: LimitSchema }, 'the body must be {"limit": n}');
 
 const json = (statusCode: number, body?: unknown): Result =>
@@ -60,7 +62,16 @@ const forUser =
   };
 
 const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics): Route[] => [
-  { method: 'GET', pattern: /^\/health$/, open: true, run: async () => json(200, { status: 'ok' }) },
+  {
+    method: 'GET',
+    pattern: /^\/health$/,
+    open: true,
+    run: async () => {
+      // Health tells the truth: ok only when the store answers, and quickly, so a hung store is a 503, not a hang.
+      const ping = await supportDeps.store.ping(HEALTH_TIMEOUT_MS);
+      return ping.ok ? json(200, { status: 'ok' }) : json(503, { status: 'unavailable', reason: ping.reason });
+    },
+  },
   {
     method: 'GET',
     pattern: /^\/users\/([^/]+)\/connections$/,

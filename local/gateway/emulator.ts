@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import type { Authorizer } from '../../handlers/routes/authorizer.js';
-import { boundPort, close, hostForUrl, listen } from '../http.js';
+import { boundPort, close, hostForUrl, isClientGone, listen } from '../http.js';
 import type { LocalSettings } from '../settings.js';
 import { Connections } from './connections.js';
 import { serveManagement } from './management-api.js';
@@ -63,8 +63,8 @@ export class GatewayEmulator {
     this.http = createServer((req, res) =>
       serveManagement(req, res, this.connections, MAX_MESSAGE_BYTES).catch((error) => {
         // An aborted body or a failing socket: answer if still possible, never take the process down.
-        onError(error, '@connections request failed');
-        if (!res.headersSent) res.writeHead(500).end();
+        if (!isClientGone(error)) onError(error, '@connections request failed');
+        if (!res.headersSent && !res.destroyed) res.writeHead(500).end();
         else res.destroy();
       }),
     );

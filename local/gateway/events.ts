@@ -61,22 +61,31 @@ function baseEvent(
   };
 }
 
-/** `$connect`: the handshake's headers and query string, single- and multi-valued. */
-export function connectEvent(req: IncomingMessage, id: ConnectionIdentity, domainName: string): WebSocketEvent {
+/**
+ * `$connect`: the handshake's headers and query string, single- and multi-valued. The names are the client's: they
+ * are gathered in a Map, and the maps handed on are built with own properties only (as JSON.parse builds them in
+ * Lambda), so `constructor`, `__proto__` or `toString` are plain names.
+ */
+export function connectEvent(
+  url: URL,
+  req: IncomingMessage,
+  id: ConnectionIdentity,
+  domainName: string,
+): WebSocketEvent {
   const event = baseEvent('$connect', 'CONNECT', id, domainName);
   event.headers = flattenHeaders(req.headers);
   event.multiValueHeaders = multiValueHeaders(req.headers);
-  const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
-  const multi: Record<string, string[]> = {};
-  for (const [k, v] of params) {
-    multi[k] ??= [];
-    multi[k].push(v);
+  const multi = new Map<string, string[]>();
+  for (const [k, v] of url.searchParams) {
+    const values = multi.get(k);
+    if (values) values.push(v);
+    else multi.set(k, [v]);
   }
   // The last value wins in the single-valued map, as in API Gateway.
-  event.queryStringParameters = params.size
-    ? Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v[v.length - 1]]))
+  event.queryStringParameters = multi.size
+    ? Object.fromEntries([...multi].map(([k, v]) => [k, v[v.length - 1]]))
     : null;
-  event.multiValueQueryStringParameters = params.size ? multi : null;
+  event.multiValueQueryStringParameters = multi.size ? Object.fromEntries(multi) : null;
   return event;
 }
 
@@ -119,14 +128,19 @@ export function disconnectEvent(
   return event;
 }
 
-/** API Gateway's route selection, `$request.body.action`: a known action of a JSON text frame, else `$default`. */
+/**
+ * API Gateway's route selection, `$request.body.action`: a known action of a JSON text frame, else `$default`.
+ * `isRoute` must answer for the routes' own keys only, never for what an object inherits (`toString`, `__proto__`).
+ */
 export function selectRoute(body: string, isBinary: boolean, isRoute: (key: string) => boolean): string {
   if (isBinary) return '$default';
   try {
-    const action = (JSON.parse(body) as { action?: unknown })?.action;
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== 'object' || parsed === null || !Object.hasOwn(parsed, 'action')) return '$default';
+    const action = (parsed as { action: unknown }).action;
     if (typeof action === 'string' && !action.startsWith('$') && isRoute(action)) return action;
   } catch {
-    // not JSON: `$default`
+    // not JSON (or nested past what the parser takes): `$default`
   }
   return '$default';
 }

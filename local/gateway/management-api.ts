@@ -3,7 +3,7 @@
  * POST sends, GET describes, DELETE closes; 410 when the connection is gone.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, sendJson } from '../http.js';
+import { readBody, requestUrl, sendJson } from '../http.js';
 import type { Connections } from './connections.js';
 
 const CONNECTIONS_PATH = /^(?:\/[^/]+)?\/@connections\/([^/?]+)$/;
@@ -30,7 +30,9 @@ export async function serveManagement(
   connections: Connections,
   maxMessageBytes: number,
 ): Promise<void> {
-  const connectionId = connectionIdOf(new URL(req.url ?? '/', 'http://localhost').pathname);
+  const url = requestUrl(req.url);
+  if (!url) return reply(res, 400, { message: 'Bad Request' }, 'BadRequestException');
+  const connectionId = connectionIdOf(url.pathname);
   if (connectionId === undefined) return reply(res, 404, { message: 'Not Found' });
   if (req.method === 'POST') {
     const body = await readBody(req, maxMessageBytes);

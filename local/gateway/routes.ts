@@ -9,6 +9,7 @@ import { WebSocket, type WebSocketServer } from 'ws';
 import type { WebSocketHandler } from '../../handlers/lib/events.js';
 import { ErrorCode, errorBody } from '../../handlers/lib/responses.js';
 import { type Authorizer, UNAUTHORIZED } from '../../handlers/routes/authorizer.js';
+import { requestUrl } from '../http.js';
 import type { Connections, LiveConnection } from './connections.js';
 import {
   authorizerEvent,
@@ -65,10 +66,14 @@ export class RouteDriver {
     socket.on('error', () => socket.destroy());
     const routes = this.routes;
     if (closing || !routes) return refuse(socket, 503, '');
+    // API Gateway refuses a malformed handshake before `$connect` runs: nothing is counted for it.
+    const url = requestUrl(req.url);
+    const problem = url ? handshakeProblem(req) : 'the request target is not a URL path';
+    if (problem || !url) return refuse(socket, 400, errorBody(ErrorCode.INVALID_HANDSHAKE, problem ?? ''));
     const identity = identityOf(req);
     let clientGone = false;
     socket.once('close', () => (clientGone = true));
-    const event = connectEvent(req, identity, this.options.domainName());
+    const event = connectEvent(url, req, identity, this.options.domainName());
     if (this.authorizer) {
       const authorization = await this.authorize(this.authorizer, event);
       if (!authorization.ok) return refuse(socket, authorization.status, authorization.body);
@@ -93,7 +98,17 @@ export class RouteDriver {
       socket.destroy();
       return;
     }
-    this.options.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, identity));
+    // Should ws still refuse the upgrade (a check not mirrored above), the stream `$connect` counted is given back.
+    let accepted = false;
+    const refusedByWs = () => {
+      if (!accepted) this.disconnect(identity, { code: 1006, reason: 'Handshake failed' });
+    };
+    socket.once('close', refusedByWs);
+    this.options.wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted = true;
+      socket.off('close', refusedByWs);
+      this.accept(ws, identity);
+    });
   }
 
   /**
@@ -155,7 +170,7 @@ export class RouteDriver {
   private async message(conn: LiveConnection, data: Buffer, isBinary: boolean) {
     const routes = this.routes!;
     const body = isBinary ? data.toString('base64') : data.toString('utf8');
-    const routeKey = selectRoute(body, isBinary, (key) => key in routes);
+    const routeKey = selectRoute(body, isBinary, (key) => Object.hasOwn(routes, key));
     const event = messageEvent(routeKey, conn, this.options.domainName(), { body, isBinary });
     try {
       this.count(routeKey);
@@ -181,6 +196,25 @@ export class RouteDriver {
       .finally(() => this.pendingDisconnects.delete(run));
     this.pendingDisconnects.add(run);
   }
+}
+
+/** Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455, 4.1). */
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/** What API Gateway would refuse in an upgrade request, checked before `$connect`; undefined when it is fine. */
+export function handshakeProblem(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET') return 'a WebSocket handshake must be a GET request';
+  if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return 'the Upgrade header must be websocket';
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !WEBSOCKET_KEY.test(key.trim())) return 'Sec-WebSocket-Key must be 16 bytes in base64';
+  if (req.headers['sec-websocket-version'] !== '13') return 'Sec-WebSocket-Version must be 13';
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (
+    protocols !== undefined &&
+    !/^\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\s*,\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*\s*$/.test(protocols)
+  )
+    return 'Sec-WebSocket-Protocol is malformed';
+  return undefined;
 }
 
 /** Answers the upgrade request with a plain HTTP status, as API Gateway does when `$connect` refuses. */

@@ -38,6 +38,19 @@ describe('npm start', () => {
     expect(stdout).toBe('');
   });
 
+  it.each(['IDLE_TIMEOUT_SECONDS', 'HARD_TIMEOUT_SECONDS'])(
+    'exits 2 with one line on %s=2200000 (past what setTimeout can wait)',
+    async (name) => {
+      const { code, stderr, stdout } = await runStart({ [name]: '2200000' });
+
+      expect(code).toBe(2);
+      expect(stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`^streamgate: ${name} must .*2200000`)),
+      ]);
+      expect(stdout).toBe('');
+    },
+  );
+
   it('exits 1 with one line when a port is busy', async () => {
     const port = (busy.address() as { port: number }).port;
 

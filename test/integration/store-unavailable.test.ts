@@ -26,3 +26,10 @@ it('answers 503 when the store cannot be reached', async () => {
   expect(result.status).toBe(503);
   expect(JSON.parse(result.body!)).toEqual({ error: { code: 'UNAVAILABLE', message: expect.any(String) } });
 });
+
+it('answers /health with 503 and the reason when the store cannot be reached', async () => {
+  const res = await fetch(`${stack.httpUrl}/health`);
+
+  expect(res.status).toBe(503);
+  expect(await res.json()).toEqual({ status: 'unavailable', reason: expect.stringMatching(/store/) });
+});

@@ -82,9 +82,10 @@ describe('support handler in jwt mode', () => {
     expect(passed.statusCode).toBe(400);
   });
 
-  it('answers /health without an identity', async () => {
+  it('answers /health without an identity (with the truth: the store here is a closed port)', async () => {
     const result = await handler(event(undefined, '/health'));
 
-    expect(result.statusCode).toBe(200);
+    expect(result.statusCode).toBe(503);
+    expect(JSON.parse(result.body!)).toEqual({ status: 'unavailable', reason: expect.stringMatching(/store/) });
   });
 });
