@@ -114,7 +114,7 @@ function parseBody(event: SupportEvent): { ok: true; value: unknown } | { ok: fa
 export type SupportHandler = (event: SupportEvent) => Promise<Result>;
 
 export function createSupportHandler({ store, gateway, config, audit, logger }: Runtime): SupportHandler {
-  const routes = routesFor({ store, gateway, defaultLimit: config.defaultLimit, audit });
+  const routes = routesFor({ store, gateway, defaultLimit: config.defaultLimit, audit, logger });
   const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;
   return async (event) => {
     const method = event.requestContext.http.method.toUpperCase();
