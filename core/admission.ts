@@ -2,6 +2,7 @@
  * What happens to a stream: admitted under the user's limit, taken over on reconnect, released when its socket
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
+import { tellThenClose } from './ended.js';
 import { LimitReachedError, StoreContentionError } from './errors.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
 import { type ConnectionRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
@@ -44,7 +45,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         );
         if (taken.kind === 'changed') continue;
         if (taken.kind === 'duplicate') return { kind: 'duplicate' };
-        await closeQuietly(deps, outcome.heldBy);
+        await closeQuietly(deps, outcome.heldBy, conn.device);
         return { kind: 'tookOver', replaced: outcome.heldBy };
       }
       case 'limitReached': {
@@ -95,9 +96,9 @@ export async function userStatus(
   return { userId: connection.userId, active: counter.active, limit };
 }
 
-async function closeQuietly(deps: AdmissionDeps, connectionId: string) {
+async function closeQuietly(deps: AdmissionDeps, connectionId: string, newDevice: string | undefined) {
   try {
-    await deps.gateway.disconnect(connectionId);
+    await tellThenClose(deps, connectionId, { reason: 'takenOver', device: newDevice });
   } catch (error) {
     // The stream is already handed over; a socket we could not close now is found by the sweep.
     deps.logger.warn('could not close the replaced connection', { connectionId, error: String(error) });

@@ -2,6 +2,7 @@
  * What support staff can do: see a user's live streams, end one, change a user's limit, read what staff did to a
  * user. Every action is written to the user's history in the table and logged as one audit line.
  */
+import { tellThenClose } from './ended.js';
 import { ConnectionNotFoundError } from './errors.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import {
@@ -20,6 +21,7 @@ export interface SupportDeps {
   defaultLimit: number;
   /** every staff action is written here, whatever the service's log level */
   audit: Logger;
+  logger: Logger;
   now?: () => number;
 }
 
@@ -122,7 +124,7 @@ export async function endConnection(
 ): Promise<ReleaseOutcome['kind']> {
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
-  const socket = await deps.gateway.disconnect(connectionId);
+  const socket = await tellThenClose(deps, connectionId, { reason: 'kicked' });
   const at = (deps.now ?? Date.now)();
   const released = await deps.store.release(connectionId, 'kicked', at);
   deps.audit.info('support: end connection', {

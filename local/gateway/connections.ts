@@ -1,5 +1,6 @@
 /** The open sockets API Gateway keeps: who they are, when they last spoke, and the idle and 2-hour timeouts. */
 import { WebSocket } from 'ws';
+import { endedFrame } from '../../core/ended.js';
 import type { ConnectionIdentity } from './events.js';
 
 export interface LiveConnection extends ConnectionIdentity {
@@ -10,6 +11,16 @@ export interface LiveConnection extends ConnectionIdentity {
 }
 
 const goingAway = (socket: WebSocket) => socket.close(1001, 'Going away');
+
+/**
+ * The idle and 2-hour timeouts: the emulator tells the player why before closing, as the service does for the closes
+ * it decides. In AWS, API Gateway closes these sockets itself and the service cannot speak first; a player should
+ * read a 1001 close without an `ended` frame the same way.
+ */
+const timedOut = (socket: WebSocket, reason: 'idle' | 'maxDuration') => {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(endedFrame(reason)));
+  goingAway(socket);
+};
 
 export class Connections {
   private readonly live = new Map<string, LiveConnection>();
@@ -32,7 +43,7 @@ export class Connections {
       ...identity,
       socket,
       lastActiveAt: Date.now(),
-      hardTimer: setTimeout(() => goingAway(socket), this.timeouts.hardMs),
+      hardTimer: setTimeout(() => timedOut(socket, 'maxDuration'), this.timeouts.hardMs),
     };
     this.live.set(conn.connectionId, conn);
     this.touch(conn);
@@ -48,7 +59,7 @@ export class Connections {
   touch(conn: LiveConnection) {
     conn.lastActiveAt = Date.now();
     clearTimeout(conn.idleTimer);
-    conn.idleTimer = setTimeout(() => goingAway(conn.socket), this.timeouts.idleMs);
+    conn.idleTimer = setTimeout(() => timedOut(conn.socket, 'idle'), this.timeouts.idleMs);
   }
 
   /** Closes every socket with 1001, giving them `graceMs` to finish the close handshake, then cuts the rest. */
