@@ -453,14 +453,17 @@ const over = (run: Run, stream: Stream) =>
  */
 async function slot(run: Run, stream: Stream, giveUp = false) {
   let admittedOnce = false;
-  while (!over(run, stream)) {
+  let tried = false;
+  // Every stream tries at least once, even one whose viewer would already have left (a late timer on a busy machine).
+  while (!run.phases.stopping && (!tried || !over(run, stream))) {
+    tried = true;
     const outcome = await handshake(run, stream.player, stream.id);
     if (outcome.kind !== 'open') {
       if (giveUp && !admittedOnce) return;
       await sleep(jitter(run.options.retryS * 1000));
       continue;
     }
-    if (over(run, stream)) {
+    if (run.phases.stopping) {
       outcome.socket.terminate();
       return;
     }
