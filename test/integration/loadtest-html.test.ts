@@ -63,8 +63,7 @@ describe.skipIf(noBrowser)('load tester HTML report', () => {
           return { title: chart.querySelector('.u-title')?.textContent, width: canvas.width, painted };
         }),
       );
-      mkdirSync('test-output', { recursive: true });
-      await page.screenshot({ path: resolve('test-output/loadtest-report.png'), fullPage: true });
+      await page.screenshot({ path: join(outputDir('loadtest'), 'report.png'), fullPage: true });
       const verdict = await page.textContent('.verdict');
       await page.close();
 
