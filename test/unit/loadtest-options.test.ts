@@ -33,6 +33,36 @@ describe('parseLoadOptions', () => {
     expect(o.output).toBe('report.json');
   });
 
+  it('reuses stream ids by default; --no-reuse-streams turns it off', () => {
+    expect(parseLoadOptions(['--url', 'ws://h'])).toMatchObject({ reuseStreams: true, takeover: 0, rate: undefined });
+    expect(parseLoadOptions(['--url', 'ws://h', '--no-reuse-streams'])).toMatchObject({ reuseStreams: false });
+  });
+
+  it('reads the open model, thresholds and the HTML report', () => {
+    const o = parseLoadOptions([
+      '--url',
+      'ws://h',
+      '--rate',
+      '50',
+      '--hold',
+      '2.5',
+      '--threshold',
+      'p99<500',
+      '--threshold',
+      'violations==0',
+      '--html',
+      'r.html',
+      '--takeover',
+      '0.1',
+    ]);
+
+    expect(o).toMatchObject({ rate: 50, holdS: 2.5, html: 'r.html', takeover: 0.1 });
+    expect(o.thresholds.map((t) => [t.metric, t.op, t.value])).toEqual([
+      ['p99', '<', 500],
+      ['violations', '==', 0],
+    ]);
+  });
+
   it('reads tokens from a file, one per line', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lt-')), 'tokens');
     writeFileSync(file, 'tok-a\n\ntok-b\n');
@@ -53,6 +83,13 @@ describe('parseLoadOptions', () => {
     [['--url', 'ws://h', '--token', 't', '--mint-tokens'], /not both/],
     [['--url', 'ws://h', '--bogus'], /bogus/],
     [['--url', 'ws://h', '--output', ''], /--output needs a file name/],
+    [['--url', 'ws://h', '--html', ''], /--html needs a file name/],
+    [['--url', 'ws://h', '--rate', '0'], /--rate must be a number from 0.01/],
+    [['--url', 'ws://h', '--rate', '5', '--ramp', '2'], /--ramp is for the closed model/],
+    [['--url', 'ws://h', '--hold', '5'], /--hold goes with --rate/],
+    [['--url', 'ws://h', '--takeover', '0.1', '--no-reuse-streams'], /--takeover needs stream-id reuse/],
+    [['--url', 'ws://h', '--threshold', 'p98<5'], /--threshold: unknown metric "p98"/],
+    [['--url', 'ws://h', '--threshold', 'violations=0'], /use ==/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseLoadOptions(argv)).toThrow(UsageError);
     expect(() => parseLoadOptions(argv)).toThrow(message);

@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadOrCreateSigningKey, mintToken, signingKeyPath } from '../../local/signing-key.js';
 import { runLoad } from './engine.js';
+import { renderHtml } from './html.js';
 import { type LoadOptions, parseCommand, USAGE, UsageError } from './options.js';
 import { humanReport, progressLine } from './report.js';
 import { TOOL } from './version.js';
@@ -30,6 +31,7 @@ function parse(argv: string[]): LoadOptions | number {
       return 0;
     }
     checkWritable('--output', command.options.output);
+    checkWritable('--html', command.options.html);
     return command.options;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -57,6 +59,10 @@ async function main(): Promise<number> {
   if (options.output) {
     writeFileSync(options.output, json);
     process.stderr.write(`  report written to ${options.output}\n`);
+  }
+  if (options.html) {
+    writeFileSync(options.html, renderHtml(report));
+    process.stderr.write(`  HTML report written to ${options.html}\n`);
   }
   return report.verdict.exitCode;
 }

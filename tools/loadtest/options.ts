@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseThreshold, type Threshold, ThresholdError } from './thresholds.js';
 
 export interface LoadOptions {
   url: string;
@@ -36,6 +37,17 @@ export interface LoadOptions {
   json: boolean;
   /** write the JSON report to this file */
   output?: string;
+  /** write a self-contained HTML report with charts to this file */
+  html?: string;
+  /** reconnects reuse the stream's id, as players do, so the server takes the old connection over */
+  reuseStreams: boolean;
+  /** per held stream and second: chance to reconnect it in place (a new socket for the same stream id) */
+  takeover: number;
+  /** open model: new streams per second during the run; absent: the closed model (every user holds its share) */
+  rate?: number;
+  /** open model: mean seconds a new stream is watched before it closes */
+  holdS: number;
+  thresholds: Threshold[];
 }
 
 /** What the command line asks for: a run, or just the usage or the version. */
@@ -52,8 +64,14 @@ export const USAGE = `usage: npm run loadtest -- --url URL [options]
   --streams-per-user M    streams each user tries to hold (3)
   --duration S            seconds of load, with churn and drops (10)
   --ramp S                start users spread over S seconds (0)
+  --rate N                open model: N new streams per second for --duration, each on a random user, whatever
+                          the answers (default: the closed model, every user keeps trying to hold its streams)
+  --hold S                open model: mean seconds a new stream is watched before it closes (10)
   --churn R               per held stream and second, chance to close it and reopen (0)
   --drop R                per held stream and second, chance to drop it without a close frame and reopen (0)
+  --takeover R            per held stream and second, chance to reconnect it in place: a new socket for the same
+                          stream id while the old one is still open; the server must close the old one (0)
+  --no-reuse-streams      reconnect with a new stream id each time (default: reuse it, as players do)
   --heartbeat S           heartbeat interval of held streams (30)
   --limit L               the server's per-user limit, to count violations (3)
   --concurrency C         handshakes in flight at once (200)
@@ -67,10 +85,16 @@ export const USAGE = `usage: npm run loadtest -- --url URL [options]
                           local stack's key (SIGNING_KEY_FILE, else DATA_DIR/signing-key.json, else .data/)
   --json                  print one JSON object on stdout (the human report always goes to stderr)
   --output FILE           write the JSON report to FILE
+  --html FILE             write a self-contained HTML report with charts to FILE
+  --threshold EXPR        pass/fail rule, repeatable: METRIC OP NUMBER, e.g. 'p99<500', 'violations==0',
+                          'errors<10', 'error_rate<=1%'; metrics: p50 p95 p99 max mean (admitted connect ms),
+                          refused_p50 refused_p99, violations locked_out errors timeouts attempts admitted refused
+                          held admitted_per_s takeovers lingering skipped error_rate (% of attempts)
   --version               print the version and exit
   -h, --help              print this help and exit
 
-exit code: 0 pass, 1 limit violations, 2 bad usage, 3 some user could not hold its share again`;
+exit code: 0 pass, 1 limit violations, a replaced socket left open or a threshold missed, 2 bad usage,
+           3 some user could not hold its share again`;
 
 function num(
   name: string,
@@ -110,6 +134,12 @@ const FLAGS = {
   'mint-tokens': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   output: { type: 'string' },
+  html: { type: 'string' },
+  rate: { type: 'string' },
+  hold: { type: 'string' },
+  takeover: { type: 'string' },
+  'no-reuse-streams': { type: 'boolean', default: false },
+  threshold: { type: 'string', multiple: true },
   version: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -161,6 +191,20 @@ export function parseCommand(argv: string[]): Command {
   if (!/^[A-Za-z0-9._\-:@]{1,100}$/.test(prefix))
     throw new UsageError('--user-prefix must be 1 to 100 of A-Z a-z 0-9 . _ - : @');
   if (v.output === '') throw new UsageError('--output needs a file name');
+  if (v.html === '') throw new UsageError('--html needs a file name');
+  if (v.rate !== undefined && v.ramp !== undefined) throw new UsageError('--ramp is for the closed model, not --rate');
+  if (v.rate === undefined && v.hold !== undefined) throw new UsageError('--hold goes with --rate');
+  const reuseStreams = !v['no-reuse-streams'];
+  const takeover = num('takeover', v.takeover, 0, 0, 1);
+  if (takeover > 0 && !reuseStreams) throw new UsageError('--takeover needs stream-id reuse (drop --no-reuse-streams)');
+  const thresholds = (v.threshold ?? []).map((text) => {
+    try {
+      return parseThreshold(text);
+    } catch (error) {
+      if (error instanceof ThresholdError) throw new UsageError(`--threshold: ${error.message}`);
+      throw error;
+    }
+  });
   const options: LoadOptions = {
     url: url.toString(),
     users: num('users', v.users, 10, 1, 1_000_000, true),
@@ -181,6 +225,12 @@ export function parseCommand(argv: string[]): Command {
     mintTokens: v['mint-tokens'] ?? false,
     json: v.json ?? false,
     output: v.output,
+    html: v.html,
+    reuseStreams,
+    takeover,
+    rate: v.rate === undefined ? undefined : num('rate', v.rate, 0, 0.01, 100_000),
+    holdS: num('hold', v.hold, 10, 0.01, 86_400),
+    thresholds,
   };
   return { kind: 'run', options };
 }

@@ -9,6 +9,16 @@ const counts = (r: Record<string, number>) =>
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ');
 
+const round = (n: number) => Math.round(n * 100) / 100;
+
+function takeoverLine(r: LoadReport): string {
+  const t = r.takeovers;
+  return (
+    `  takeovers         ${t.attempted} in-place reconnects: ${t.admitted} admitted, refused ${counts(t.refused)}; ` +
+    `old socket closed by the server ${t.closedByServer} (p99 ${t.closeMs.p99} ms), still open ${t.lingering}`
+  );
+}
+
 export function progressLine(p: Progress): string {
   return (
     `[${p.phase} ${(p.elapsedMs / 1000).toFixed(0)}s] held ${p.held}  attempts ${p.attempts}  admitted ${p.admitted}  ` +
@@ -20,20 +30,28 @@ export function humanReport(r: LoadReport): string {
   return [
     '',
     `streamgate load test: ${r.url}  (${r.tool.name} ${r.tool.version}, started ${r.startedAt})`,
-    `  users ${r.users} x ${r.streamsPerUser} streams, limit ${r.limit}, ${r.durationS} s of load, ${(r.elapsedMs / 1000).toFixed(1)} s in all`,
+    `  ${r.model === 'open' ? `open model: ${r.settings.rate} new streams/s (mean hold ${r.settings.holdS} s) on ${r.users} users` : `closed model: ${r.users} users x ${r.streamsPerUser} streams`}, limit ${r.limit}, ${r.durationS} s of load, ${(r.elapsedMs / 1000).toFixed(1)} s in all`,
+    `  stream ids        ${r.settings.reuseStreams ? `reused on reconnect (${r.reconnects} reconnects)` : 'new on every connect'}`,
     `  attempts          ${r.attempts}`,
     `  admitted          ${r.admitted}  (${r.admittedPerSecond.mean}/s mean over the admission window, ${r.admittedPerSecond.peak}/s best second)`,
     `  rejected          ${counts(r.rejected)}`,
     `  errors            ${counts(r.errors)}`,
     `  timeouts          ${r.timeouts}`,
+    ...(r.model === 'open'
+      ? [`  arrivals          ${r.arrivals}  (${r.skipped} skipped: every handshake slot busy)`]
+      : []),
     `  connect admitted  ${lat(r.latencyMs.admitted)}`,
     `  connect refused   ${lat(r.latencyMs.refused)}`,
     `  held at the end   ${r.heldAtEnd} of ${r.expectedHeld} expected${r.settledInMs === null ? '' : ` (settled ${r.settledInMs} ms after the load)`}`,
     `  closed by server  ${r.closedByServer}`,
+    ...(r.takeovers.attempted > 0 ? [takeoverLine(r)] : []),
     `  heartbeats        ${r.heartbeats.sent} sent, ${r.heartbeats.answered} answered`,
     `  max held by one user  ${r.maxHeldByOneUser}`,
     `  limit violations  ${r.violations}`,
     `  locked-out users  ${r.lockedOut}`,
+    ...r.verdict.thresholds.map(
+      (t) => `  threshold ${t.threshold.padEnd(20)} ${t.pass ? 'ok  ' : 'MISS'}  (${t.metric} = ${round(t.actual)})`,
+    ),
     r.verdict.pass ? '  PASS' : `  FAIL (exit ${r.verdict.exitCode}): ${r.verdict.reasons.join('; ')}`,
     '',
   ].join('\n');
