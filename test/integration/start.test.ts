@@ -1,7 +1,7 @@
 /** `npm start` as a process: what a user can fix (a bad setting, a busy port) gets one line, not a stack trace. */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runTsx } from '../support/cli.js';
 
 let busy: Server;
 
@@ -12,19 +12,8 @@ beforeAll(async () => {
 
 afterAll(async () => new Promise((resolve) => busy.close(resolve)));
 
-function runStart(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `npm start`'s own entry point, as the stack runs it, with extra settings. */
+const runStart = (env: Record<string, string>) => runTsx('local/start.ts', [], { ...process.env, ...env });
 
 describe('npm start', () => {
   it('exits 2 with one line on a bad setting', async () => {
