@@ -4,22 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient, type StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
-import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
 const players = new Players(() => stack);
 
-function api(method: string, path: string, body?: unknown, token: string | null = stack.adminToken) {
-  return fetch(`${stack.httpUrl}${path}`, {
-    method,
-    headers: {
-      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
+const api = (method: string, path: string, body?: unknown, token?: string | null) =>
+  supportRequest(stack, { method, path, body, token });
 
 async function history(userId: string) {
   const res = await api('GET', `/users/${encodeURIComponent(userId)}/audit`);

@@ -28,3 +28,23 @@ let counter = 0;
 export function newUserId(prefix = 'u'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 }
+
+/**
+ * A support API request to the test stack, as staff send it: the admin token unless another (or `null`, none) is
+ * given; a body that is not a string is sent as JSON.
+ */
+export function supportRequest(
+  stack: LocalStack,
+  request: { method: string; path: string; body?: unknown; token?: string | null },
+): Promise<Response> {
+  const { method, path, body } = request;
+  const token = request.token === undefined ? stack.adminToken : request.token;
+  return fetch(`${stack.httpUrl}${path}`, {
+    method,
+    headers: {
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
