@@ -66,17 +66,19 @@ export async function disconnect(deps: Pick<AdmissionDeps, 'store'>, connectionI
   return deps.store.release(connectionId, 'disconnected', at);
 }
 
-/** Renews the lease; writes at most once per half lease so that frequent heartbeats stay cheap. */
+/**
+ * A heartbeat proves the socket alive to API Gateway (its idle timer, its `lastActiveAt`), and API Gateway is what
+ * the sweep asks: so the store is only read, to answer whether this connection still counts, and never written.
+ * The lease in the answer is how long the connection counts without question from now on.
+ */
 export async function heartbeat(
   deps: Pick<AdmissionDeps, 'store' | 'leaseMs'>,
   connectionId: string,
   at: number,
 ): Promise<ConnectionRecord | undefined> {
-  return deps.store.renewLease(connectionId, {
-    at,
-    leaseExpiresAt: at + deps.leaseMs,
-    renewIfBefore: at + deps.leaseMs / 2,
-  });
+  const connection = await deps.store.getConnection(connectionId);
+  if (connection?.state !== 'open') return undefined;
+  return { ...connection, leaseExpiresAt: at + deps.leaseMs };
 }
 
 export interface UserStatus {

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { ClaimName, IDENTITY_DEFAULTS, type StaffRule, StaffValue } from './identity/claims.js';
+import { DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS } from './store/schema.js';
 
 const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
@@ -19,6 +20,8 @@ const EnvSchema = z.object({
    * connection younger than this that answers 410 is asked twice before it is judged a ghost.
    */
   HANDSHAKE_GRACE_SECONDS: positiveInt(30, 3_600),
+  /** Partitions of the sweep's index; the CDK app sizes it from the expected connects per second (`leaseShardsFor`). */
+  LEASE_SHARDS: positiveInt(DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS),
   DYNAMODB_ENDPOINT: z.url().optional(),
   /**
    * jwt mode: which claim of a verified token makes its bearer staff (the support API). The token itself is verified
@@ -36,6 +39,7 @@ export interface Config {
   leaseMs: number;
   maxConnectionMs: number;
   handshakeGraceMs: number;
+  leaseShards: number;
   dynamodbEndpoint?: string;
   /** jwt mode: the claim and value that make a token's bearer staff */
   staff?: StaffRule;
@@ -57,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     leaseMs: e.LEASE_SECONDS * 1000,
     maxConnectionMs: e.MAX_CONNECTION_SECONDS * 1000,
     handshakeGraceMs: e.HANDSHAKE_GRACE_SECONDS * 1000,
+    leaseShards: e.LEASE_SHARDS,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     staff: { claim: e.JWT_STAFF_CLAIM, value: e.JWT_STAFF_VALUE },
   };

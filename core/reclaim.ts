@@ -8,35 +8,9 @@ import { sleep } from './retry.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
 import type { StreamStore } from './store/store.js';
 
-/**
- * Connections API Gateway vouched for a moment ago. A user refused again and again (a player retrying, a load test)
- * would otherwise have the same live connections probed on every try; within `ttlMs` they are taken as live, and a
- * refusal costs one counter read after a short pause. The price: a socket that died within that window without its
- * `$disconnect` arriving during the pause is reclaimed up to `ttlMs` later.
- */
-export class RecentlyAlive {
-  private readonly seen = new Map<string, number>();
-  constructor(
-    readonly ttlMs = 2000,
-    private readonly maxEntries = 50_000,
-  ) {}
-
-  mark(connectionId: string, at: number) {
-    this.seen.delete(connectionId);
-    this.seen.set(connectionId, at);
-    if (this.seen.size > this.maxEntries) this.seen.delete(this.seen.keys().next().value!);
-  }
-
-  isFresh(connectionId: string, now: number): boolean {
-    const at = this.seen.get(connectionId);
-    return at !== undefined && now - at < this.ttlMs;
-  }
-}
-
 export interface GhostDeps {
   store: StreamStore;
   gateway: ConnectionGateway;
-  recentlyAlive?: RecentlyAlive;
   leaseMs: number;
   maxConnectionMs: number;
   /** a connection younger than this that API Gateway does not know may still be in its handshake */
@@ -46,64 +20,92 @@ export interface GhostDeps {
   events?: CoreEvents;
 }
 
-/**
- * While `$connect` runs, API Gateway answers GetConnection with 410 for the connection being set up. Once the
- * transaction has committed the handshake completes within milliseconds, so a young connection still unknown
- * after this pause is a ghost.
- */
-export const HANDSHAKE_RECHECK_MS = 300;
+/** What API Gateway says of a connection; `unknown` when GetConnection itself failed. */
+type Answer = Liveness | 'unknown';
 
-/**
- * Is this connection gone (a ghost)? API Gateway is asked; only when it cannot answer does the lease (or API
- * Gateway's hard 2-hour limit) decide. An alive socket is never released here, even with an expired lease.
- */
-async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Liveness> {
-  if (now - c.connectedAt > deps.maxConnectionMs) return 'gone';
-  const answer = await probe(deps, c, now);
-  if (answer === 'alive' || now - c.connectedAt >= deps.handshakeGraceMs) return answer;
-  await sleep(HANDSHAKE_RECHECK_MS);
-  return probe(deps, c, now);
-}
-
-async function probe(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Liveness> {
+async function ask(deps: GhostDeps, connectionId: string): Promise<Answer> {
   try {
-    const answer = await deps.gateway.probe(c.connectionId);
-    if (answer === 'alive') deps.recentlyAlive?.mark(c.connectionId, Date.now());
-    return answer;
+    return await deps.gateway.probe(connectionId);
   } catch (error) {
-    deps.logger.warn('GetConnection failed; the lease decides', { connectionId: c.connectionId, error: String(error) });
-    return c.leaseExpiresAt < now ? 'gone' : 'alive';
+    deps.logger.warn('GetConnection failed; the connection is kept', { connectionId, error: String(error) });
+    return 'unknown';
   }
 }
+
+/**
+ * Is this connection gone (a ghost), given API Gateway's answer? Past API Gateway's hard 2-hour limit it is, whatever
+ * the answer; otherwise only API Gateway's word releases it.
+ * A young connection API Gateway does not know yet may still be in its handshake: `young`, asked again later.
+ */
+function verdict(deps: GhostDeps, c: ConnectionRecord, answer: Answer, now: number): Liveness | 'young' {
+  if (now - c.connectedAt > deps.maxConnectionMs) return 'gone';
+  // API Gateway could not answer: nothing is released on a guess (past the 2-hour limit it is gone for sure).
+  if (answer === 'unknown') return 'alive';
+  if (answer === 'gone' && now - c.connectedAt < deps.handshakeGraceMs) return 'young';
+  return answer;
+}
+
+/** The sweep's judgement of one connection: asked once, and a young unknown one asked again after a pause. */
+async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Liveness> {
+  const first = verdict(deps, c, await ask(deps, c.connectionId), now);
+  if (first !== 'young') return first;
+  // Off the players' path (the sweep runs on a schedule), so it can afford to wait for a handshake to finish.
+  await sleep(SWEEP_HANDSHAKE_RECHECK_MS);
+  const second = verdict(deps, c, await ask(deps, c.connectionId), now);
+  return second === 'young' ? 'gone' : second;
+}
+
+/**
+ * While `$connect` runs, API Gateway answers GetConnection with 410 for the connection being set up. Once the
+ * transaction has committed the handshake completes within milliseconds, so a young connection still unknown after
+ * this pause is a ghost. Only the sweep pauses; a refusal asks again after its own store read instead.
+ */
+export const SWEEP_HANDSHAKE_RECHECK_MS = 300;
 
 export type ReclaimOutcome =
   /** ghosts released or drift repaired: this many streams came free */
   | { kind: 'freed'; streams: number }
-  /** every counted connection was vouched for moments ago, but the counter changed during the second look */
-  | { kind: 'counterChanged' }
-  /** every counted connection is alive: the refusal stands */
+  /** every counted connection is alive (or may still be in its handshake): the refusal stands */
   | { kind: 'nothingFreed' };
 
-/** Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed. */
+/**
+ * Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed.
+ *
+ * On a refusal's path, so nothing here sleeps: API Gateway is asked about every counted connection while the store
+ * reads their items (one BatchGetItem). A young one API Gateway did not know may be in its handshake: the counter is
+ * read again (one GetItem: a `$disconnect` that landed meanwhile shows there) and API Gateway asked once more about
+ * those still counted. Between the two questions lie store round trips, far longer than the gap between a
+ * `$connect` committing and its handshake completing; a connection still unknown then is gone (a socket that just
+ * closed, its `$disconnect` on the way, or a lost handshake), so a player who closes one stream and opens another is
+ * admitted at once.
+ */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
   const { store } = deps;
-  const clock = Date.now();
-  const allVouchedFor =
-    counter.active === counter.counted.size &&
-    [...counter.counted.keys()].every((id) => deps.recentlyAlive?.isFresh(id, clock));
-  if (allVouchedFor) {
-    // All confirmed alive moments ago: what can have changed since is a socket that just closed, whose `$disconnect`
-    // is on its way. Give it the same second look as a young connection, then read the counter again (one GetItem,
-    // not the whole probe), so a player who closes one stream and opens another is not refused for it.
-    await sleep(HANDSHAKE_RECHECK_MS);
-    const unchanged = sameMembers(await store.getCounter(counter.userId), counter);
-    return unchanged ? { kind: 'nothingFreed' } : { kind: 'counterChanged' };
+  const ids = [...counter.counted.keys()];
+  const [repaired, answers] = await Promise.all([
+    repairCounter(deps, counter),
+    Promise.all(ids.map((id) => ask(deps, id))),
+  ]);
+  const answerOf = new Map(ids.map((id, i) => [id, answers[i]!]));
+  let freed = repaired.freed;
+  const gone: ConnectionRecord[] = [];
+  const young: ConnectionRecord[] = [];
+  for (const c of repaired.open) {
+    const v = verdict(deps, c, answerOf.get(c.connectionId) ?? 'unknown', now);
+    if (v === 'gone') gone.push(c);
+    else if (v === 'young') young.push(c);
   }
-  const { open, freed: repaired } = await repairCounter(deps, counter);
-  let freed = repaired;
-  const verdicts = await Promise.all(open.map(async (c) => ({ c, verdict: await judge(deps, c, now) })));
-  for (const { c } of verdicts.filter((v) => v.verdict === 'gone')) {
-    const outcome = await store.release(c.connectionId, 'reclaimed', now);
+  if (young.length > 0) {
+    // The second look: the counter read again (a `$disconnect` that landed meanwhile shows there), then API Gateway
+    // asked again about those still counted.
+    const now2 = await store.getCounter(counter.userId);
+    const still = young.filter((c) => now2.counted.has(c.connectionId));
+    freed += young.length - still.length;
+    const again = await Promise.all(still.map(async (c) => ({ c, answer: await ask(deps, c.connectionId) })));
+    for (const { c, answer } of again) if (answer === 'gone') gone.push(c);
+  }
+  for (const c of gone) {
+    const outcome = await store.release(c.connectionId, 'reclaimed', now, c);
     // Released by someone else in the meantime still means a free slot.
     if (outcome.kind !== 'unknown') freed++;
     if (outcome.kind === 'released') {
@@ -115,56 +117,63 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
 }
 
 export interface SweepReport {
-  /** open connections whose lease had run out */
-  expired: number;
-  /** of those, released because API Gateway no longer knows them */
+  /** open connections that reached a check age since the last sweep, and were asked about */
+  checked: number;
+  /** of those, released because API Gateway no longer knows them (or they passed its 2-hour limit) */
   released: number;
-  /** of those, alive after all (a player that does not heartbeat): their lease was renewed */
-  renewed: number;
   /** users whose counter was checked against its connections */
   usersChecked: number;
 }
 
 /**
- * Finds expired leases across all users from the lease index (no Scan), confirms each with GetConnection, releases
- * the gone ones, and checks the counter of every user it touched.
+ * The ages at which the sweep asks API Gateway about a connection: one lease, then each time its age doubles; past
+ * API Gateway's 2-hour limit it is gone for sure. Asking writes nothing, so a live connection costs no store write
+ * between its connect and its release, however long it lives. A ghost (its `$disconnect` lost) is found by the time
+ * its age has doubled since it died, or at once when its user needs the slot.
+ */
+export function checkAges(leaseMs: number, maxConnectionMs: number): number[] {
+  const ages: number[] = [];
+  for (let age = leaseMs; age < maxConnectionMs; age *= 2) ages.push(age);
+  return ages;
+}
+
+type Candidate = { connectionId: string; userId: string; connectedAt: number };
+
+/**
+ * Finds the connections that reached a check age since the last sweep (from the index, by age: no Scan, and nothing
+ * to keep fresh), asks API Gateway about each, releases the gone ones, and checks the counter of every user it
+ * touched. The cursor (where the last sweep stopped) makes a late or missed run catch up instead of skipping.
  */
 export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> {
   const { store } = deps;
-  const report: SweepReport = { expired: 0, released: 0, renewed: 0, usersChecked: 0 };
+  const report: SweepReport = { checked: 0, released: 0, usersChecked: 0 };
+  const from = Math.min(now, (await store.sweptTo()) ?? now - deps.leaseMs);
+  const candidates = new Map<string, Candidate>();
+  const add = async (window: { from: number; to: number }) => {
+    for await (const c of store.connectionsAged(window)) candidates.set(c.connectionId, c);
+  };
+  for (const age of checkAges(deps.leaseMs, deps.maxConnectionMs)) await add({ from: from - age, to: now - age });
+  // Past API Gateway's limit, however long ago: gone for sure (this also catches up on connections a missed run skipped).
+  await add({ from: 0, to: now - deps.maxConnectionMs });
+  report.checked = candidates.size;
   const users = new Set<string>();
-  const candidates: Array<{ connectionId: string; userId: string }> = [];
-  for await (const candidate of store.expiredLeases(now)) candidates.push(candidate);
-  report.expired = candidates.length;
-  await forEachLimited(candidates, 32, async ({ connectionId, userId }) => {
+  await forEachLimited([...candidates.values()], 32, async ({ connectionId, userId, connectedAt }) => {
     users.add(userId);
-    // The index is eventually consistent: read the item itself before judging.
+    if (now - connectedAt <= deps.maxConnectionMs && (await ask(deps, connectionId)) !== 'gone') return;
+    // The index is eventually consistent: the item itself decides, and a young one gets its handshake's grace.
     const c = await store.getConnection(connectionId);
-    if (c?.state !== 'open' || c.leaseExpiresAt >= now) return;
-    if ((await judge(deps, c, now)) === 'alive') {
-      // API Gateway vouches for it, as good as a heartbeat: the next sweeps need not ask again for a while.
-      await store.renewLease(connectionId, {
-        at: now,
-        leaseExpiresAt: now + deps.leaseMs,
-        renewIfBefore: Number.POSITIVE_INFINITY,
-      });
-      report.renewed++;
-      return;
-    }
-    const outcome = await store.release(connectionId, 'swept', now);
+    if (c?.state !== 'open' || (await judge(deps, c, now)) === 'alive') return;
+    const outcome = await store.release(connectionId, 'swept', now, c);
     if (outcome.kind === 'released') report.released++;
   });
   await forEachLimited([...users], 8, async (userId) => {
-    await repairCounter(deps, await store.getCounter(userId));
+    const counter = await store.getCounter(userId);
+    // Drift shows on the counter itself; only then are its connections read.
+    if (counter.active !== counter.counted.size) await repairCounter(deps, counter);
     report.usersChecked++;
   });
+  await store.setSweptTo(now);
   return report;
-}
-
-function sameMembers(a: CounterRecord, b: CounterRecord): boolean {
-  return (
-    a.active === b.active && a.counted.size === b.counted.size && [...a.counted.keys()].every((id) => b.counted.has(id))
-  );
 }
 
 /**

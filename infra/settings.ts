@@ -34,6 +34,8 @@ const SettingsSchema = z.object({
   leaseSeconds: count(86_400),
   maxConnectionSeconds: count(86_400),
   handshakeGraceSeconds: count(3_600),
+  /** Connects a second the deployment is sized for: sets the sweep index's shard count (`leaseShardsFor`). */
+  expectedConnectsPerSecond: count(1_000_000),
   /** Lambda sizing and log keeping. */
   memoryMb: z.coerce.number().int().min(128).max(10_240),
   logRetentionDays: z.coerce

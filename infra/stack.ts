@@ -20,6 +20,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { leaseShardsFor } from '../core/store/schema.js';
 import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
 import { SupportConsole } from './console.js';
 import { HandlerFunction } from './handler-function.js';
@@ -95,6 +96,7 @@ export class StreamgateStack extends Stack {
       LEASE_SECONDS: String(s.leaseSeconds),
       MAX_CONNECTION_SECONDS: String(s.maxConnectionSeconds),
       HANDSHAKE_GRACE_SECONDS: String(s.handshakeGraceSeconds),
+      LEASE_SHARDS: String(leaseShardsFor(s.expectedConnectsPerSecond)),
       // Identity (core/identity/config.ts): one issuer for players and staff; staff carry the scope.
       JWT_ISSUER: s.jwtIssuer,
       JWT_AUDIENCE: s.jwtAudience,

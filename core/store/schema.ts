@@ -13,7 +13,10 @@
  *  - one item per connection  pk=`conn#<connectionId>`  sk=`conn`
  *      userId, streamId, device, sourceIp, userAgent, connectedAt, lastSeenAt, leaseExpiresAt (ms),
  *      state (`open` | `closed`), closedAt, closeReason, expiresAt (TTL, seconds)
- *      leaseShard       present only while open: the partition key of the `byLease` index the sweep queries
+ *      leaseShard       present only while open: the partition key of the `byAge` index the sweep queries
+ *    Written once at connect and never moved (no write per heartbeat or per sweep): the sweep finds connections by
+ *    their age and asks API Gateway (GetConnection) whether they are still there.
+ *  - the sweep's cursor  pk=`sweep`  sk=`cursor`: `sweptTo` (ms), where the last sweep stopped
  *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
  *    cannot count it again.
  *  - one item per staff action on a user   pk=`user#<userId>`  sk=`audit#<ISO time>#<random>`
@@ -27,16 +30,31 @@ export const PARTITION_KEY = 'pk';
 export const SORT_KEY = 'sk';
 export const TTL_ATTRIBUTE = 'expiresAt';
 
+/**
+ * The sweep's index: open connections by shard and age. Sparse (only open connections carry `leaseShard`), keyed by
+ * `connectedAt`, which never changes, so keeping the index costs one write at connect and one at release.
+ */
 export const LEASE_INDEX = {
-  name: 'byLease',
+  name: 'byAge',
   partitionKey: 'leaseShard',
-  sortKey: 'leaseExpiresAt',
-  /** what the sweep reads from the index; everything else it reads from the item itself */
+  sortKey: 'connectedAt',
+  /** what the sweep reads from the index; the item itself only for the connections API Gateway no longer knows */
   projected: ['connectionId', 'userId'],
 } as const;
 
-/** How many partitions the lease index spreads open connections over. */
-export const LEASE_SHARDS = 4;
+/** How many partitions the lease index spreads open connections over, unless the deployment says otherwise. */
+export const DEFAULT_LEASE_SHARDS = 4;
+export const MAX_LEASE_SHARDS = 1024;
+
+/**
+ * One index partition takes about 1,000 write units a second. Every connect writes the index once and every release
+ * once (an item under 1 KB each), so `connectsPerSecond` at steady state costs twice that in index writes a second,
+ * spread evenly by a hash of the connection id. Half a partition's limit per shard leaves room for bursts.
+ */
+export function leaseShardsFor(connectsPerSecond: number): number {
+  const writesPerSecond = 2 * Math.max(0, connectsPerSecond);
+  return Math.min(MAX_LEASE_SHARDS, Math.max(DEFAULT_LEASE_SHARDS, Math.ceil(writesPerSecond / 500)));
+}
 
 /** How long a released connection's tombstone outlives it, so a late `$connect` for it cannot count it again. */
 export const TOMBSTONE_SECONDS = 24 * 3600;
@@ -55,8 +73,9 @@ export const keys = {
     [SORT_KEY]: `${AUDIT_SORT_PREFIX}${new Date(at).toISOString()}#${nonce}`,
   }),
   leaseShard: (shard: number) => `lease#${shard}`,
-  leaseShardOf: (connectionId: string) =>
-    keys.leaseShard(createHash('sha1').update(connectionId).digest()[0]! % LEASE_SHARDS),
+  leaseShardOf: (connectionId: string, shards: number) =>
+    keys.leaseShard(createHash('sha1').update(connectionId).digest().readUInt32BE(0) % shards),
+  sweepCursor: () => ({ [PARTITION_KEY]: 'sweep', [SORT_KEY]: 'cursor' }),
 };
 
 /** Attribute names on the counter item: one per counted connection, one per held stream id. */

@@ -14,6 +14,7 @@ import {
   type QueryCommandOutput,
   type TransactWriteCommandInput,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { StoreContentionError } from '../errors.js';
 import type { CoreEvents } from '../ports.js';
@@ -32,9 +33,9 @@ import {
   AUDIT_SECONDS,
   AUDIT_SORT_PREFIX,
   counterAttributes,
+  DEFAULT_LEASE_SHARDS,
   keys,
   LEASE_INDEX,
-  LEASE_SHARDS,
   PARTITION_KEY,
   SORT_KEY,
   TOMBSTONE_SECONDS,
@@ -66,6 +67,8 @@ export interface StoreOptions {
   tableName: string;
   /** told about each transaction tried again (for metrics) */
   events?: CoreEvents;
+  /** how many partitions the sweep's index spreads open connections over (`leaseShardsFor` sizes it) */
+  leaseShards?: number;
 }
 
 export interface AdmitOptions {
@@ -83,12 +86,10 @@ export interface TakeOverOptions {
   maxConnectionMs: number;
 }
 
-export interface RenewLeaseOptions {
-  /** when the connection was last seen */
-  at: number;
-  leaseExpiresAt: number;
-  /** renew only when the stored lease ends before this (heartbeats are coalesced) */
-  renewIfBefore: number;
+/** Open connections that connected in `[from, to)`, from the sweep's index. */
+export interface AgeWindow {
+  from: number;
+  to: number;
 }
 
 const userKey = keys.counter;
@@ -99,13 +100,16 @@ const streamAttr = counterAttributes.stream;
 export class StreamStore {
   readonly tableName: string;
   private readonly events?: CoreEvents;
+  readonly leaseShards: number;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    /** public so that tests can count the calls a lifecycle makes; nothing else sends through it */
+    readonly db: DynamoDBDocumentClient,
     options: StoreOptions,
   ) {
     this.tableName = options.tableName;
     this.events = options.events;
+    this.leaseShards = options.leaseShards ?? DEFAULT_LEASE_SHARDS;
   }
 
   /**
@@ -199,28 +203,30 @@ export class StreamStore {
 
   /**
    * Closes a connection and gives its stream back, exactly once: whoever calls second (a redelivered
-   * `$disconnect`, a kick racing a disconnect, the sweep) finds it already released.
+   * `$disconnect`, a kick racing a disconnect, the sweep) finds it already released. `known` is the connection as the
+   * caller just read it (spares a read).
+   *
+   * Two single-item writes, not a transaction (half the write units): the counter first, on condition it still counts
+   * the connection, which exactly one caller meets; then the item is closed, whoever released it. Between the two the
+   * item is open but no longer counted, which nothing treats as a stream; a crash there leaves it for the sweep,
+   * whose release finds it uncounted and closes it.
    */
-  async release(connectionId: string, reason: CloseReason, at: number): Promise<ReleaseOutcome> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const connection = await this.getConnection(connectionId);
-      if (!connection) return { kind: 'unknown' };
-      if (connection.state === 'closed') return { kind: 'alreadyReleased', connection };
-      // The claim can only belong to this connection while it is open: a takeover closes it in the same write.
-      const claims = connection.streamId ? [connection.streamId] : [];
-      const reasons = await this.transact({
-        TransactItems: [
-          this.closeConnection(connectionId, reason, at),
-          this.uncount(connection.userId, connectionId, claims),
-        ],
-      });
-      if (!reasons) return { kind: 'released', connection: closed(connection, reason, at) };
-      if (reasons[0]?.code === 'ConditionalCheckFailed') continue; // someone else closed it: read again
-      // The counter no longer counts this connection (drift): close the item alone, the count is already right.
-      await this.closeUncounted(connectionId, reason, at);
-      return { kind: 'released', connection: closed(connection, reason, at) };
-    }
-    throw new StoreContentionError(`release of ${connectionId} kept racing`);
+  async release(
+    connectionId: string,
+    reason: CloseReason,
+    at: number,
+    known?: ConnectionRecord,
+  ): Promise<ReleaseOutcome> {
+    const connection = known ?? (await this.getConnection(connectionId));
+    if (!connection) return { kind: 'unknown' };
+    if (connection.state === 'closed') return { kind: 'alreadyReleased', connection };
+    // The claim can only belong to this connection while it is counted: a takeover moves both in one write.
+    const claims = connection.streamId ? [connection.streamId] : [];
+    const uncounted = await this.conditionalUpdate(this.uncount(connection.userId, connectionId, claims).Update);
+    const closedNow = await this.conditionalUpdate(this.closeConnection(connectionId, reason, at).Update);
+    // Not counted any more but still open: the counter had drifted, or a release crashed between its two writes.
+    if (uncounted || closedNow) return { kind: 'released', connection: closed(connection, reason, at) };
+    return { kind: 'alreadyReleased', connection };
   }
 
   /**
@@ -307,34 +313,6 @@ export class StreamStore {
   }
 
   /**
-   * Renews a lease to `leaseExpiresAt`, unless the stored lease already runs past `renewIfBefore` (heartbeats are
-   * coalesced: one write per half lease at most). Returns the lease in force, or undefined if not open.
-   */
-  async renewLease(connectionId: string, options: RenewLeaseOptions): Promise<ConnectionRecord | undefined> {
-    const { at, leaseExpiresAt, renewIfBefore } = options;
-    const current = await this.getConnection(connectionId);
-    if (current?.state !== 'open') return undefined;
-    if (current.leaseExpiresAt >= renewIfBefore) return current;
-    try {
-      const { Attributes } = await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: connKey(connectionId),
-          UpdateExpression: 'SET leaseExpiresAt = :lease, lastSeenAt = :at',
-          ConditionExpression: '#state = :open AND leaseExpiresAt < :lease',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':lease': leaseExpiresAt, ':at': at, ':open': 'open' },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return Attributes ? toConnection(Attributes) : undefined;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return this.getConnection(connectionId);
-      throw error;
-    }
-  }
-
-  /**
    * Sets (a number) or clears (undefined) the user's limit override, and writes `audit` to the user's history in the
    * same transaction: the change and its record are one write. Returns the counter after the change.
    */
@@ -387,26 +365,53 @@ export class StreamStore {
     return (Items ?? []).map(toAudit);
   }
 
-  /** Open connections whose lease ran out before `before`, across all users, from the sparse lease index. */
-  async *expiredLeases(before: number): AsyncGenerator<{ connectionId: string; userId: string }> {
-    for (let shard = 0; shard < LEASE_SHARDS; shard++) {
+  /** Open connections that connected within `window`, across all users and shards, from the sparse index. */
+  async *connectionsAged(
+    window: AgeWindow,
+  ): AsyncGenerator<{ connectionId: string; userId: string; connectedAt: number }> {
+    if (window.to <= window.from) return;
+    for (let shard = 0; shard < this.leaseShards; shard++) {
       let startKey: Record<string, unknown> | undefined;
       do {
         const out: QueryCommandOutput = await this.db.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: LEASE_INDEX.name,
-            KeyConditionExpression: 'leaseShard = :shard AND leaseExpiresAt < :before',
-            ExpressionAttributeValues: { ':shard': keys.leaseShard(shard), ':before': before },
+            KeyConditionExpression: '#shard = :shard AND #age BETWEEN :from AND :to',
+            ExpressionAttributeNames: { '#shard': LEASE_INDEX.partitionKey, '#age': LEASE_INDEX.sortKey },
+            ExpressionAttributeValues: { ':shard': keys.leaseShard(shard), ':from': window.from, ':to': window.to - 1 },
             ExclusiveStartKey: startKey,
           }),
         );
         for (const item of out.Items ?? []) {
-          yield { connectionId: String(item.connectionId), userId: String(item.userId) };
+          yield {
+            connectionId: String(item.connectionId),
+            userId: String(item.userId),
+            connectedAt: Number(item[LEASE_INDEX.sortKey]),
+          };
         }
         startKey = out.LastEvaluatedKey;
       } while (startKey);
     }
+  }
+
+  /** Where the last sweep stopped (ms), if one ever ran. */
+  async sweptTo(): Promise<number | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.sweepCursor(), ConsistentRead: true }),
+    );
+    return Item?.sweptTo === undefined ? undefined : Number(Item.sweptTo);
+  }
+
+  /** Moves the sweep's cursor forward to `at` (never back: a slow sweep finishing late does not undo a later one). */
+  async setSweptTo(at: number): Promise<void> {
+    await this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: keys.sweepCursor(),
+      UpdateExpression: 'SET sweptTo = :at',
+      ConditionExpression: 'attribute_not_exists(sweptTo) OR sweptTo < :at',
+      ExpressionAttributeValues: { ':at': at },
+    });
   }
 
   /**
@@ -470,7 +475,7 @@ export class StreamStore {
           ...conn,
           lastSeenAt: conn.connectedAt,
           state: 'open',
-          leaseShard: keys.leaseShardOf(conn.connectionId),
+          leaseShard: keys.leaseShardOf(conn.connectionId, this.leaseShards),
           // No socket outlives API Gateway's hard limit; a day past it, even a lost item cleans itself up.
           expiresAt: Math.ceil((conn.connectedAt + maxConnectionMs) / 1000) + TOMBSTONE_SECONDS,
         },
@@ -507,8 +512,15 @@ export class StreamStore {
     };
   }
 
-  private async closeUncounted(connectionId: string, reason: CloseReason, at: number) {
-    await this.transact({ TransactItems: [this.closeConnection(connectionId, reason, at)] });
+  /** One conditional UpdateItem; false when its condition failed. */
+  private async conditionalUpdate(update: UpdateCommandInput): Promise<boolean> {
+    try {
+      await this.db.send(new UpdateCommand(update));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   private transact(input: TransactWriteCommandInput) {

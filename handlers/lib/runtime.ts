@@ -46,6 +46,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
   const store = new StreamStore(createDocumentClient(config.dynamodbEndpoint), {
     tableName: config.tableName,
     events,
+    leaseShards: config.leaseShards,
   });
   const gateway = new ApiGatewayConnections(createManagementClient(config.managementEndpoint));
   const deps: AdmissionDeps = {
@@ -55,7 +56,6 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     leaseMs: config.leaseMs,
     maxConnectionMs: config.maxConnectionMs,
     handshakeGraceMs: config.handshakeGraceMs,
-    recentlyAlive: new RecentlyAlive(),
     logger,
     events,
   };

@@ -18,7 +18,7 @@ export function createSweepHandler({ deps, logger, metrics }: Runtime): SweepHan
       throw error;
     }
     metrics.count(MetricName.swept, report.released);
-    if (report.expired > 0) logger.info('sweep', { ...report });
+    if (report.checked > 0) logger.info('sweep', { ...report });
     return report;
   };
 }

@@ -8,7 +8,7 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HISTORY_QUERY_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../../core/store/permissions.js';
-import { TABLE_SHAPE } from '../../core/store/schema.js';
+import { leaseShardsFor, TABLE_SHAPE } from '../../core/store/schema.js';
 import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
 import { type BuiltApp, buildApp } from '../../infra/build.js';
 import { SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
@@ -235,6 +235,7 @@ describe('When the handlers are built', () => {
             MANAGEMENT_ENDPOINT: endpoint,
             STREAM_LIMIT: String(context['streamgate:streamLimit']),
             LEASE_SECONDS: String(context['streamgate:leaseSeconds']),
+            LEASE_SHARDS: String(leaseShardsFor(Number(context['streamgate:expectedConnectsPerSecond']))),
             NODE_OPTIONS: '--enable-source-maps',
             POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
             POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

@@ -6,10 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
+import { checkAges, sweep } from '../../core/reclaim.js';
 import { sleep } from '../../core/retry.js';
 import { createDocumentClient } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
-import { mustOpen, request } from '../support/sockets.js';
+import { streamWriteUnits, streamWriteUnitsBefore } from '../../tools/capacity/model.js';
+import { eventually, mustOpen, request } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -84,3 +86,61 @@ describe('DynamoDB calls per connect', () => {
     for (const s of sockets) s.terminate();
   });
 });
+
+describe('DynamoDB calls per stream lifecycle', () => {
+  it('a one-hour stream: one transaction at connect, two updates at release, no write in between', async () => {
+    // Prepare: a stack of its own (no other test's connections for its sweep to find), every call its handlers make
+    const own = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
+    const made: Call[] = [];
+    own.runtime.store.db.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TransactItems?: unknown[] };
+        made.push({ command: context.commandName ?? 'unknown', items: input.TransactItems?.length ?? 1 });
+        return next(args);
+      },
+      { step: 'initialize', name: 'countLifecycle' },
+    );
+    const userId = newUserId();
+    const ownStore = storeFor(own);
+    const hourOfChecks = checkAges(own.runtime.deps.leaseMs, own.runtime.deps.maxConnectionMs).filter(
+      (age) => age <= 3_600_000,
+    );
+
+    try {
+      // Act: connect; an hour of heartbeats (one every 5 minutes); the sweep at every check age within the hour; close
+      const socket = await mustOpen(own.wsUrl, { userId, streamId: 'movie' });
+      const connect = made.splice(0);
+      for (let i = 0; i < 12; i++) await request(socket, { action: 'heartbeat' });
+      const { connectionId } = await request(socket, { action: 'status' });
+      const heartbeats = made.splice(0);
+      const { connectedAt } = (await ownStore.getConnection(connectionId as string))!;
+      for (const age of hourOfChecks) await sweep(own.runtime.deps, connectedAt + age + 1);
+      const sweeps = made.splice(0);
+      socket.close();
+      await eventually(async () => (await ownStore.getConnection(connectionId as string))?.state === 'closed');
+      const release = made.splice(0);
+
+      // Assess
+      expect(connect).toEqual([{ command: 'TransactWriteItemsCommand', items: 2 }]);
+      expect(writes(heartbeats)).toEqual([]);
+      // A live stream costs the sweep no write: its only write is its own cursor, one item per run for the table.
+      expect(hourOfChecks).toHaveLength(4);
+      expect(writes(sweeps)).toHaveLength(hourOfChecks.length);
+      expect(sweeps.filter((c) => c.command === 'QueryCommand').length).toBeGreaterThan(0);
+      expect(writes(release)).toEqual([
+        { command: 'UpdateItemCommand', items: 1 },
+        { command: 'UpdateItemCommand', items: 1 },
+      ]);
+      const units = streamWriteUnits({ transactItems: 2, plainWrites: 2 });
+      console.info(
+        `write units per one-hour stream: ${units} (before this design: ${streamWriteUnitsBefore({ durationS: 3600, leaseS: 300 })})`,
+      );
+      expect(units).toBeLessThanOrEqual(12);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+type Call = { command: string; items: number };
+const writes = (calls: Call[]) => calls.filter((c) => /Transact|Update|Put|Delete|BatchWrite/.test(c.command));
