@@ -37,7 +37,12 @@ async function ask(deps: GhostDeps, connectionId: string): Promise<Answer> {
  * the answer; otherwise only API Gateway's word releases it.
  * A young connection API Gateway does not know yet may still be in its handshake: `young`, asked again later.
  */
-function verdict(deps: GhostDeps, c: ConnectionRecord, answer: Answer, now: number): Liveness | 'young' {
+function verdict(
+  deps: GhostDeps,
+  c: Pick<ConnectionRecord, 'connectedAt'>,
+  answer: Answer,
+  now: number,
+): Liveness | 'young' {
   if (now - c.connectedAt > deps.maxConnectionMs) return 'gone';
   // API Gateway could not answer: nothing is released on a guess (past the 2-hour limit it is gone for sure).
   if (answer === 'unknown') return 'alive';
@@ -71,48 +76,38 @@ export type ReclaimOutcome =
 /**
  * Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed.
  *
- * On a refusal's path, so nothing here sleeps: API Gateway is asked about every counted connection while the store
- * reads their items (one BatchGetItem). A young one API Gateway did not know may be in its handshake: the counter is
- * read again (one GetItem: a `$disconnect` that landed meanwhile shows there) and API Gateway asked once more about
- * those still counted. Between the two questions lie store round trips, far longer than the gap between a
- * `$connect` committing and its handshake completing; a connection still unknown then is gone (a socket that just
- * closed, its `$disconnect` on the way, or a lost handshake), so a player who closes one stream and opens another is
- * admitted at once.
+ * On a refusal's path, so nothing here sleeps. API Gateway is asked about every counted connection (the failed
+ * condition named them all). A young one it does not know may still be in its handshake: it is asked once more,
+ * after the other answers came back; a `$connect` that has committed completes its handshake within that time, so a
+ * connection still unknown then is gone (a socket that just closed, its `$disconnect` on the way, so a player who
+ * closes one stream and opens another at once is admitted; or a lost handshake). The gone ones are released together
+ * in one write of the counter. Only when every counted connection is alive are their items read (one
+ * BatchGetItem), for counted connections whose item is gone: a refusal of a live user costs two store calls.
  */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
-  const { store } = deps;
   const ids = [...counter.counted.keys()];
-  const [repaired, answers] = await Promise.all([
-    repairCounter(deps, counter),
-    Promise.all(ids.map((id) => ask(deps, id))),
-  ]);
-  const answerOf = new Map(ids.map((id, i) => [id, answers[i]!]));
-  let freed = repaired.freed;
-  const gone: ConnectionRecord[] = [];
-  const young: ConnectionRecord[] = [];
-  for (const c of repaired.open) {
-    const v = verdict(deps, c, answerOf.get(c.connectionId) ?? 'unknown', now);
-    if (v === 'gone') gone.push(c);
-    else if (v === 'young') young.push(c);
-  }
-  if (young.length > 0) {
-    // The second look: the counter read again (a `$disconnect` that landed meanwhile shows there), then API Gateway
-    // asked again about those still counted.
-    const now2 = await store.getCounter(counter.userId);
-    const still = young.filter((c) => now2.counted.has(c.connectionId));
-    freed += young.length - still.length;
-    const again = await Promise.all(still.map(async (c) => ({ c, answer: await ask(deps, c.connectionId) })));
-    for (const { c, answer } of again) if (answer === 'gone') gone.push(c);
-  }
-  for (const c of gone) {
-    const outcome = await store.release(c.connectionId, 'reclaimed', now, c);
-    // Released by someone else in the meantime still means a free slot.
-    if (outcome.kind !== 'unknown') freed++;
-    if (outcome.kind === 'released') {
-      deps.logger.info('ghost reclaimed', { connectionId: c.connectionId, userId: c.userId });
-      deps.events?.({ kind: 'ghostReclaimed', connectionId: c.connectionId, userId: c.userId });
+  const answers = await Promise.all(ids.map((id) => ask(deps, id)));
+  const gone: string[] = [];
+  const young: string[] = [];
+  ids.forEach((id, i) => {
+    const v = verdict(deps, { connectedAt: counter.counted.get(id)! }, answers[i]!, now);
+    if (v === 'gone') gone.push(id);
+    else if (v === 'young') young.push(id);
+  });
+  const again = await Promise.all(young.map((id) => ask(deps, id)));
+  young.forEach((id, i) => {
+    if (again[i] === 'gone') gone.push(id);
+  });
+  if (gone.length > 0) {
+    const released = await deps.store.releaseGhosts(counter, gone, now);
+    if (released) {
+      deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
+      for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
     }
+    // Released here or, a moment ago, by a `$disconnect` or another refused connect: the slots are free either way.
+    return { kind: 'freed', streams: gone.length };
   }
+  const { freed } = await repairCounter(deps, counter);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
 }
 

@@ -230,6 +230,42 @@ export class StreamStore {
   }
 
   /**
+   * Releases ghosts found by a refused connect, all in one write of the counter (their members and stream claims
+   * removed, `active` down by as many), on condition it still counts every one of them; then closes their items.
+   * False when the condition failed: some were released meanwhile (by their `$disconnect`, or another refused
+   * connect of the same user, which then closes the items itself).
+   */
+  async releaseGhosts(counter: CounterRecord, connectionIds: string[], at: number): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const conditions: string[] = [];
+    const removed: string[] = [];
+    connectionIds.forEach((id, i) => {
+      names[`#c${i}`] = countedAttr(id);
+      conditions.push(`attribute_exists(#c${i})`);
+      removed.push(`#c${i}`);
+    });
+    let claim = 0;
+    for (const [streamId, holder] of counter.streams) {
+      if (!connectionIds.includes(holder)) continue;
+      names[`#s${claim}`] = streamAttr(streamId);
+      removed.push(`#s${claim++}`);
+    }
+    const uncounted = await this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: userKey(counter.userId),
+      UpdateExpression: `SET active = active - :n REMOVE ${removed.join(', ')}`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: { ':n': connectionIds.length },
+    });
+    if (!uncounted) return false;
+    await Promise.all(
+      connectionIds.map((id) => this.conditionalUpdate(this.closeConnection(id, 'reclaimed', at).Update)),
+    );
+    return true;
+  }
+
+  /**
    * Forgets a counted connection whose item no longer exists or is already closed (deleted by TTL or by hand), with
    * any stream claim still pointing at it: a claim left behind would make every reconnect of that stream a takeover
    * of nothing.
