@@ -152,7 +152,7 @@ export async function refusals(base: string, userId: string, limit: number, trie
 export async function ghostStorm(base: string, prefix: string, users: number, perUser: number, settleMs: number) {
   const setUp = await burst(base, prefix, users, perUser);
   if (setUp.admitted !== users * perUser)
-    throw new Error(`ghost storm set-up admitted ${setUp.admitted}: ${setUp.results.map((r) => r.status).join(",")}`);
+    throw new Error(`ghost storm set-up admitted ${setUp.admitted}: ${setUp.results.map((r) => r.status).join(',')}`);
   for (const r of setUp.results) r.socket?.terminate();
   await new Promise((r) => setTimeout(r, settleMs));
   const storm = await burst(base, prefix, users, perUser);
