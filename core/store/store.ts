@@ -16,7 +16,6 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { StoreContentionError } from '../errors.js';
 import type { CoreEvents } from '../ports.js';
 import {
   type AuditRecord,

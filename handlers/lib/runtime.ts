@@ -8,7 +8,6 @@ import type { AdmissionDeps } from '../../core/admission.js';
 import { type Config, loadConfig } from '../../core/config.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
 import type { ConnectionGateway, CoreEvents } from '../../core/ports.js';
-import { RecentlyAlive } from '../../core/reclaim.js';
 import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import { MetricName, SERVICE_NAME } from './metric-names.js';
 import { emfMetrics, type ServiceMetrics, silentMetrics } from './metrics.js';
