@@ -31,6 +31,52 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
 
 const SWEEP = `must be 0 (off) or a number of seconds up to ${MAX_TIMER_SECONDS}`;
 
+/**
+ * API Gateway's account-level defaults (10,000 requests a second, a burst of 5,000) are the ceiling of any stage or
+ * route limit there, and so here.
+ */
+const MAX_RATE = 10_000;
+const MAX_BURST = 5_000;
+const RATE_LIMIT = `must be a number of requests per second above 0 and at most ${MAX_RATE}`;
+const rateLimit = (fallback: number) =>
+  z.coerce.number({ error: RATE_LIMIT }).positive(RATE_LIMIT).max(MAX_RATE, RATE_LIMIT).default(fallback);
+/** A route key as API Gateway takes one: `$connect`, `$default` or an action name. */
+const ROUTE_KEY = /^\$?[A-Za-z0-9_.:@-]{1,128}$/;
+const ROUTES =
+  `must be ROUTE=RATE/BURST pairs separated by commas (e.g. $default=50/100), RATE above 0 and at most ${MAX_RATE}, ` +
+  `BURST a whole number from 1 to ${MAX_BURST}, and not $disconnect (API Gateway's own event, never throttled)`;
+/** `THROTTLE_ROUTES=$default=50/100,heartbeat=5/10`; tests pass the parsed list. */
+const routeLimits = z.preprocess(
+  (v) =>
+    typeof v !== 'string'
+      ? v
+      : v
+          .split(',')
+          .filter((pair) => pair.trim() !== '')
+          .map((pair) => {
+            const match = /^\s*(\S+?)=([^/\s]+)\/(\S+?)\s*$/.exec(pair);
+            return match ? { route: match[1], rateLimit: Number(match[2]), burstLimit: Number(match[3]) } : pair;
+          }),
+  z
+    .array(
+      z.object(
+        {
+          route: z
+            .string({ error: ROUTES })
+            .regex(ROUTE_KEY, ROUTES)
+            .refine((k) => k !== '$disconnect', ROUTES),
+          rateLimit: z.number({ error: ROUTES }).positive(ROUTES).max(MAX_RATE, ROUTES),
+          burstLimit: z.number({ error: ROUTES }).int(ROUTES).min(1, ROUTES).max(MAX_BURST, ROUTES),
+        },
+        { error: ROUTES },
+      ),
+      { error: ROUTES },
+    )
+    // A route named twice is a typo, not something to settle silently.
+    .refine((routes) => new Set(routes.map((r) => r.route)).size === routes.length, ROUTES)
+    .default([]),
+);
+
 const LocalSettingsSchema = z.object({
   host: unsetIfEmpty(z.string().regex(/^\S+$/, 'must be an address or host name').default('127.0.0.1')),
   wsPort: unsetIfEmpty(port(3001)),
@@ -55,6 +101,17 @@ const LocalSettingsSchema = z.object({
       .refine((s) => s === 0 || s >= 0.001, SWEEP)
       .default(60),
   ),
+  /**
+   * API Gateway's stage throttling of messages (token bucket). Far below AWS's account defaults: those would let one
+   * socket keep this machine's DynamoDB Local and both cores busy, starving `/health`, support and new connects.
+   */
+  throttleRateLimit: unsetIfEmpty(rateLimit(100)),
+  throttleBurstLimit: unsetIfEmpty(whole(200, 1, MAX_BURST)),
+  /** per-route limits on top of the stage's, by route key */
+  throttleRoutes: unsetIfEmpty(routeLimits),
+  /** messages handed to handlers and not yet answered, over all sockets and per socket; more are throttled */
+  maxMessagesInFlight: unsetIfEmpty(whole(100, 1, 10_000)),
+  maxMessagesInFlightPerConnection: unsetIfEmpty(whole(10, 1, 1_000)),
   idleTimeoutSeconds: unsetIfEmpty(timerSeconds(600, MAX_TIMER_SECONDS)),
   hardTimeoutSeconds: unsetIfEmpty(timerSeconds(MAX_CONNECTION_SECONDS, MAX_CONNECTION_SECONDS)),
   /** share (0 to 1) of `$disconnect` events never delivered, as API Gateway may do */
@@ -101,6 +158,11 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   leaseSeconds: 'LEASE_SECONDS',
   handshakeGraceSeconds: 'HANDSHAKE_GRACE_SECONDS',
   sweepIntervalSeconds: 'SWEEP_INTERVAL_SECONDS',
+  throttleRateLimit: 'THROTTLE_RATE_LIMIT',
+  throttleBurstLimit: 'THROTTLE_BURST_LIMIT',
+  throttleRoutes: 'THROTTLE_ROUTES',
+  maxMessagesInFlight: 'MAX_MESSAGES_IN_FLIGHT',
+  maxMessagesInFlightPerConnection: 'MAX_MESSAGES_IN_FLIGHT_PER_CONNECTION',
   idleTimeoutSeconds: 'IDLE_TIMEOUT_SECONDS',
   hardTimeoutSeconds: 'HARD_TIMEOUT_SECONDS',
   faultDropDisconnect: 'FAULT_DROP_DISCONNECT',

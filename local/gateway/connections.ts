@@ -46,7 +46,7 @@ export class Connections {
       hardTimer: setTimeout(() => timedOut(socket, 'maxDuration'), this.timeouts.hardMs),
     };
     this.live.set(conn.connectionId, conn);
-    this.touch(conn);
+    this.armIdle(conn, this.timeouts.idleMs);
     socket.on('close', () => {
       clearTimeout(conn.idleTimer);
       clearTimeout(conn.hardTimer);
@@ -55,11 +55,20 @@ export class Connections {
     return conn;
   }
 
-  /** Activity: restarts the idle timeout. */
+  /**
+   * Activity: pushes the idle timeout back. Only the time is noted here; the idle timer, when it fires, waits again
+   * for whatever is left. Resetting a timer on every frame would cost a flood of frames two timer operations each.
+   */
   touch(conn: LiveConnection) {
     conn.lastActiveAt = Date.now();
-    clearTimeout(conn.idleTimer);
-    conn.idleTimer = setTimeout(() => timedOut(conn.socket, 'idle'), this.timeouts.idleMs);
+  }
+
+  private armIdle(conn: LiveConnection, delayMs: number) {
+    conn.idleTimer = setTimeout(() => {
+      const idleFor = Date.now() - conn.lastActiveAt;
+      if (idleFor >= this.timeouts.idleMs) timedOut(conn.socket, 'idle');
+      else this.armIdle(conn, this.timeouts.idleMs - idleFor);
+    }, delayMs);
   }
 
   /** Closes every socket with 1001, giving them `graceMs` to finish the close handshake, then cuts the rest. */

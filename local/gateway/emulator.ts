@@ -12,8 +12,10 @@ import type { LocalSettings } from '../settings.js';
 import { Connections } from './connections.js';
 import { serveManagement } from './management-api.js';
 import { type EmulatorRoutes, type Faults, RouteDriver } from './routes.js';
+import { MessageThrottle, type ThrottleStats } from './throttle.js';
 
 export type { EmulatorRoutes, Faults } from './routes.js';
+export type { ThrottleStats } from './throttle.js';
 
 /** API Gateway's limits: 32 KB per frame, 128 KB per message. */
 const MAX_FRAME_BYTES = 32 * 1024;
@@ -23,7 +25,17 @@ const CLOSE_GRACE_MS = 2000;
 
 export type EmulatorSettings = Pick<
   LocalSettings,
-  'host' | 'wsPort' | 'idleTimeoutSeconds' | 'hardTimeoutSeconds' | 'faultDropDisconnect' | 'faultFailHandshake'
+  | 'host'
+  | 'wsPort'
+  | 'idleTimeoutSeconds'
+  | 'hardTimeoutSeconds'
+  | 'faultDropDisconnect'
+  | 'faultFailHandshake'
+  | 'throttleRateLimit'
+  | 'throttleBurstLimit'
+  | 'throttleRoutes'
+  | 'maxMessagesInFlight'
+  | 'maxMessagesInFlightPerConnection'
 >;
 
 export interface EmulatorOptions {
@@ -40,6 +52,7 @@ export class GatewayEmulator {
   private readonly connections: Connections;
   private readonly driver: RouteDriver;
   private readonly faults: Faults;
+  private readonly throttle: MessageThrottle;
   private closing = false;
 
   constructor(private readonly options: EmulatorOptions) {
@@ -50,11 +63,27 @@ export class GatewayEmulator {
       idleMs: settings.idleTimeoutSeconds * 1000,
       hardMs: settings.hardTimeoutSeconds * 1000,
     });
+    this.throttle = new MessageThrottle({
+      rateLimit: settings.throttleRateLimit,
+      burstLimit: settings.throttleBurstLimit,
+      routes: settings.throttleRoutes,
+      maxInFlight: settings.maxMessagesInFlight,
+      maxInFlightPerConnection: settings.maxMessagesInFlightPerConnection,
+    });
     this.driver = new RouteDriver({
       connections: this.connections,
-      wss: new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false }),
+      wss: new WebSocketServer({
+        noServer: true,
+        maxPayload: MAX_MESSAGE_BYTES,
+        perMessageDeflate: false,
+        // One message per socket per turn of the event loop: a TCP chunk of thousands of small frames from one socket
+        // is not handled in one go while every other socket, `/health` and the support API wait. ws then reads that
+        // socket no faster than its messages are handled, so TCP slows the sender down.
+        allowSynchronousEvents: false,
+      }),
       faults: this.faults,
       maxFrameBytes: MAX_FRAME_BYTES,
+      throttle: this.throttle,
       domainName: () => this.hostAndPort,
       random: options.random ?? Math.random,
       onError,
@@ -102,6 +131,11 @@ export class GatewayEmulator {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Messages in flight now and at most, and how many were throttled, by cause (tests check the bounds hold). */
+  get throttleStats(): ThrottleStats {
+    return this.throttle.snapshot();
   }
 
   /** How often a route (or `authorizer`) has been invoked since start. */

@@ -30,7 +30,8 @@ export function identityOf(req: IncomingMessage): ConnectionIdentity {
   };
 }
 
-const requestIdLike = () => `${randomBytes(6).toString('base64url')}=`;
+/** API Gateway's request ids look like `PbTk7ET8IAMFs2g=`. */
+export const newRequestId = () => randomBytes(11).toString('base64').replace(/[+/]/g, 'A');
 
 function baseEvent(
   routeKey: string,
@@ -39,12 +40,12 @@ function baseEvent(
   domainName: string,
 ): WebSocketEvent {
   const now = Date.now();
-  const requestId = requestIdLike();
+  const requestId = newRequestId();
   return {
     requestContext: {
       routeKey,
       eventType,
-      messageId: eventType === 'MESSAGE' ? requestIdLike() : (undefined as unknown as string),
+      messageId: eventType === 'MESSAGE' ? newRequestId() : (undefined as unknown as string),
       extendedRequestId: requestId,
       requestTime: new Date(now).toUTCString(),
       messageDirection: 'IN',

@@ -22,6 +22,15 @@ import {
   selectRoute,
 } from './events.js';
 import { limitFrameSize } from './frame-limit.js';
+import { type MessageThrottle, tooManyRequestsFrame } from './throttle.js';
+
+/**
+ * Past this many bytes waiting to go out to one socket (answers and throttle frames to a client that does not read),
+ * the emulator stops reading that socket until they drain: TCP then slows the sender down, and memory stays bounded.
+ */
+const MAX_OUTBOUND_BYTES = 1024 * 1024;
+/** API Gateway's answer to a throttled request that has no socket yet (`$connect`). */
+const TOO_MANY_REQUESTS_BODY = JSON.stringify({ message: 'Too Many Requests' });
 
 export interface EmulatorRoutes {
   $connect: WebSocketHandler;
@@ -42,6 +51,8 @@ export interface RouteDriverOptions {
   wss: WebSocketServer;
   faults: Faults;
   maxFrameBytes: number;
+  /** API Gateway's throttling and the emulator's in-flight bounds */
+  throttle: MessageThrottle;
   /** `host:port` the API answers on, as events carry it */
   domainName: () => string;
   random: () => number;
@@ -70,6 +81,7 @@ export class RouteDriver {
     const url = requestUrl(req.url);
     const problem = url ? handshakeProblem(req) : 'the request target is not a URL path';
     if (problem || !url) return refuse(socket, 400, errorBody(ErrorCode.INVALID_HANDSHAKE, problem ?? ''));
+    if (!this.options.throttle.admitConnect()) return refuse(socket, 429, TOO_MANY_REQUESTS_BODY);
     const identity = identityOf(req);
     let clientGone = false;
     socket.once('close', () => (clientGone = true));
@@ -107,7 +119,7 @@ export class RouteDriver {
     this.options.wss.handleUpgrade(req, socket, head, (ws) => {
       accepted = true;
       socket.off('close', refusedByWs);
-      this.accept(ws, identity);
+      this.accept(ws, socket, identity);
     });
   }
 
@@ -155,35 +167,69 @@ export class RouteDriver {
     await Promise.allSettled([...this.pendingDisconnects]);
   }
 
-  private accept(socket: WebSocket, identity: ConnectionIdentity) {
+  private accept(socket: WebSocket, raw: Duplex, identity: ConnectionIdentity) {
     limitFrameSize(socket, this.options.maxFrameBytes);
     const conn = this.options.connections.add(socket, identity);
     socket.on('message', (data, isBinary) => {
       this.options.connections.touch(conn);
-      void this.message(conn, data as Buffer, isBinary);
+      this.receive(conn, raw, data as Buffer, isBinary);
     });
     // ws closes with 1009 itself when a frame or message is too large; nothing else to do on errors.
     socket.on('error', () => {});
     socket.on('close', (code, reason) => this.disconnect(identity, { code, reason: reason.toString() }));
   }
 
-  private async message(conn: LiveConnection, data: Buffer, isBinary: boolean) {
+  /**
+   * One frame: throttled (answered `Too Many Requests`, its route never invoked, nothing counted) or handed to its
+   * route, in flight until the route answers. Synchronous up to the handler call, so that the bounds hold however
+   * many frames one chunk of TCP carries.
+   */
+  private receive(conn: LiveConnection, raw: Duplex, data: Buffer, isBinary: boolean) {
+    const { throttle } = this.options;
+    if (throttle.precheck(conn.connectionId)) return this.send(conn, raw, tooManyRequestsFrame(conn.connectionId));
     const routes = this.routes!;
     const body = isBinary ? data.toString('base64') : data.toString('utf8');
     const routeKey = selectRoute(body, isBinary, (key) => Object.hasOwn(routes, key));
-    const event = messageEvent(routeKey, conn, this.options.domainName(), { body, isBinary });
+    if (throttle.admit(conn.connectionId, routeKey))
+      return this.send(conn, raw, tooManyRequestsFrame(conn.connectionId));
+    this.message(conn, raw, routeKey, { body, isBinary })
+      .catch((error) => this.options.onError(error, `${routeKey} message failed`))
+      .finally(() => throttle.done(conn.connectionId));
+  }
+
+  private async message(
+    conn: LiveConnection,
+    raw: Duplex,
+    routeKey: string,
+    message: { body: string; isBinary: boolean },
+  ) {
+    const routes = this.routes!;
+    const event = messageEvent(routeKey, conn, this.options.domainName(), message);
     try {
       this.count(routeKey);
       const result = await routes[routeKey]!(event, lambdaContext(routeKey));
-      if (result?.body !== undefined && conn.socket.readyState === WebSocket.OPEN) conn.socket.send(result.body);
+      if (result?.body !== undefined) this.send(conn, raw, result.body);
     } catch (error) {
       this.options.onError(error, `${routeKey} handler threw`);
-      if (conn.socket.readyState === WebSocket.OPEN) {
-        const requestId = event.requestContext.requestId;
-        conn.socket.send(
-          JSON.stringify({ message: 'Internal server error', connectionId: conn.connectionId, requestId }),
-        );
-      }
+      const requestId = event.requestContext.requestId;
+      this.send(
+        conn,
+        raw,
+        JSON.stringify({ message: 'Internal server error', connectionId: conn.connectionId, requestId }),
+      );
+    }
+  }
+
+  /**
+   * Sends a frame if the socket is open; past MAX_OUTBOUND_BYTES unsent, stops reading the socket until they drain.
+   */
+  private send(conn: LiveConnection, raw: Duplex, frame: string) {
+    const { socket } = conn;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    socket.send(frame);
+    if (socket.bufferedAmount > MAX_OUTBOUND_BYTES && !socket.isPaused) {
+      socket.pause();
+      raw.once('drain', () => socket.resume());
     }
   }
 

@@ -19,6 +19,11 @@ describe('local settings', () => {
       sweepIntervalSeconds: 60,
       idleTimeoutSeconds: 600,
       hardTimeoutSeconds: 7200,
+      throttleRateLimit: 100,
+      throttleBurstLimit: 200,
+      throttleRoutes: [],
+      maxMessagesInFlight: 100,
+      maxMessagesInFlightPerConnection: 10,
       faultDropDisconnect: 0,
       faultFailHandshake: 0,
       logLevel: 'WARN',
@@ -53,9 +58,33 @@ describe('local settings', () => {
     ['FAULT_FAIL_HANDSHAKE', '1.1'],
     ['DYNAMODB_ENDPOINT', 'not a url'],
     ['HOST', 'two words'],
+    ['THROTTLE_RATE_LIMIT', '0'],
+    ['THROTTLE_RATE_LIMIT', '10001'],
+    ['THROTTLE_BURST_LIMIT', '5001'],
+    ['THROTTLE_BURST_LIMIT', '1.5'],
+    ['THROTTLE_ROUTES', '$default'],
+    ['THROTTLE_ROUTES', '$default=50'],
+    ['THROTTLE_ROUTES', '$default=0/10'],
+    ['THROTTLE_ROUTES', '$default=5/0'],
+    ['THROTTLE_ROUTES', '$disconnect=5/10'],
+    ['THROTTLE_ROUTES', 'a=1/1,a=2/2'],
+    ['THROTTLE_ROUTES', 'two words=1/1'],
+    ['MAX_MESSAGES_IN_FLIGHT', '0'],
+    ['MAX_MESSAGES_IN_FLIGHT_PER_CONNECTION', '1001'],
   ])('refuses %s=%s on one line that names it', (name, value) => {
     expect(() => settingsFromEnv({ [name]: value })).toThrow(SettingsError);
-    expect(() => settingsFromEnv({ [name]: value })).toThrow(new RegExp(`^${name} must .*\\(got "${value}"\\)$`));
+    const shown = value.replace(/[$.*+?()[\]{}|^\\/]/g, '\\$&');
+    expect(() => settingsFromEnv({ [name]: value })).toThrow(new RegExp(`^${name} must .*\\(got "${shown}"\\)$`));
+  });
+
+  it('reads per-route throttle limits as ROUTE=RATE/BURST pairs, any route key a plain name', () => {
+    const settings = settingsFromEnv({ THROTTLE_ROUTES: '$default=50/100, heartbeat=0.5/1,__proto__=1/2' });
+
+    expect(settings.throttleRoutes).toEqual([
+      { route: '$default', rateLimit: 50, burstLimit: 100 },
+      { route: 'heartbeat', rateLimit: 0.5, burstLimit: 1 },
+      { route: '__proto__', rateLimit: 1, burstLimit: 2 },
+    ]);
   });
 
   it('names every bad setting at once', () => {
