@@ -2,8 +2,8 @@
  * What happens to a stream: admitted under the user's limit, taken over on reconnect, released when its socket
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
-import { tellThenClose } from './ended.js';
-import { LimitReachedError, StoreContentionError } from './errors.js';
+import { endUncounted, type UncountedSocket } from './ended.js';
+import { LimitReachedError, StoreContentionError, StreamReplacedError } from './errors.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
 import { type ConnectionRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
 
@@ -20,8 +20,15 @@ export type ConnectResult =
   | { kind: 'duplicate' }
   | { kind: 'tookOver'; replaced: string };
 
-/** Reclaims and takeovers that race other connects are retried; a few rounds always settle it. */
-const MAX_ROUNDS = 4;
+/**
+ * Reclaims and takeovers that race other connects are retried. A takeover only ever moves a stream to a newer
+ * connection, so concurrent reconnects of one stream settle within as many rounds as there are reconnects.
+ */
+const MAX_ROUNDS = 10;
+
+/** Whether connection `a` arrived after `b`: API Gateway's `connectedAt`, then the id, so that ties still order. */
+const newer = (a: { at: number; id: string }, b: { at: number; id: string }) =>
+  a.at !== b.at ? a.at > b.at : a.id > b.id;
 
 export async function connect(deps: AdmissionDeps, request: ConnectRequest): Promise<ConnectResult> {
   const { store } = deps;
@@ -39,13 +46,23 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
       case 'duplicate':
         return { kind: 'duplicate' };
       case 'streamHeld': {
+        const heldSince = outcome.counter.counted.get(outcome.heldBy) ?? 0;
+        const holder = { at: heldSince, id: outcome.heldBy };
+        if (newer(holder, { at: conn.connectedAt, id: conn.connectionId })) {
+          throw new StreamReplacedError(conn.userId, conn.streamId!);
+        }
         const taken = await store.takeOver(
           { ...conn, streamId: conn.streamId! },
           { heldBy: outcome.heldBy, maxConnectionMs: deps.maxConnectionMs },
         );
         if (taken.kind === 'changed') continue;
         if (taken.kind === 'duplicate') return { kind: 'duplicate' };
-        await closeQuietly(deps, outcome.heldBy, conn.device);
+        await closeReplaced(deps, { connectionId: outcome.heldBy, connectedAt: heldSince }, conn);
+        // Closing the replaced socket may have waited out its handshake, and a newer reconnect may have taken the
+        // stream from this one meanwhile: its handshake must then fail, or its socket would open uncounted.
+        if ((await store.getConnection(conn.connectionId))?.state !== 'open') {
+          throw new StreamReplacedError(conn.userId, conn.streamId!);
+        }
         return { kind: 'tookOver', replaced: outcome.heldBy };
       }
       case 'limitReached': {
@@ -98,11 +115,20 @@ export async function userStatus(
   return { userId: connection.userId, active: counter.active, limit };
 }
 
-async function closeQuietly(deps: AdmissionDeps, connectionId: string, newDevice: string | undefined) {
+/** The replaced socket is told and closed, even if it is still inside its own handshake. */
+async function closeReplaced(deps: AdmissionDeps, replaced: UncountedSocket, by: NewConnection) {
   try {
-    await tellThenClose(deps, connectionId, { reason: 'takenOver', device: newDevice });
+    await endUncounted(
+      deps,
+      replaced,
+      { reason: 'takenOver', device: by.device },
+      { now: by.connectedAt, youngMs: deps.handshakeGraceMs },
+    );
   } catch (error) {
-    // The stream is already handed over; a socket we could not close now is found by the sweep.
-    deps.logger.warn('could not close the replaced connection', { connectionId, error: String(error) });
+    // The stream is already handed over; the socket, if it lives, is closed on its next message.
+    deps.logger.warn('could not close the replaced connection', {
+      connectionId: replaced.connectionId,
+      error: String(error),
+    });
   }
 }

@@ -3,6 +3,7 @@
  * a close code, so without the frame a player cannot tell "another screen took over" from "the network dropped".
  */
 import type { ConnectionGateway, Logger } from './ports.js';
+import { sleep } from './retry.js';
 
 export const ENDED_REASONS = [
   'takenOver',
@@ -48,4 +49,42 @@ export async function tellThenClose(
     deps.logger.warn('could not tell the socket why it ends', { connectionId, error: String(error) });
   }
   return deps.gateway.disconnect(connectionId);
+}
+
+/** A socket whose stream has just stopped counting, and when its `$connect` arrived. */
+export interface UncountedSocket {
+  connectionId: string;
+  connectedAt: number;
+}
+
+export interface EndUncountedOptions {
+  now: number;
+  /** a socket younger than this may still be inside its handshake (the handshake grace) */
+  youngMs: number;
+}
+
+/** Pauses between tries while a young socket may still be inside its handshake: 1.55 s in all. */
+const HANDSHAKE_RETRY_DELAYS_MS = [50, 100, 200, 400, 800];
+
+/**
+ * tellThenClose for a socket whose stream was just taken from it (taken over, reclaimed, kicked), which must not
+ * outlive its count. API Gateway answers 410 for a socket still inside its handshake: its `$connect` has committed,
+ * the socket is not open yet, and it would open uncounted. So a young socket reported gone is tried again for a
+ * moment, until it is closed or the pauses run out (then it truly was gone: closed, or a lost handshake). Old
+ * sockets reported gone are gone; only the rare race with a handshake ever waits here.
+ */
+export async function endUncounted(
+  deps: TellThenCloseDeps,
+  socket: UncountedSocket,
+  ended: { reason: EndedReason; device?: string | null },
+  options: EndUncountedOptions,
+): Promise<'closed' | 'gone'> {
+  let outcome = await tellThenClose(deps, socket.connectionId, ended);
+  if (options.now - socket.connectedAt >= options.youngMs) return outcome;
+  for (const delay of HANDSHAKE_RETRY_DELAYS_MS) {
+    if (outcome === 'closed') break;
+    await sleep(delay);
+    outcome = await tellThenClose(deps, socket.connectionId, ended);
+  }
+  return outcome;
 }

@@ -16,6 +16,21 @@ export class LimitReachedError extends Error {
   }
 }
 
+/**
+ * A newer connection of the same stream arrived while this one was being admitted, and holds the stream: the player
+ * reconnected again, so this attempt is the stale one. Refusing it (instead of taking the stream back) is what lets
+ * a burst of reconnects of one stream settle on the newest.
+ */
+export class StreamReplacedError extends Error {
+  override name = 'StreamReplacedError';
+  constructor(
+    readonly userId: string,
+    readonly streamId: string,
+  ) {
+    super(`a newer connection holds stream ${streamId} of user ${userId}`);
+  }
+}
+
 export class ConnectionNotFoundError extends Error {
   override name = 'ConnectionNotFoundError';
   constructor(readonly connectionId: string) {

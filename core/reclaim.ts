@@ -3,6 +3,7 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
+import { endUncounted, type UncountedSocket } from './ended.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import { sleep } from './retry.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
@@ -95,20 +96,35 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     else if (v === 'young') young.push(id);
   });
   const again = await Promise.all(young.map((id) => ask(deps, id)));
-  young.forEach((id, i) => {
-    if (again[i] === 'gone') gone.push(id);
-  });
+  const youngGone = young.filter((_, i) => again[i] === 'gone');
+  gone.push(...youngGone);
   if (gone.length > 0) {
     const released = await deps.store.releaseGhosts(counter, gone, now);
     if (released) {
       deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
       for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
+      // A young one may have been inside its handshake after all, and would open uncounted: it is closed if it does.
+      await Promise.all(
+        youngGone.map((id) => closeIfOpens(deps, { connectionId: id, connectedAt: counter.counted.get(id)! }, now)),
+      );
     }
     // Released here or, a moment ago, by a `$disconnect` or another refused connect: the slots are free either way.
     return { kind: 'freed', streams: gone.length };
   }
   const { freed } = await repairCounter(deps, counter);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
+}
+
+async function closeIfOpens(deps: GhostDeps, socket: UncountedSocket, now: number) {
+  try {
+    await endUncounted(deps, socket, { reason: 'uncounted' }, { now, youngMs: deps.handshakeGraceMs });
+  } catch (error) {
+    // Closed on its next message instead, if it lives.
+    deps.logger.warn('could not close a reclaimed connection', {
+      connectionId: socket.connectionId,
+      error: String(error),
+    });
+  }
 }
 
 export interface SweepReport {

@@ -2,7 +2,7 @@
  * What support staff can do: see a user's live streams, end one, change a user's limit, read what staff did to a
  * user. Every action is written to the user's history in the table and logged as one audit line.
  */
-import { tellThenClose } from './ended.js';
+import { endUncounted } from './ended.js';
 import { ConnectionNotFoundError } from './errors.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import {
@@ -19,6 +19,8 @@ export interface SupportDeps {
   store: StreamStore;
   gateway: ConnectionGateway;
   defaultLimit: number;
+  /** a connection younger than this may still be inside its handshake (see endUncounted) */
+  handshakeGraceMs: number;
   /** every staff action is written here, whatever the service's log level */
   audit: Logger;
   logger: Logger;
@@ -124,8 +126,14 @@ export async function endConnection(
 ): Promise<ReleaseOutcome['kind']> {
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
-  const socket = await tellThenClose(deps, connectionId, { reason: 'kicked' });
   const at = (deps.now ?? Date.now)();
+  // A connection kicked inside its own handshake would otherwise open after the kick, uncounted.
+  const socket = await endUncounted(
+    deps,
+    connection,
+    { reason: 'kicked' },
+    { now: at, youngMs: deps.handshakeGraceMs },
+  );
   const released = await deps.store.release(connectionId, 'kicked', at);
   deps.audit.info('support: end connection', {
     staff,

@@ -127,14 +127,15 @@ export class StreamgateStack extends Stack {
 
     // Least privilege: the store's item actions on the table for the handlers that use the store (the authorizer
     // reads only the token); the lease index only for the sweep; @connections only for the handlers that check or
-    // close sockets (reclaim, takeover, sweep, kick).
+    // close sockets (reclaim, takeover, sweep, kick, and a message from a socket that no longer counts).
     for (const fn of [f.Connect, f.Disconnect, f.Messages, f.Sweep, f.Support]) this.streamTable.grantItems(fn);
     this.streamTable.grantLeaseQuery(f.Sweep);
     this.streamTable.grantHistoryQuery(f.Support);
-    for (const fn of [f.Connect, f.Sweep, f.Support]) this.webSocketStage.grantManagementApiAccess(fn);
+    for (const fn of [f.Connect, f.Messages, f.Sweep, f.Support]) this.webSocketStage.grantManagementApiAccess(fn);
 
     for (const fn of Object.values(f)) acknowledgeRuntime(fn);
-    for (const fn of [f.Connect, f.Sweep, f.Support]) acknowledgeManageConnections(fn.role!, this.webSocketStage);
+    for (const fn of [f.Connect, f.Messages, f.Sweep, f.Support])
+      acknowledgeManageConnections(fn.role!, this.webSocketStage);
 
     // Browsers cannot set headers on a WebSocket, so the token comes as `?token=`; without one API Gateway answers
     // 401 before any Lambda runs.

@@ -39,6 +39,8 @@ export const RefusalReason = {
   invalid: 'invalid',
   unauthorized: 'unauthorized',
   unavailable: 'unavailable',
+  /** a newer connection of the same stream arrived meanwhile */
+  replaced: 'replaced',
 } as const;
 
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];

@@ -9,6 +9,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   INVALID_PARAMETER: 'INVALID_PARAMETER',
   LIMIT_REACHED: 'LIMIT_REACHED',
+  /** a newer connection of the same stream arrived while this one was being admitted */
+  REPLACED: 'REPLACED',
   /** refused by the gateway before `$connect`: not a WebSocket handshake API Gateway would take */
   INVALID_HANDSHAKE: 'INVALID_HANDSHAKE',
   // message frames

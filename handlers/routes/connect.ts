@@ -1,6 +1,6 @@
 /** `$connect`: admit the stream under the user's limit, or refuse the handshake. */
 import { connect } from '../../core/admission.js';
-import { LimitReachedError } from '../../core/errors.js';
+import { LimitReachedError, StreamReplacedError } from '../../core/errors.js';
 import { parseConnect } from '../lib/connect-request.js';
 import type { WebSocketHandler } from '../lib/events.js';
 import { MetricName, RefusalReason } from '../lib/metric-names.js';
@@ -28,6 +28,14 @@ export function createConnectHandler({ config, deps, logger, metrics }: Runtime)
         metrics.refused(RefusalReason.limit);
         logger.info('stream refused at limit', { userId: error.userId, active: error.active, limit: error.limit });
         return { statusCode: 429, body: errorBody(ErrorCode.LIMIT_REACHED, `at most ${error.limit} streams at once`) };
+      }
+      if (error instanceof StreamReplacedError) {
+        metrics.refused(RefusalReason.replaced);
+        logger.info('stream reconnected again meanwhile', { userId: error.userId, streamId: error.streamId });
+        return {
+          statusCode: 409,
+          body: errorBody(ErrorCode.REPLACED, 'a newer connection of this stream arrived meanwhile and holds it'),
+        };
       }
       // Fail closed: a stream that could not be counted is not admitted.
       metrics.refused(RefusalReason.unavailable);

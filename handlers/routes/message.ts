@@ -1,5 +1,6 @@
 /** `$default`: every message frame, routed by its `action`. The answer goes back as the route's response. */
 import { heartbeat, userStatus } from '../../core/admission.js';
+import { tellThenClose } from '../../core/ended.js';
 import type { WebSocketHandler, WebSocketResult } from '../lib/events.js';
 import { MetricName } from '../lib/metric-names.js';
 import { ErrorCode } from '../lib/responses.js';
@@ -19,6 +20,15 @@ function describeAction(action: unknown): string {
 }
 
 export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSocketHandler {
+  /**
+   * A socket that speaks but no longer counts (taken over or reclaimed while it was still in its handshake) must not
+   * outlive its count: it is told why and closed.
+   */
+  const uncounted = async (connectionId: string) => {
+    logger.warn('closing a socket that is not counted', { connectionId });
+    await tellThenClose(deps, connectionId, { reason: 'uncounted' });
+    return errorFrame(ErrorCode.NOT_CONNECTED, 'this connection is no longer counted');
+  };
   return async (event) => {
     const { connectionId, requestTimeEpoch } = event.requestContext;
     if (event.isBase64Encoded)
@@ -37,7 +47,7 @@ export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSoc
       switch (action) {
         case 'heartbeat': {
           const connection = await heartbeat(deps, connectionId, requestTimeEpoch);
-          if (!connection) return errorFrame(ErrorCode.NOT_CONNECTED, 'this connection is no longer counted');
+          if (!connection) return await uncounted(connectionId);
           return frame({
             type: 'heartbeat',
             connectionId,
@@ -46,7 +56,7 @@ export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSoc
         }
         case 'status': {
           const status = await userStatus(deps, connectionId);
-          if (!status) return errorFrame(ErrorCode.NOT_CONNECTED, 'this connection is no longer counted');
+          if (!status) return await uncounted(connectionId);
           return frame({ type: 'status', ...status, connectionId });
         }
         default:

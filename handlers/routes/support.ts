@@ -127,7 +127,10 @@ function parseBody(event: SupportEvent): { ok: true; value: unknown } | { ok: fa
 export type SupportHandler = (event: SupportEvent) => Promise<Result>;
 
 export function createSupportHandler({ store, gateway, config, audit, logger, metrics }: Runtime): SupportHandler {
-  const routes = routesFor({ store, gateway, defaultLimit: config.defaultLimit, audit, logger }, metrics);
+  const routes = routesFor(
+    { store, gateway, defaultLimit: config.defaultLimit, handshakeGraceMs: config.handshakeGraceMs, audit, logger },
+    metrics,
+  );
   const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;
   return async (event) => {
     const method = event.requestContext.http.method.toUpperCase();

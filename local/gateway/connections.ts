@@ -31,6 +31,11 @@ export class Connections {
     return this.live.size;
   }
 
+  /** The ids of the open sockets (tests check them against the store). */
+  openIds(): string[] {
+    return [...this.live.values()].filter((c) => c.socket.readyState === WebSocket.OPEN).map((c) => c.connectionId);
+  }
+
   /** The connection, if its socket is open. */
   open(connectionId: string): LiveConnection | undefined {
     const conn = this.live.get(connectionId);

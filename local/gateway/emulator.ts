@@ -129,6 +129,11 @@ export class GatewayEmulator {
     return `http://${this.hostAndPort}`;
   }
 
+  /** The connection ids of the open sockets, as API Gateway knows them. */
+  openConnectionIds(): string[] {
+    return this.connections.openIds();
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }

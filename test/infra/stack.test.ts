@@ -334,11 +334,11 @@ describe('When the handlers act on AWS', () => {
     }
   });
 
-  it('lets only connect, sweep and support manage connections, on this API stage only', () => {
+  it('lets only connect, messages, sweep and support manage connections, on this API stage only', () => {
     const apiId = built.stack.getLogicalId(built.stack.webSocketApi.node.defaultChild as never);
     for (const name of Object.keys(roleIds)) {
       const manage = statementsOf(name).filter((s) => actions(s).includes('execute-api:ManageConnections'));
-      if (['Connect', 'Sweep', 'Support'].includes(name)) {
+      if (['Connect', 'Messages', 'Sweep', 'Support'].includes(name)) {
         expect(manage).toHaveLength(1);
         const arn = JSON.stringify(manage[0]!.Resource);
         expect(arn).toContain(`{"Ref":"${apiId}"},"/${WEBSOCKET_STAGE}/*/@connections/*"`);

@@ -1,0 +1,47 @@
+/**
+ * The invariants every interleaving must leave behind, read from both sides: the sockets API Gateway (the emulator)
+ * holds open, and the store. Used after bursts, kicks, takeovers and faults.
+ */
+import type { StreamStore } from '../../core/store/store.js';
+import type { LocalStack } from '../../local/stack.js';
+
+export interface Violation {
+  userId?: string;
+  connectionId?: string;
+  problem: string;
+}
+
+/**
+ * Checks that no user has more open sockets than `limit`, that every open socket's item is open and counted by its
+ * user's counter, and that each counter's `active` equals its members, for `users` (other users' sockets are left
+ * alone: tests share a stack). Returns the violations (empty when all hold).
+ */
+export async function invariantViolations(
+  stack: LocalStack,
+  store: StreamStore,
+  options: { limit: number; users: string[] },
+): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  const openByUser = new Map<string, string[]>(options.users.map((u) => [u, []]));
+  for (const connectionId of stack.emulator.openConnectionIds()) {
+    const item = await store.getConnection(connectionId);
+    if (!item) {
+      violations.push({ connectionId, problem: 'open socket without an item' });
+      continue;
+    }
+    if (item.state !== 'open')
+      violations.push({ userId: item.userId, connectionId, problem: `open socket, item closed (${item.closeReason})` });
+    openByUser.set(item.userId, [...(openByUser.get(item.userId) ?? []), connectionId]);
+  }
+  for (const [userId, open] of openByUser) {
+    const counter = await store.getCounter(userId);
+    if (open.length > options.limit)
+      violations.push({ userId, problem: `${open.length} open sockets, limit ${options.limit}` });
+    for (const connectionId of open)
+      if (!counter.counted.has(connectionId))
+        violations.push({ userId, connectionId, problem: 'open socket not counted' });
+    if (counter.active !== counter.counted.size)
+      violations.push({ userId, problem: `active ${counter.active}, members ${counter.counted.size}` });
+  }
+  return violations;
+}
