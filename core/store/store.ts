@@ -376,7 +376,9 @@ export class StreamStore {
         this.putAudit(options.audit),
       ],
     });
-    return this.getCounter(userId);
+    // The answer says what this write did: a change racing in between would otherwise show up as this one's result
+    // (a PUT of 0 answered `limitOverride: null`, found by the support API fuzz target).
+    return { ...(await this.getCounter(userId)), limitOverride: limit };
   }
 
   /** Writes one entry of a user's history on its own (for actions that are not a single write of the store's). */

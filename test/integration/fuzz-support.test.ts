@@ -155,4 +155,34 @@ describe('fuzz: support API', () => {
     },
     FUZZ_TIMEOUT_MS,
   );
+
+  it('answers a limit change with the limit it set, even when another change races it', async () => {
+    // Prepare
+    const put = (limit: number) =>
+      http1(port, {
+        method: 'PUT',
+        target: '/users/race-a/limit',
+        headers: [`Authorization: Bearer ${stack.adminToken}`, 'Content-Type: application/json'],
+        body: JSON.stringify({ limit }),
+      });
+    const clear = () =>
+      http1(port, {
+        method: 'DELETE',
+        target: '/users/race-a/limit',
+        headers: [`Authorization: Bearer ${stack.adminToken}`],
+      });
+
+    // Act: each change together with one that undoes it
+    const pairs = await Promise.all(Array.from({ length: 10 }, (_, i) => Promise.all([put(i), clear()])));
+
+    // Assess
+    for (const [i, [set, cleared]] of pairs.entries()) {
+      expect(parseAnswer(set).json).toMatchObject({ userId: 'race-a', limit: i, limitOverride: i });
+      expect(parseAnswer(cleared).json, cleared.text).toMatchObject({
+        userId: 'race-a',
+        limit: 3,
+        limitOverride: null,
+      });
+    }
+  });
 });
