@@ -105,10 +105,11 @@ export function http1(
     (request.headers ?? []).map((h) => `${h}\r\n`).join('') +
     (body.length || request.abort ? `Content-Length: ${declared}\r\n` : '') +
     '\r\n';
+  // A busy machine (two cores, DynamoDB Local, other suites) can take seconds to answer: wait long enough.
   return rawRequest(
     port,
     Buffer.concat([Buffer.from(head, 'latin1'), body]),
-    request.abort ? { abortAfterMs: 20 } : {},
+    request.abort ? { abortAfterMs: 20 } : { waitMs: 15_000 },
   );
 }
 
