@@ -3,7 +3,7 @@
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
 import { endUncounted, type UncountedSocket } from './ended.js';
-import { LimitReachedError, StoreContentionError, StreamReplacedError } from './errors.js';
+import { AdmissionWithdrawnError, LimitReachedError, StoreContentionError, StreamReplacedError } from './errors.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
 import { type ConnectionRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
 
@@ -31,6 +31,20 @@ const newer = (a: { at: number; id: string }, b: { at: number; id: string }) =>
   a.at !== b.at ? a.at > b.at : a.id > b.id;
 
 export async function connect(deps: AdmissionDeps, request: ConnectRequest): Promise<ConnectResult> {
+  const closing: Array<Promise<void>> = [];
+  try {
+    return await admitOrRefuse(deps, request, closing);
+  } finally {
+    // Sockets a reclaim ended may still be opening; in Lambda nothing runs after the answer, so wait for them here.
+    await Promise.all(closing);
+  }
+}
+
+async function admitOrRefuse(
+  deps: AdmissionDeps,
+  request: ConnectRequest,
+  closing: Array<Promise<void>>,
+): Promise<ConnectResult> {
   const { store } = deps;
   const conn: NewConnection = { ...request, leaseExpiresAt: request.connectedAt + deps.leaseMs };
   let refusal: LimitReachedError | undefined;
@@ -42,6 +56,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
     });
     switch (outcome.kind) {
       case 'admitted':
+        await stillCounted(deps, conn);
         return { kind: 'admitted' };
       case 'duplicate':
         return { kind: 'duplicate' };
@@ -58,11 +73,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         if (taken.kind === 'changed') continue;
         if (taken.kind === 'duplicate') return { kind: 'duplicate' };
         await closeReplaced(deps, { connectionId: outcome.heldBy, connectedAt: heldSince }, conn);
-        // Closing the replaced socket may have waited out its handshake, and a newer reconnect may have taken the
-        // stream from this one meanwhile: its handshake must then fail, or its socket would open uncounted.
-        if ((await store.getConnection(conn.connectionId))?.state !== 'open') {
-          throw new StreamReplacedError(conn.userId, conn.streamId!);
-        }
+        await stillCounted(deps, conn);
         return { kind: 'tookOver', replaced: outcome.heldBy };
       }
       case 'limitReached': {
@@ -71,6 +82,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         refusal = new LimitReachedError(request.userId, counter.active, limit);
         const reclaim = await reclaimGhosts(deps, counter, request.connectedAt);
         if (reclaim.kind === 'nothingFreed') throw refusal;
+        if (reclaim.closing) closing.push(reclaim.closing);
       }
     }
   }
@@ -113,6 +125,21 @@ export async function userStatus(
   const counter = await deps.store.getCounter(connection.userId);
   const limit = effectiveLimit(counter, planOrDefault(connection, deps.defaultLimit));
   return { userId: connection.userId, active: counter.active, limit };
+}
+
+/**
+ * The last word before the handshake completes. Until `$connect` answers, API Gateway does not know the socket
+ * (GetConnection and DeleteConnection answer 410), so whoever ended this stream meanwhile (a newer reconnect, a
+ * refused connect that took it for a ghost, a kick) could not close it. Read once more: if it no longer counts, the
+ * handshake fails instead of opening a socket nothing counts. What ends it after this read is closed by its ender,
+ * which tries again while the socket may still be opening (endUncounted).
+ */
+async function stillCounted(deps: AdmissionDeps, conn: NewConnection) {
+  const item = await deps.store.getConnection(conn.connectionId);
+  // Released by its own `$disconnect` (a redelivered `$connect`): the socket is gone already, nothing to protect.
+  if (item?.state === 'open' || item?.closeReason === 'disconnected') return;
+  if (item?.closeReason === 'takenOver') throw new StreamReplacedError(conn.userId, conn.streamId ?? '');
+  throw new AdmissionWithdrawnError(conn.connectionId, item?.closeReason ?? 'missing');
 }
 
 /** The replaced socket is told and closed, even if it is still inside its own handshake. */

@@ -31,6 +31,17 @@ export class StreamReplacedError extends Error {
   }
 }
 
+/** The stream was ended (reclaimed, kicked) while its own `$connect` was still running: the handshake must fail. */
+export class AdmissionWithdrawnError extends Error {
+  override name = 'AdmissionWithdrawnError';
+  constructor(
+    readonly connectionId: string,
+    readonly reason: string,
+  ) {
+    super(`connection ${connectionId} was ended (${reason}) before its handshake completed`);
+  }
+}
+
 export class ConnectionNotFoundError extends Error {
   override name = 'ConnectionNotFoundError';
   constructor(readonly connectionId: string) {

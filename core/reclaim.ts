@@ -69,8 +69,11 @@ async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise
 export const SWEEP_HANDSHAKE_RECHECK_MS = 300;
 
 export type ReclaimOutcome =
-  /** ghosts released or drift repaired: this many streams came free */
-  | { kind: 'freed'; streams: number }
+  /**
+   * ghosts released or drift repaired: this many streams came free; `closing` settles once the young ones among them
+   * (possibly still inside their handshake) are closed, and must be awaited before the caller answers
+   */
+  | { kind: 'freed'; streams: number; closing?: Promise<void> }
   /** every counted connection is alive (or may still be in its handshake): the refusal stands */
   | { kind: 'nothingFreed' };
 
@@ -103,10 +106,12 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     if (released) {
       deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
       for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
-      // A young one may have been inside its handshake after all, and would open uncounted: it is closed if it does.
-      await Promise.all(
+      // A young one may have been inside its handshake after all, and would open uncounted: it is closed if it does,
+      // while the caller goes on admitting.
+      const closing = Promise.all(
         youngGone.map((id) => closeIfOpens(deps, { connectionId: id, connectedAt: counter.counted.get(id)! }, now)),
-      );
+      ).then(() => undefined);
+      return { kind: 'freed', streams: gone.length, closing };
     }
     // Released here or, a moment ago, by a `$disconnect` or another refused connect: the slots are free either way.
     return { kind: 'freed', streams: gone.length };

@@ -41,6 +41,8 @@ export const RefusalReason = {
   unavailable: 'unavailable',
   /** a newer connection of the same stream arrived meanwhile */
   replaced: 'replaced',
+  /** ended (reclaimed, kicked) before its handshake completed */
+  withdrawn: 'withdrawn',
 } as const;
 
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];

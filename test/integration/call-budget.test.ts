@@ -58,13 +58,13 @@ const request0 = (userId: string, n: number) => ({
 });
 
 describe('DynamoDB calls per connect', () => {
-  it('under the limit: one TransactWriteItems, no read', async () => {
+  it('under the limit: one TransactWriteItems, and one read of its own item before the handshake completes', async () => {
     const userId = newUserId();
     calls.length = 0;
 
     await connect(deps, request0(userId, 1));
 
-    expect(calls).toEqual(['TransactWriteItemsCommand']);
+    expect(calls).toEqual(['TransactWriteItemsCommand', 'GetItemCommand']);
   });
 
   it('refused at the limit with live connections: the transaction, one counter-members read, one GetConnection each', async () => {
@@ -121,7 +121,7 @@ describe('DynamoDB calls per stream lifecycle', () => {
       const release = made.splice(0);
 
       // Assess
-      expect(connect).toEqual([{ command: 'TransactWriteItemsCommand', items: 2 }]);
+      expect(writes(connect)).toEqual([{ command: 'TransactWriteItemsCommand', items: 2 }]);
       expect(writes(heartbeats)).toEqual([]);
       // A live stream costs the sweep no write: its only write is its own cursor, one item per run for the table.
       expect(hourOfChecks).toHaveLength(4);
