@@ -4,7 +4,7 @@ import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
-import { closed } from '../support/sockets.js';
+import { closed, eventually } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -111,6 +111,8 @@ describe('DELETE /connections/{connectionId}', () => {
     const ghost = await players.openWithId({ userId });
     ghost.socket.terminate();
     await closed(ghost.socket);
+    // The server sees the close a moment after the client: its `$disconnect` must be dropped too.
+    await eventually(() => !stack.emulator.openConnectionIds().includes(ghost.connectionId));
     stack.emulator.setFaults({ dropDisconnectRate: 0 });
 
     const res = await api('DELETE', `/connections/${encodeURIComponent(ghost.connectionId)}`);
