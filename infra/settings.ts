@@ -18,6 +18,9 @@ const SettingsSchema = z.object({
   /** Support HTTP API throttling. */
   supportRateLimit: count(10_000),
   supportBurstLimit: count(10_000),
+  /** Player HTTP API throttling (players ask why they were refused, and end a stream of theirs). */
+  playerRateLimit: count(10_000),
+  playerBurstLimit: count(10_000),
   /** How often the ghost sweep runs, in minutes. */
   sweepRateMinutes: count(1_440),
   /** The identity provider that signs player and staff tokens (API Gateway fetches its OpenID configuration). */

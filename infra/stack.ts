@@ -40,17 +40,29 @@ export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
   { path: '/connections/{connectionId}', methods: [HttpMethod.DELETE] },
 ];
 
+/**
+ * The player routes (`handlers/player.ts`): any valid player token, no scope. On an HTTP API of their own because
+ * API Gateway's CORS is per API and overrides the integration's headers: players run on any origin, while the
+ * support API answers the console's origin only.
+ */
+export const PLAYER_ROUTES: { path: string; methods: HttpMethod[] }[] = [
+  { path: '/me/streams', methods: [HttpMethod.GET] },
+  { path: '/me/streams/{streamId}', methods: [HttpMethod.DELETE] },
+];
+
 export const WEBSOCKET_STAGE = 'live';
 
 export class StreamgateStack extends Stack {
   readonly functions: Record<
-    'Authorizer' | 'Connect' | 'Disconnect' | 'Messages' | 'Sweep' | 'Support',
+    'Authorizer' | 'Connect' | 'Disconnect' | 'Messages' | 'Sweep' | 'Support' | 'Player',
     HandlerFunction
   >;
   readonly webSocketApi: WebSocketApi;
   readonly webSocketStage: WebSocketStage;
   readonly supportApi: HttpApi;
   readonly supportStage: HttpStage;
+  readonly playerApi: HttpApi;
+  readonly playerStage: HttpStage;
   readonly streamTable: StreamTable;
   readonly monitoring: Monitoring;
   readonly supportConsole: SupportConsole;
@@ -122,20 +134,23 @@ export class StreamgateStack extends Stack {
       Messages: handler('Messages', 'handlers/default.ts', '$default: heartbeat and status messages'),
       Sweep: handler('Sweep', 'handlers/sweep.ts', 'release ghosts whose lease ran out', Duration.minutes(1)),
       Support: handler('Support', 'handlers/support.ts', 'support API: connections and limit overrides'),
+      Player: handler('Player', 'handlers/player.ts', "player API: a player's own streams, list and end"),
     };
     const f = this.functions;
 
     // Least privilege: the store's item actions on the table for the handlers that use the store (the authorizer
     // reads only the token); the lease index only for the sweep; @connections only for the handlers that check or
-    // close sockets (reclaim, takeover, sweep, kick, and a message from a socket that no longer counts).
-    for (const fn of [f.Connect, f.Disconnect, f.Messages, f.Sweep, f.Support]) this.streamTable.grantItems(fn);
+    // close sockets (reclaim, takeover, sweep, kick, a message from a socket that no longer counts, a player ending
+    // its own stream).
+    const storeUsers = [f.Connect, f.Disconnect, f.Messages, f.Sweep, f.Support, f.Player];
+    for (const fn of storeUsers) this.streamTable.grantItems(fn);
     this.streamTable.grantLeaseQuery(f.Sweep);
     this.streamTable.grantHistoryQuery(f.Support);
-    for (const fn of [f.Connect, f.Messages, f.Sweep, f.Support]) this.webSocketStage.grantManagementApiAccess(fn);
+    const socketClosers = [f.Connect, f.Messages, f.Sweep, f.Support, f.Player];
+    for (const fn of socketClosers) this.webSocketStage.grantManagementApiAccess(fn);
 
     for (const fn of Object.values(f)) acknowledgeRuntime(fn);
-    for (const fn of [f.Connect, f.Messages, f.Sweep, f.Support])
-      acknowledgeManageConnections(fn.role!, this.webSocketStage);
+    for (const fn of socketClosers) acknowledgeManageConnections(fn.role!, this.webSocketStage);
 
     // Browsers cannot set headers on a WebSocket, so the token comes as `?token=`; without one API Gateway answers
     // 401 before any Lambda runs.
@@ -199,6 +214,42 @@ export class StreamgateStack extends Stack {
       });
     }
 
+    // Players call from their own pages, on any origin; the bearer token (never a cookie) is the credential, so any
+    // origin may send one. Preflights are answered by API Gateway without authorization.
+    this.playerApi = new HttpApi(this, 'PlayerApi', {
+      apiName: `${id}-player`,
+      description: "Players: list and end the caller's own streams",
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: ['*'],
+        allowHeaders: ['authorization'],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.DELETE],
+        maxAge: Duration.minutes(10),
+      },
+    });
+    this.playerStage = new HttpStage(this, 'PlayerApiStage', {
+      httpApi: this.playerApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: s.playerRateLimit, burstLimit: s.playerBurstLimit },
+      accessLogSettings: this.accessLogs('PlayerApiAccessLogs', logRetention, {
+        requestId: '$context.requestId',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        principal: '$context.authorizer.claims.sub',
+        integrationLatency: '$context.integrationLatency',
+        error: '$context.error.message',
+        authorizerError: '$context.authorizer.error',
+      }),
+    });
+    // The same issuer and audience as the socket's tokens, no scope: a player's own token is enough, and the
+    // handler acts only on that token's `sub`.
+    const playerJwt = new HttpJwtAuthorizer('PlayerJwt', s.jwtIssuer, { jwtAudience: [s.jwtAudience] });
+    const player = new HttpLambdaIntegration('PlayerIntegration', f.Player);
+    for (const route of PLAYER_ROUTES) {
+      this.playerApi.addRoutes({ ...route, integration: player, authorizer: playerJwt });
+    }
+
     new Rule(this, 'SweepSchedule', {
       description: 'Release ghosts whose lease ran out',
       schedule: Schedule.rate(Duration.minutes(s.sweepRateMinutes)),
@@ -224,6 +275,10 @@ export class StreamgateStack extends Stack {
     this.supportConsole.publish(this.supportStage.url);
 
     new CfnOutput(this, 'SupportApiUrl', { value: this.supportStage.url, description: 'support API (staff token)' });
+    new CfnOutput(this, 'PlayerApiUrl', {
+      value: this.playerStage.url,
+      description: "player API (the player's token)",
+    });
     new CfnOutput(this, 'TableName', { value: table.tableName });
   }
 

@@ -11,6 +11,7 @@ import { createAuthorizer } from '../handlers/routes/authorizer.js';
 import { createConnectHandler } from '../handlers/routes/connect.js';
 import { createDisconnectHandler } from '../handlers/routes/disconnect.js';
 import { createMessageHandler } from '../handlers/routes/message.js';
+import { createPlayerHandler } from '../handlers/routes/player.js';
 import { createSupportHandler } from '../handlers/routes/support.js';
 import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
@@ -19,6 +20,7 @@ import { type LocalIdentity, localIdentity } from './identity.js';
 import { type LocalSettings, localSettings } from './settings.js';
 import type { LocalSigningKey } from './signing-key.js';
 import { newAdminToken, type SupportAuth, SupportServer } from './support-server.js';
+import type { WebPagesOptions } from './web-pages.js';
 
 /** Settings (defaults and ranges in `settings.ts`), plus what only tests set. */
 export interface LocalStackOptions extends Partial<LocalSettings> {
@@ -53,6 +55,22 @@ export interface LocalStack {
   /** runs the sweep once, now */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
+}
+
+/**
+ * The demo player's `config.json` (where the sockets are, how the player says who it is; the player API is the
+ * page's own origin) and its content security policy, which lets it open sockets on the WebSocket port.
+ */
+function playerPage(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
+  return {
+    generated: {
+      '/player/config.json': {
+        type: 'application/json; charset=utf-8',
+        body: JSON.stringify({ wsUrl, apiUrl: '', authMode }),
+      },
+    },
+    connectSources: { player: [new URL(wsUrl).origin] },
+  };
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -110,7 +128,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const auth: SupportAuth = identity
       ? { kind: 'jwt', verifier: identity.verifier, staff: identity.staff, jwks: identity.jwks }
       : { kind: 'adminToken', token: adminToken };
-    const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings).start();
+    const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings, {
+      player: createPlayerHandler(runtime),
+      pages: playerPage(emulator.url, settings.authMode),
+    }).start();
     stoppers.push(() => supportServer.stop());
 
     const sweeper = createSweepHandler(runtime);

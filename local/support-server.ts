@@ -2,6 +2,7 @@
  * Serves the support handler on a local port, building the API Gateway HTTP API (payload v2) event it gets in
  * AWS. In dev mode a bearer token (`ADMIN_TOKEN`) stands in for AWS's authorization; in jwt mode this plays the HTTP
  * API's JWT authorizer: a verified token or 401, a staff token or 403, and the token's claims in the event.
+ * Beside it, on the same port: the player API (`/me/...`, the player's own identity, CORS) and the web pages.
  */
 
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -11,10 +12,11 @@ import type { JSONWebKeySet } from 'jose';
 import { isStaff, type StaffRule } from '../core/identity/claims.js';
 import { InvalidTokenError, type TokenVerifier } from '../core/identity/verify.js';
 import { ErrorCode, errorResponse } from '../handlers/lib/responses.js';
+import { PLAYER_CORS_HEADERS, type PlayerHandler, playerError } from '../handlers/routes/player.js';
 import type { SupportEvent } from '../handlers/support.js';
 import { boundPort, close, flattenHeaders, hostForUrl, isClientGone, listen, readBody, requestUrl } from './http.js';
 import type { LocalSettings } from './settings.js';
-import { WebPages } from './web-pages.js';
+import { WebPages, type WebPagesOptions } from './web-pages.js';
 
 type SupportHandler = (event: SupportEvent) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -39,15 +41,26 @@ function tokenMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** What the port serves besides the support API. */
+export interface SupportServerExtras {
+  /** the player API, at `/me/...` */
+  player?: PlayerHandler;
+  pages?: WebPagesOptions;
+}
+
 export class SupportServer {
   private readonly server: Server;
-  private readonly pages = new WebPages();
+  private readonly pages: WebPages;
+  private readonly player?: PlayerHandler;
 
   constructor(
     private readonly handler: SupportHandler,
     private readonly auth: SupportAuth,
     private readonly options: Pick<LocalSettings, 'httpPort' | 'host'>,
+    extras: SupportServerExtras = {},
   ) {
+    this.pages = new WebPages(extras.pages);
+    this.player = extras.player;
     this.server = createServer((req, res) =>
       this.serve(req, res).catch((error) => {
         // An aborted body or a failing socket: answer if still possible, never take the process down.
@@ -75,6 +88,10 @@ export class SupportServer {
     return authorizeWith(this.auth, header);
   }
 
+  private servePlayer(req: IncomingMessage, res: ServerResponse, url: URL, player: PlayerHandler): Promise<void> {
+    return servePlayerRequest(req, res, url, { auth: this.auth, player });
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse) {
     const url = requestUrl(req.url);
     if (!url) return send(res, errorResponse(400, ErrorCode.INVALID_PATH, 'the request target is not a URL path'));
@@ -82,6 +99,9 @@ export class SupportServer {
     if (this.pages.owns(url.pathname)) {
       this.pages.serve(req, res, url.pathname);
       return;
+    }
+    if (this.player && (url.pathname === '/me' || url.pathname.startsWith('/me/'))) {
+      return this.servePlayer(req, res, url, this.player);
     }
     if (url.pathname === '/.well-known/jwks.json' && this.auth.kind === 'jwt' && this.auth.jwks) {
       return send(res, {
@@ -100,35 +120,8 @@ export class SupportServer {
     if (body === undefined) {
       return send(res, errorResponse(413, ErrorCode.TOO_LARGE, 'the body is over 64 KB'));
     }
-    const now = Date.now();
-    const event: SupportEvent = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: url.pathname,
-      rawQueryString: url.search.slice(1),
-      headers: flattenHeaders(req.headers),
-      requestContext: {
-        accountId: 'local',
-        apiId: 'local',
-        domainName: req.headers.host ?? 'localhost',
-        domainPrefix: 'localhost',
-        http: {
-          method: req.method ?? 'GET',
-          path: url.pathname,
-          protocol: `HTTP/${req.httpVersion}`,
-          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-          userAgent: String(req.headers['user-agent'] ?? ''),
-        },
-        requestId: randomUUID(),
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date(now).toISOString(),
-        timeEpoch: now,
-        authorizer,
-      },
-      body: body.length ? body.toString('utf8') : undefined,
-      isBase64Encoded: false,
-    };
+    const event = httpEvent(req, url, body);
+    event.requestContext.authorizer = authorizer;
     try {
       send(res, await this.handler(event));
     } catch (error) {
@@ -138,8 +131,77 @@ export class SupportServer {
   }
 }
 
-/** What the caller proves, as API Gateway would hand it to the handler; or the refusal. */
-async function authorizeWith(auth: SupportAuth, header: string): Promise<AuthOutcome> {
+/**
+ * The player API: no admin token (players are not staff). In jwt mode any valid token, as the HTTP API's JWT
+ * authorizer without a scope would; in dev mode the handler reads `?userId=`. Every answer from here carries the
+ * CORS headers, refusals included, so a browser player can read why.
+ */
+async function servePlayerRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  context: { auth: SupportAuth; player: PlayerHandler },
+): Promise<void> {
+  // The API takes no body; one is read (up to the cap) and dropped, so it cannot pile up in memory.
+  const body = await readBody(req, MAX_BODY_BYTES);
+  if (body === undefined) return send(res, playerError(413, ErrorCode.TOO_LARGE, 'the body is over 64 KB'));
+  const event = httpEvent(req, url, Buffer.alloc(0));
+  // A preflight carries no Authorization header (browsers never send one), so it is not authorized, as in AWS.
+  if (context.auth.kind === 'jwt' && req.method !== 'OPTIONS') {
+    const outcome = await authorizeWith(context.auth, req.headers.authorization ?? '', { requireStaff: false });
+    if (!outcome.ok)
+      return send(res, { ...outcome.result, headers: { ...outcome.result.headers, ...PLAYER_CORS_HEADERS } });
+    event.requestContext.authorizer = outcome.authorizer;
+  }
+  try {
+    send(res, await context.player(event));
+  } catch (error) {
+    console.error('[player] handler threw:', error);
+    send(res, playerError(500, ErrorCode.INTERNAL, 'internal error'));
+  }
+}
+
+/** The API Gateway HTTP API (payload v2) event for a request, as the Lambda would get it (no authorizer yet). */
+function httpEvent(req: IncomingMessage, url: URL, body: Buffer): SupportEvent {
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers: flattenHeaders(req.headers),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: req.headers.host ?? 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: String(req.headers['user-agent'] ?? ''),
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    body: body.length ? body.toString('utf8') : undefined,
+    isBase64Encoded: false,
+  };
+}
+
+/**
+ * What the caller proves, as API Gateway would hand it to the handler; or the refusal. `requireStaff: false` for the
+ * player API: any valid token, its `sub` the caller.
+ */
+async function authorizeWith(
+  auth: SupportAuth,
+  header: string,
+  { requireStaff }: { requireStaff: boolean } = { requireStaff: true },
+): Promise<AuthOutcome> {
   const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
   if (auth.kind === 'adminToken') {
     if (!presented || !tokenMatches(presented, auth.token)) {
@@ -153,7 +215,7 @@ async function authorizeWith(auth: SupportAuth, header: string): Promise<AuthOut
   }
   try {
     const identity = await auth.verifier.verify(presented);
-    if (!isStaff(identity.claims, auth.staff)) {
+    if (requireStaff && !isStaff(identity.claims, auth.staff)) {
       return { ok: false, result: errorResponse(403, ErrorCode.FORBIDDEN, 'this token is not a staff token') };
     }
     // As the HTTP API's JWT authorizer passes them on: every claim as text.
@@ -165,7 +227,13 @@ async function authorizeWith(auth: SupportAuth, header: string): Promise<AuthOut
     if (error instanceof InvalidTokenError) {
       return {
         ok: false,
-        result: errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer STAFF_TOKEN (a valid one)'),
+        result: errorResponse(
+          401,
+          ErrorCode.UNAUTHORIZED,
+          requireStaff
+            ? 'send Authorization: Bearer STAFF_TOKEN (a valid one)'
+            : 'send Authorization: Bearer TOKEN (a valid one)',
+        ),
       };
     }
     return { ok: false, result: errorResponse(503, ErrorCode.UNAVAILABLE, 'the token issuer cannot be reached') };

@@ -24,20 +24,24 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "manifest-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The policy of a page that talks to its own origin only; `connectSources` adds to where its scripts may connect. */
+export function contentSecurityPolicy(connectSources: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    ["connect-src 'self'", ...connectSources].join(' '),
+    "manifest-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 const SECURITY_HEADERS = {
-  'content-security-policy': CONTENT_SECURITY_POLICY,
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
@@ -76,11 +80,20 @@ export interface WebPagesOptions {
   root?: string;
   /** the page folders under the root to serve; defaults to every folder there */
   pages?: readonly string[];
+  /**
+   * Files made at start instead of read from disk, by URL path (`/player/config.json`: the WebSocket URL, known only
+   * once the stack listens). They win over a file of the same path.
+   */
+  generated?: Readonly<Record<string, { type: string; body: string }>>;
+  /** per page folder, where else its scripts may connect (the demo player opens WebSockets on another port) */
+  connectSources?: Readonly<Record<string, readonly string[]>>;
 }
 
 export class WebPages {
   private readonly files: Map<string, PageFile>;
   private readonly pages: Set<string>;
+  private readonly generated: ReadonlyMap<string, { type: string; body: Buffer }>;
+  private readonly connectSources: Readonly<Record<string, readonly string[]>>;
 
   constructor(options: WebPagesOptions = {}) {
     const root = options.root ?? WEB_ROOT;
@@ -93,6 +106,10 @@ export class WebPages {
         : []);
     this.pages = new Set(pages);
     this.files = listFiles(root, pages);
+    this.generated = new Map(
+      Object.entries(options.generated ?? {}).map(([path, f]) => [path, { type: f.type, body: Buffer.from(f.body) }]),
+    );
+    this.connectSources = options.connectSources ?? {};
   }
 
   /** Whether `pathname` is a page's (`/console`, `/console/...`): those never reach an API's authentication. */
@@ -114,23 +131,41 @@ export class WebPages {
       this.plain(res, 308, `see /${page}/`, { location: `/${page}/` });
       return;
     }
-    const file = this.files.get(pathname.endsWith('/') ? `${pathname}index.html` : pathname);
-    let body: Buffer | undefined;
-    try {
-      body = file && readFileSync(file.path);
-    } catch {
-      body = undefined; // removed since the start
-    }
-    if (!file || !body) {
+    const path = pathname.endsWith('/') ? `${pathname}index.html` : pathname;
+    const file = this.generated.get(path) ?? this.read(this.files.get(path));
+    if (!file) {
       this.plain(res, 404, 'no such page');
       return;
     }
-    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': file.type, 'content-length': body.length });
-    res.end(method === 'HEAD' ? undefined : body);
+    res.writeHead(200, {
+      ...this.securityHeaders(page),
+      'content-type': file.type,
+      'content-length': file.body.length,
+    });
+    res.end(method === 'HEAD' ? undefined : file.body);
+  }
+
+  private read(file: PageFile | undefined): { type: string; body: Buffer } | undefined {
+    try {
+      return file && { type: file.type, body: readFileSync(file.path) };
+    } catch {
+      return undefined; // removed since the start
+    }
+  }
+
+  private securityHeaders(page: string): Record<string, string> {
+    const extra = Object.hasOwn(this.connectSources, page) ? this.connectSources[page] : undefined;
+    return { ...SECURITY_HEADERS, 'content-security-policy': contentSecurityPolicy(extra) };
   }
 
   private plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}) {
-    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', ...headers });
+    // Plain answers load nothing, so they get the strictest policy.
+    res.writeHead(status, {
+      ...SECURITY_HEADERS,
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+      'content-type': 'text/plain; charset=utf-8',
+      ...headers,
+    });
     res.end(text);
   }
 }

@@ -4,7 +4,7 @@ import { counterAttributes } from './schema.js';
 /** A table item as the document client returns it: plain JavaScript values. */
 export type Item = Record<string, unknown>;
 
-export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept';
+export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept' | 'endedByUser';
 
 export interface ConnectionRecord {
   connectionId: string;

@@ -11,7 +11,7 @@ import { HISTORY_QUERY_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../..
 import { leaseShardsFor, TABLE_SHAPE } from '../../core/store/schema.js';
 import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
 import { type BuiltApp, buildApp } from '../../infra/build.js';
-import { SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
+import { PLAYER_ROUTES, SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
 const context: Record<string, unknown> = cdkJson.context;
@@ -130,8 +130,10 @@ describe('When support staff call the support API', () => {
 
   it('requires the staff scope on every support route', () => {
     const expected = SUPPORT_ROUTES.flatMap((r) => r.methods.map((m) => `${m} ${r.path}`)).sort();
+    const supportApiId = built.stack.getLogicalId(built.stack.supportApi.node.defaultChild as never);
     const staffRoutes = resources('AWS::ApiGatewayV2::Route')
       .filter(([, r]) => r.Properties.AuthorizationType === 'JWT')
+      .filter(([, r]) => JSON.stringify(r.Properties.ApiId) === JSON.stringify({ Ref: supportApiId }))
       .map(([, r]) => {
         expect(r.Properties.AuthorizationScopes).toEqual([context['streamgate:staffScope']]);
         expect(r.Properties.AuthorizerId).toEqual({ Ref: expect.any(String) });
@@ -155,6 +157,64 @@ describe('When support staff call the support API', () => {
     );
     expect(integrations).toHaveLength(1);
     expect(integrations[0]![1].Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+  });
+});
+
+describe('When a player asks about its own streams', () => {
+  const playerApiId = () => built.stack.getLogicalId(built.stack.playerApi.node.defaultChild as never);
+  const onPlayerApi = (type: string) =>
+    resources(type).filter(([, r]) => JSON.stringify(r.Properties.ApiId) === JSON.stringify({ Ref: playerApiId() }));
+
+  it('serves exactly the player routes, each behind a JWT authorizer that needs no scope', () => {
+    const expected = PLAYER_ROUTES.flatMap((r) => r.methods.map((m) => `${m} ${r.path}`)).sort();
+    const routes = onPlayerApi('AWS::ApiGatewayV2::Route').map(([, r]) => {
+      expect(r.Properties.AuthorizationType).toBe('JWT');
+      expect(r.Properties.AuthorizationScopes).toBeUndefined();
+      return r.Properties.RouteKey;
+    });
+    expect(routes.sort()).toEqual(expected);
+  });
+
+  it("checks the player's token against the same issuer and audience as the socket's", () => {
+    const authorizers = onPlayerApi('AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    expect(authorizers[0]![1].Properties).toMatchObject({
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: context['streamgate:jwtIssuer'], Audience: [context['streamgate:jwtAudience']] },
+    });
+  });
+
+  it('sends the player routes to the player handler, and nothing else', () => {
+    const integrations = resources('AWS::ApiGatewayV2::Integration').filter(([, r]) =>
+      JSON.stringify(r.Properties.IntegrationUri).includes(`"${fnIds.Player}"`),
+    );
+    expect(integrations).toHaveLength(1);
+    expect(JSON.stringify(integrations[0]![1].Properties.ApiId)).toBe(JSON.stringify({ Ref: playerApiId() }));
+    expect(integrations[0]![1].Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+  });
+
+  it('answers browsers on any origin, with the Authorization header and no credentials', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      Name: Match.stringLikeRegexp('-player$'),
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ['*'],
+        AllowHeaders: ['authorization'],
+        AllowMethods: ['GET', 'DELETE'],
+      }),
+    });
+    const api = resources('AWS::ApiGatewayV2::Api').find(([id]) => id === playerApiId())!;
+    expect((api[1].Properties.CorsConfiguration as Record<string, unknown>).AllowCredentials).toBeUndefined();
+  });
+
+  it('throttles the player stage as the context says', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      ApiId: { Ref: playerApiId() },
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: context['streamgate:playerRateLimit'],
+        ThrottlingBurstLimit: context['streamgate:playerBurstLimit'],
+      },
+    });
   });
 });
 
@@ -334,11 +394,11 @@ describe('When the handlers act on AWS', () => {
     }
   });
 
-  it('lets only connect, messages, sweep and support manage connections, on this API stage only', () => {
+  it('lets only connect, messages, sweep, support and the player API manage connections, on this API stage only', () => {
     const apiId = built.stack.getLogicalId(built.stack.webSocketApi.node.defaultChild as never);
     for (const name of Object.keys(roleIds)) {
       const manage = statementsOf(name).filter((s) => actions(s).includes('execute-api:ManageConnections'));
-      if (['Connect', 'Messages', 'Sweep', 'Support'].includes(name)) {
+      if (['Connect', 'Messages', 'Sweep', 'Support', 'Player'].includes(name)) {
         expect(manage).toHaveLength(1);
         const arn = JSON.stringify(manage[0]!.Resource);
         expect(arn).toContain(`{"Ref":"${apiId}"},"/${WEBSOCKET_STAGE}/*/@connections/*"`);
@@ -423,6 +483,7 @@ describe('When the stack is deployed', () => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual([
       'CallbackUrl',
+      'PlayerApiUrl',
       'SupportApiUrl',
       'SupportConsoleUrl',
       'TableName',

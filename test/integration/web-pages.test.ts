@@ -87,3 +87,32 @@ describe('/console/', () => {
     expect((await get('/users/alice/connections')).status).toBe(401);
   });
 });
+
+describe('/player/', () => {
+  it('serves the demo player and its files, letting only the page open sockets on the WebSocket port', async () => {
+    const wsOrigin = new URL(stack.wsUrl).origin;
+    for (const path of ['/player/', '/player/player.js', '/player/player.css', '/player/config.json']) {
+      const res = await get(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers['content-security-policy'], path).toContain(`connect-src 'self' ${wsOrigin};`);
+      expect(res.headers['content-security-policy'], path).toContain("script-src 'self'");
+    }
+    expect((await get('/player/')).body).toContain('<title>streamgate demo player</title>');
+    expect((await get('/console/')).headers['content-security-policy']).toContain("connect-src 'self';");
+  });
+
+  it('tells the page where the sockets are and how the player says who it is', async () => {
+    const res = await get('/player/config.json');
+
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(res.body)).toEqual({ wsUrl: stack.wsUrl, apiUrl: '', authMode: 'dev' });
+  });
+
+  it('serves nothing outside web/player, however the path is written', async () => {
+    for (const path of ['/player/../package.json', '/player/%2e%2e/package.json', '/player/..%2fpackage.json']) {
+      const res = await get(path);
+      expect(res.status, path).not.toBe(200);
+      expect(res.body, path).not.toContain('"devDependencies"');
+    }
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * What a player may do about its own streams (contract 4b): see which devices hold the slots, since a browser cannot
+ * read a refused handshake's 429, and end one of them to make room. Every lookup starts from the caller's own
+ * counter, so another user's streams are never reached, whatever id is asked for.
+ */
+import { tellThenClose } from './ended.js';
+import { DEFAULT_LIMIT_POLICY, type LimitPolicy } from './policy.js';
+import type { ConnectionGateway, Logger } from './ports.js';
+import { effectiveLimit, planOrDefault } from './store/items.js';
+import type { ReleaseOutcome, StreamStore } from './store/store.js';
+
+export interface PlayerDeps {
+  store: StreamStore;
+  gateway: ConnectionGateway;
+  logger: Logger;
+  defaultLimit: number;
+  now?: () => number;
+}
+
+export interface OwnStreamView {
+  /** the player's own id for the stream, or null when it connected without one */
+  streamId: string | null;
+  device: string | null;
+  connectedAt: string;
+  lastSeenAt: string;
+}
+
+export interface OwnStreamsView {
+  userId: string;
+  limit: number;
+  active: number;
+  policy: LimitPolicy;
+  /** newest first */
+  streams: OwnStreamView[];
+}
+
+export type EndOwnStreamOutcome =
+  /** the socket was told and closed, and the stream released (by this call or a `$disconnect` that got there first) */
+  | { kind: 'ended'; connectionId: string; release: ReleaseOutcome['kind'] }
+  /** the caller holds no open stream by that id: never theirs, someone else's, or already ended */
+  | { kind: 'notFound' };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The caller's open streams and the limit in force, as the support view computes them (drift is staff business). */
+export async function listOwnStreams(deps: PlayerDeps, userId: string): Promise<OwnStreamsView> {
+  const counter = await deps.store.getCounter(userId);
+  const { open } = await deps.store.countedConnections(counter);
+  const newestFirst = open.filter((c) => c.userId === userId).sort((a, b) => b.connectedAt - a.connectedAt);
+  return {
+    userId,
+    // The plan travels with the user's tokens; their newest connection carries the latest word on it.
+    limit: effectiveLimit(counter, planOrDefault(newestFirst[0], deps.defaultLimit)),
+    active: counter.active,
+    policy: DEFAULT_LIMIT_POLICY,
+    streams: newestFirst.map((c) => ({
+      streamId: c.streamId ?? null,
+      device: c.device ?? null,
+      connectedAt: iso(c.connectedAt),
+      lastSeenAt: iso(c.lastSeenAt),
+    })),
+  };
+}
+
+/**
+ * Ends one of the caller's streams, named by its `streamId`: the socket is told (`endedByUser`), closed, and its
+ * stream released without waiting for `$disconnect`, so the slot is free when this returns.
+ */
+export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: string): Promise<EndOwnStreamOutcome> {
+  const counter = await deps.store.getCounter(userId);
+  const connectionId = counter.streams.get(streamId);
+  if (connectionId === undefined) return { kind: 'notFound' };
+  const connection = await deps.store.getConnection(connectionId);
+  // The claim lives on the caller's own counter, so the item is theirs; checked again because ids are cheap to check
+  // and a stale claim (its item closed or expired) must not end anything.
+  if (connection?.state !== 'open' || connection.userId !== userId) return { kind: 'notFound' };
+  const socket = await tellThenClose(deps, connectionId, { reason: 'endedByUser' });
+  const released = await deps.store.release(connectionId, 'endedByUser', (deps.now ?? Date.now)());
+  deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
+  return { kind: 'ended', connectionId, release: released.kind };
+}

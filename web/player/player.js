@@ -1,0 +1,221 @@
+/**
+ * A demo player for streamgate, and an example for player developers: one browser WebSocket per stream, and the
+ * player API (`GET /me/streams`, `DELETE /me/streams/{streamId}`) to explain a refusal and make room.
+ *
+ * A browser's WebSocket cannot read why a handshake was refused (no status, no body: just `error` and `close`), so a
+ * socket that closes before it ever opened is taken as refused, and the player API says which devices hold the slots.
+ */
+
+const HEARTBEAT_MS = 60_000;
+/** The list of streams is read again this often: other devices come and go, and a closed socket's release lags. */
+const REFRESH_MS = 3_000;
+const LOG_LINES = 50;
+
+/** Why the server ended a socket (the `ended` frame's `reason`), in words for the viewer. */
+const ENDED_WORDS = {
+  takenOver: (device) => `taken over by ${device ?? 'another device'} (same stream id)`,
+  kicked: () => 'ended by support staff',
+  endedByUser: () => 'ended from your list of streams',
+  evicted: (device) => `ended to make room for ${device ?? 'a new stream'}`,
+  uncounted: () => 'ended: the service did not count it',
+  idle: () => 'ended after 10 minutes without activity',
+  maxDuration: () => 'ended after 2 hours (reconnect to keep watching)',
+};
+
+const $ = (id) => document.getElementById(id);
+
+/** `{wsUrl, apiUrl, authMode}`, written by the local stack. */
+let config;
+/** the streams this page opened, in order: {streamId, device, socket, state, words, timer} */
+const opened = [];
+let streamCounter = 0;
+
+// --- who is watching --------------------------------------------------------------------------------------------
+
+/** The identity on the socket's query: `userId` in dev mode, `token` in jwt mode (browsers cannot set headers). */
+function identityParams() {
+  return config.authMode === 'jwt' ? { token: $('token').value.trim() } : { userId: $('user-id').value.trim() };
+}
+
+/** The player API, with the same identity: `?userId=` in dev mode, the bearer token in jwt mode. */
+async function playerApi(method, path) {
+  const url = new URL(`${config.apiUrl}${path}`, location.href);
+  const headers = {};
+  if (config.authMode === 'jwt') headers.authorization = `Bearer ${$('token').value.trim()}`;
+  else url.searchParams.set('userId', $('user-id').value.trim());
+  const res = await fetch(url, { method, headers });
+  const body = res.status === 204 ? undefined : await res.json().catch(() => undefined);
+  return { status: res.status, body };
+}
+
+// --- opening and closing streams ------------------------------------------------------------------------------
+
+function openStream(event) {
+  event.preventDefault();
+  const streamId = $('stream-id').value.trim() || `stream-${++streamCounter}`;
+  const device = $('device').value.trim() || 'Browser';
+  const url = new URL(config.wsUrl);
+  for (const [k, v] of Object.entries({ ...identityParams(), streamId, device })) url.searchParams.set(k, v);
+
+  const entry = { streamId, device, socket: new WebSocket(url), state: 'connecting', words: 'connecting…' };
+  opened.push(entry);
+  $('stream-id').value = '';
+  drawOpened();
+
+  entry.socket.addEventListener('open', () => {
+    setState(entry, 'playing', 'playing');
+    log(streamId, 'admitted');
+    if ($('heartbeats').checked) entry.timer = setInterval(() => heartbeat(entry), HEARTBEAT_MS);
+    void refreshStreams();
+  });
+  entry.socket.addEventListener('message', (message) => {
+    log(streamId, message.data);
+    const frame = parse(message.data);
+    if (frame?.type === 'ended') {
+      const words = ENDED_WORDS[frame.reason]?.(frame.device) ?? `ended (${frame.reason})`;
+      setState(entry, 'ended', words);
+    }
+  });
+  entry.socket.addEventListener('close', (close) => {
+    clearInterval(entry.timer);
+    if (entry.state === 'connecting') void explainRefusal(entry);
+    else if (entry.state === 'playing') setState(entry, 'closed', `closed (code ${close.code})`);
+    void refreshStreams();
+  });
+}
+
+/** The handshake failed: ask the player API whether the limit is why, and if so, which devices hold the slots. */
+async function explainRefusal(entry) {
+  setState(entry, 'refused', 'refused');
+  const { status, body } = await playerApi('GET', '/me/streams').catch(() => ({ status: 0 }));
+  let words;
+  if (status === 401) words = 'Refused: you are not signed in (the token is missing, expired or not valid).';
+  else if (status !== 200) words = 'Refused, and the service cannot say why right now: try again in a moment.';
+  else if (body.active >= body.limit) {
+    const devices = body.streams.map((s) => `${s.device ?? 'unnamed device'} (${s.streamId ?? 'no stream id'})`);
+    words =
+      `Refused: you are already watching on ${body.active} of ${body.limit} screens: ${devices.join(', ')}. ` +
+      'End one of them below to watch here.';
+  } else words = 'Refused, although you are under your limit: check the stream id and device, then try again.';
+  setState(entry, 'refused', words);
+  notify(`${entry.streamId} on ${entry.device}: ${words}`, 'refused');
+  render(body);
+}
+
+function closeStream(entry) {
+  setState(entry, 'closed', 'closed by you');
+  entry.socket.close(1000);
+}
+
+function heartbeat(entry) {
+  if (entry.socket.readyState === WebSocket.OPEN) entry.socket.send(JSON.stringify({ action: 'heartbeat' }));
+}
+
+// --- the user's streams on every device (player API) ----------------------------------------------------------
+
+async function refreshStreams() {
+  const { status, body } = await playerApi('GET', '/me/streams').catch(() => ({ status: 0 }));
+  if (status === 200) render(body);
+  else $('summary').textContent = status === 401 ? 'Not signed in.' : 'The player API cannot answer right now.';
+}
+
+async function endStream(streamId) {
+  const { status } = await playerApi('DELETE', `/me/streams/${encodeURIComponent(streamId)}`).catch(() => ({}));
+  if (status === 204) notify(`Ended ${streamId}: its slot is free.`, 'ok');
+  else if (status === 404) notify(`${streamId} had already ended.`, 'ok');
+  else notify(`Could not end ${streamId} (status ${status ?? 'none'}): try again.`, 'refused');
+  await refreshStreams();
+}
+
+function render(view) {
+  if (!view) return;
+  $('summary').textContent =
+    `${view.userId}: ${view.active} of ${view.limit} streams in use; at the limit the policy is ${view.policy}.`;
+  const rows = view.streams.map((s) => {
+    const end = button('End', () => void endStream(s.streamId));
+    end.setAttribute('aria-label', `End stream ${s.streamId} on ${s.device ?? 'unnamed device'}`);
+    // A stream opened without a stream id cannot be named, so it cannot be ended from here.
+    end.disabled = s.streamId === null;
+    return row([s.device ?? '—', s.streamId ?? '—', new Date(s.connectedAt).toLocaleTimeString()], [end]);
+  });
+  $('streams').tBodies[0].replaceChildren(...rows);
+  $('streams').hidden = rows.length === 0;
+}
+
+// --- drawing --------------------------------------------------------------------------------------------------
+
+function setState(entry, state, words) {
+  entry.state = state;
+  entry.words = words;
+  drawOpened();
+}
+
+function drawOpened() {
+  const rows = opened.map((entry) => {
+    const actions = [];
+    if (entry.state === 'playing') {
+      const beat = button('Heartbeat', () => heartbeat(entry));
+      beat.setAttribute('aria-label', `Send a heartbeat on ${entry.streamId}`);
+      const close = button('Close', () => closeStream(entry));
+      close.setAttribute('aria-label', `Close ${entry.streamId}`);
+      actions.push(beat, close);
+    }
+    const tr = row([entry.streamId, entry.device, entry.words], actions);
+    tr.cells[2].className = `state-${entry.state}`;
+    tr.dataset.streamId = entry.streamId;
+    return tr;
+  });
+  $('sockets').tBodies[0].replaceChildren(...rows);
+  $('sockets').hidden = rows.length === 0;
+  $('sockets-empty').hidden = rows.length > 0;
+}
+
+/** Table cells from text only (never HTML): device names come from users. */
+function row(texts, buttons) {
+  const tr = document.createElement('tr');
+  for (const text of texts) tr.insertCell().textContent = text;
+  tr.insertCell().append(...buttons);
+  return tr;
+}
+
+function button(label, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function notify(text, kind) {
+  $('notice').textContent = text;
+  $('notice').className = kind;
+  $('notice').hidden = false;
+}
+
+function log(streamId, text) {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()} ${streamId}: ${text}`;
+  $('log').prepend(li);
+  while ($('log').children.length > LOG_LINES) $('log').lastElementChild.remove();
+}
+
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+async function main() {
+  config = await (await fetch('config.json')).json();
+  $(config.authMode === 'jwt' ? 'token-field' : 'user-id-field').hidden = false;
+  $('open-form').addEventListener('submit', openStream);
+  $('refresh').addEventListener('click', () => void refreshStreams());
+  // Only once a stream was opened here (so the identity is filled in), and only while someone looks.
+  setInterval(() => {
+    if (opened.length > 0 && !document.hidden) void refreshStreams();
+  }, REFRESH_MS);
+}
+
+void main();
