@@ -75,7 +75,7 @@ export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: s
   // and a stale claim (its item closed or expired) must not end anything.
   if (connection?.state !== 'open' || connection.userId !== userId) return { kind: 'notFound' };
   const socket = await tellThenClose(deps, connectionId, { reason: 'endedByUser' });
-  const released = await deps.store.release(connectionId, 'endedByUser', (deps.now ?? Date.now)());
+  const released = await deps.store.release(connectionId, 'endedByUser', (deps.now ?? Date.now)(), connection);
   deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
   return { kind: 'ended', connectionId, release: released.kind };
 }
