@@ -27,8 +27,10 @@ export class Players {
     const ghosts = await Promise.all(Array.from({ length: n }, () => mustOpen(this.stack().wsUrl, { userId })));
     for (const g of ghosts) g.terminate();
     await Promise.all(ghosts.map(closed));
+    // A wait, not a timing assertion: on a loaded machine (50 users at once) the emulator may take seconds to notice.
     await eventually(
       () => this.stack().emulator.connectionCount === this.sockets.filter((s) => s.readyState === s.OPEN).length,
+      30_000,
     );
   }
 
