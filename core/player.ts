@@ -3,7 +3,7 @@
  * read a refused handshake's 429, and end one of them to make room. Every lookup starts from the caller's own
  * counter, so another user's streams are never reached, whatever id is asked for.
  */
-import { tellThenClose } from './ended.js';
+import { endUncounted } from './ended.js';
 import { DEFAULT_LIMIT_POLICY, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import { effectiveLimit, planOrDefault } from './store/items.js';
@@ -14,6 +14,8 @@ export interface PlayerDeps {
   gateway: ConnectionGateway;
   logger: Logger;
   defaultLimit: number;
+  /** a socket younger than this may still be inside its handshake (see `endUncounted`) */
+  handshakeGraceMs: number;
   now?: () => number;
 }
 
@@ -74,8 +76,15 @@ export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: s
   // The claim lives on the caller's own counter, so the item is theirs; checked again because ids are cheap to check
   // and a stale claim (its item closed or expired) must not end anything.
   if (connection?.state !== 'open' || connection.userId !== userId) return { kind: 'notFound' };
-  const socket = await tellThenClose(deps, connectionId, { reason: 'endedByUser' });
-  const released = await deps.store.release(connectionId, 'endedByUser', (deps.now ?? Date.now)(), connection);
+  const at = (deps.now ?? Date.now)();
+  // A stream ended inside its own handshake would otherwise open after this, uncounted.
+  const socket = await endUncounted(
+    deps,
+    connection,
+    { reason: 'endedByUser' },
+    { now: at, youngMs: deps.handshakeGraceMs },
+  );
+  const released = await deps.store.release(connectionId, 'endedByUser', at, connection);
   deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
   return { kind: 'ended', connectionId, release: released.kind };
 }

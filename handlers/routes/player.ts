@@ -76,7 +76,13 @@ function routeOf(segments: string[]): Route | undefined {
 }
 
 export function createPlayerHandler({ store, gateway, logger, config, metrics }: Runtime): PlayerHandler {
-  const deps: PlayerDeps = { store, gateway, logger, defaultLimit: config.defaultLimit };
+  const deps: PlayerDeps = {
+    store,
+    gateway,
+    logger,
+    defaultLimit: config.defaultLimit,
+    handshakeGraceMs: config.handshakeGraceMs,
+  };
   return async (event) => {
     const method = event.requestContext.http.method.toUpperCase();
     try {
