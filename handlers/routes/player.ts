@@ -86,6 +86,12 @@ export function createPlayerHandler({ store, gateway, logger, config, metrics }:
   return async (event) => {
     const method = event.requestContext.http.method.toUpperCase();
     try {
+      // A preflight carries no credentials (browsers never send any); it only says what a real request may look like.
+      if (method === 'OPTIONS') return answer(204);
+      // Who is asking comes first, as at the support API's door: without identity a caller learns nothing, not even
+      // which paths and methods exist.
+      const caller = identifyPlayer(event, config.authMode);
+      if (!caller.ok) return caller.refusal;
       let segments: string[];
       try {
         segments = event.rawPath.split('/').map(decodeURIComponent);
@@ -94,12 +100,8 @@ export function createPlayerHandler({ store, gateway, logger, config, metrics }:
       }
       const route = routeOf(segments);
       if (!route) return playerError(404, ErrorCode.NOT_FOUND, 'no such route: GET /me/streams, DELETE /me/streams/ID');
-      // A preflight carries no credentials; the answer only says what a real request may look like.
-      if (method === 'OPTIONS') return answer(204);
       const allowed = route.kind === 'list' ? 'GET' : 'DELETE';
       if (method !== allowed) return playerError(405, ErrorCode.METHOD_NOT_ALLOWED, `use ${allowed}`);
-      const caller = identifyPlayer(event, config.authMode);
-      if (!caller.ok) return caller.refusal;
       if (route.kind === 'list') return answer(200, await listOwnStreams(deps, caller.userId));
 
       const streamId = check(StreamIdSchema, route.streamId);

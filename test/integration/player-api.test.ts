@@ -167,6 +167,7 @@ describe('player API, hostile input', () => {
   it.each([
     ['no identity', 'GET', '/me/streams', 401, 'UNAUTHORIZED'],
     ['an empty userId', 'GET', '/me/streams?userId=', 401, 'UNAUTHORIZED'],
+    ['a method and path that do not exist, without identity', 'PUT', '/me/other', 401, 'UNAUTHORIZED'],
     ['userId given twice', 'GET', '/me/streams?userId=a&userId=b', 400, 'INVALID_PARAMETER'],
     ['a userId off the alphabet', 'GET', '/me/streams?userId=a%20b', 400, 'INVALID_USER_ID'],
     ['a userId with a broken escape', 'GET', '/me/streams?userId=a%E0%A4%A', 400, 'INVALID_USER_ID'],
