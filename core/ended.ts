@@ -64,11 +64,11 @@ export interface EndUncountedOptions {
 }
 
 /**
- * Pauses between tries while a young socket may still be inside its handshake: 375 ms in all. Short, because the
- * socket's own `$connect` reads its item once more just before answering (a stream ended before that read fails its
- * handshake): only the moment between that read and the handshake completing is left to cover.
+ * Pauses between tries while a young socket may still be inside its handshake. One short one: the socket's own
+ * `$connect` reads its item once more just before answering (a stream ended before that read fails its handshake),
+ * so only the moment between that read and API Gateway completing the handshake is left to cover.
  */
-const HANDSHAKE_RETRY_DELAYS_MS = [25, 50, 100, 200];
+const HANDSHAKE_RETRY_DELAYS_MS = [100];
 
 /**
  * tellThenClose for a socket whose stream was just taken from it (taken over, reclaimed, kicked), which must not
