@@ -1,12 +1,13 @@
-import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { ClaimName, IDENTITY_DEFAULTS, type StaffRule, StaffValue } from './identity/claims.js';
 import { DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS } from './store/schema.js';
+import * as z from './zod.js';
 
-const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+const positiveInt = (fallback: number, max: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback);
 
 const EnvSchema = z.object({
-  TABLE_NAME: z.string().min(3),
+  TABLE_NAME: z.string().check(z.minLength(3)),
   AUTH_MODE: z.enum(['dev', 'jwt']),
   /** Where `@connections` lives: the emulator's port locally, the stage's callback URL in AWS. */
   MANAGEMENT_ENDPOINT: z.url(),
@@ -22,13 +23,13 @@ const EnvSchema = z.object({
   HANDSHAKE_GRACE_SECONDS: positiveInt(30, 3_600),
   /** Partitions of the sweep's index; the CDK app sizes it from the expected connects per second (`leaseShardsFor`). */
   LEASE_SHARDS: positiveInt(DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS),
-  DYNAMODB_ENDPOINT: z.url().optional(),
+  DYNAMODB_ENDPOINT: z.optional(z.url()),
   /**
    * jwt mode: which claim of a verified token makes its bearer staff (the support API). The token itself is verified
    * before any handler runs (the `$connect` authorizer, the HTTP API's JWT authorizer); handlers read its claims.
    */
-  JWT_STAFF_CLAIM: ClaimName.default(IDENTITY_DEFAULTS.staff.claim),
-  JWT_STAFF_VALUE: StaffValue.default(IDENTITY_DEFAULTS.staff.value),
+  JWT_STAFF_CLAIM: z._default(ClaimName, IDENTITY_DEFAULTS.staff.claim),
+  JWT_STAFF_VALUE: z._default(StaffValue, IDENTITY_DEFAULTS.staff.value),
 });
 
 export interface Config {

@@ -1,18 +1,20 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 
 /** The contract's alphabet for user and stream ids. */
 const ID_PATTERN = /^[A-Za-z0-9._\-:@]{1,128}$/;
 /** "Printable": no control, format or unassigned code points. */
 const LABEL_PATTERN = /^[^\p{C}]{1,128}$/u;
 
-export const UserIdSchema = z.string().regex(ID_PATTERN, 'userId must be 1 to 128 of A-Z a-z 0-9 . _ - : @');
-export const StreamIdSchema = z.string().regex(ID_PATTERN, 'streamId must be 1 to 128 of A-Z a-z 0-9 . _ - : @');
-export const DeviceSchema = z.string().regex(LABEL_PATTERN, 'device must be 1 to 128 printable characters');
-export const LimitSchema = z.number().int().min(0).max(100);
+export const UserIdSchema = z.string().check(z.regex(ID_PATTERN, 'userId must be 1 to 128 of A-Z a-z 0-9 . _ - : @'));
+export const StreamIdSchema = z
+  .string()
+  .check(z.regex(ID_PATTERN, 'streamId must be 1 to 128 of A-Z a-z 0-9 . _ - : @'));
+export const DeviceSchema = z.string().check(z.regex(LABEL_PATTERN, 'device must be 1 to 128 printable characters'));
+export const LimitSchema = z.number().check(z.int(), z.minimum(0), z.maximum(100));
 
 export type ParamCheck<T> = { ok: true; value: T } | { ok: false; message: string };
 
-export function check<T>(schema: z.ZodType<T>, value: unknown): ParamCheck<T> {
+export function check<T>(schema: z.ZodMiniType<T>, value: unknown): ParamCheck<T> {
   const result = schema.safeParse(value);
   return result.success
     ? { ok: true, value: result.data }

@@ -2,7 +2,7 @@
  * What the service reads from a verified token's claims, without the verifier (and its crypto library): the staff rule
  * the support handler applies to the claims its API Gateway authorizer passes on, and the defaults.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 export interface StaffRule {
   /** claim holding the caller's scopes or groups: a space-separated string (`scope`) or an array (`groups`) */
@@ -18,9 +18,11 @@ export const IDENTITY_DEFAULTS = {
 } as const;
 
 /** A claim name: plain, so that `__proto__`-like names and paths cannot be configured. */
-export const ClaimName = z.string().regex(/^[A-Za-z][A-Za-z0-9_:.-]{0,63}$/, 'a claim name (letters, digits, _ : . -)');
+export const ClaimName = z
+  .string()
+  .check(z.regex(/^[A-Za-z][A-Za-z0-9_:.-]{0,63}$/, 'a claim name (letters, digits, _ : . -)'));
 /** One scope or group name. */
-export const StaffValue = z.string().regex(/^\S{1,128}$/, 'one word');
+export const StaffValue = z.string().check(z.regex(/^\S{1,128}$/, 'one word'));
 
 /** Own properties only: a claim named `__proto__` or `constructor` must not reach into the prototype. */
 export function ownClaim(claims: Record<string, unknown>, name: string): unknown {

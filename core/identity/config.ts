@@ -1,38 +1,48 @@
 /** The verifier's settings from the environment (jwt mode), read once and refused early when incomplete. */
-import * as z from 'zod';
 import { ConfigError } from '../errors.js';
+import * as z from '../zod.js';
 import { ClaimName, StaffValue } from './claims.js';
 import { ASYMMETRIC_ALGORITHMS, DEFAULTS, parsePublicKeys, type VerifierOptions } from './verify.js';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Keys must come over TLS, except from this machine (the local stack serves its own JWKS on loopback). */
-const JwksUrl = z.url().refine((raw) => {
-  const url = new URL(raw);
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-}, 'must be https:// (http:// only on loopback)');
+const JwksUrl = z.url().check(
+  z.refine((raw) => {
+    const url = new URL(raw);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+  }, 'must be https:// (http:// only on loopback)'),
+);
 
-const Algorithms = z
-  .string()
-  .transform((raw) => raw.split(',').map((a) => a.trim()))
-  .pipe(z.array(z.enum(ASYMMETRIC_ALGORITHMS, 'asymmetric algorithms only (RS*, PS*, ES*, EdDSA)')).min(1));
+const Algorithms = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((raw) => raw.split(',').map((a) => a.trim())),
+  ),
+  z.array(z.enum(ASYMMETRIC_ALGORITHMS, 'asymmetric algorithms only (RS*, PS*, ES*, EdDSA)')).check(z.minLength(1)),
+);
 
 export const IdentityEnvSchema = z
   .object({
-    JWT_ISSUER: z.string().min(1, 'required in jwt mode'),
-    JWT_AUDIENCE: z.string().min(1, 'required in jwt mode'),
-    JWT_JWKS_URL: JwksUrl.optional(),
-    JWT_PUBLIC_KEY: z.string().min(1).optional(),
-    JWT_ALGORITHMS: Algorithms.optional(),
-    JWT_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(DEFAULTS.clockSkewSeconds),
-    JWT_LIMIT_CLAIM: ClaimName.default(DEFAULTS.limitClaim),
-    JWT_STAFF_CLAIM: ClaimName.default(DEFAULTS.staff.claim),
-    JWT_STAFF_VALUE: StaffValue.default(DEFAULTS.staff.value),
+    JWT_ISSUER: z.string().check(z.minLength(1, 'required in jwt mode')),
+    JWT_AUDIENCE: z.string().check(z.minLength(1, 'required in jwt mode')),
+    JWT_JWKS_URL: z.optional(JwksUrl),
+    JWT_PUBLIC_KEY: z.optional(z.string().check(z.minLength(1))),
+    JWT_ALGORITHMS: z.optional(Algorithms),
+    JWT_CLOCK_SKEW_SECONDS: z._default(
+      z.coerce.number().check(z.int(), z.minimum(0), z.maximum(300)),
+      DEFAULTS.clockSkewSeconds,
+    ),
+    JWT_LIMIT_CLAIM: z._default(ClaimName, DEFAULTS.limitClaim),
+    JWT_STAFF_CLAIM: z._default(ClaimName, DEFAULTS.staff.claim),
+    JWT_STAFF_VALUE: z._default(StaffValue, DEFAULTS.staff.value),
   })
-  .refine((e) => (e.JWT_JWKS_URL === undefined) !== (e.JWT_PUBLIC_KEY === undefined), {
-    message: 'set exactly one of JWT_JWKS_URL and JWT_PUBLIC_KEY',
-    path: ['JWT_JWKS_URL'],
-  });
+  .check(
+    z.refine((e) => (e.JWT_JWKS_URL === undefined) !== (e.JWT_PUBLIC_KEY === undefined), {
+      message: 'set exactly one of JWT_JWKS_URL and JWT_PUBLIC_KEY',
+      path: ['JWT_JWKS_URL'],
+    }),
+  );
 
 export function loadIdentityConfig(env: Record<string, string | undefined>): VerifierOptions {
   // An empty variable is an unset one (a blank line in an env file must not become an issuer of "").

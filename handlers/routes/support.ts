@@ -5,7 +5,6 @@
  * single `$default` route alike.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { ConnectionNotFoundError } from '../../core/errors.js';
 import { IDENTITY_DEFAULTS, isStaff, type StaffRule } from '../../core/identity/claims.js';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
@@ -17,6 +16,7 @@ import {
   setUserLimit,
   userAudit,
 } from '../../core/support.js';
+import * as z from '../../core/zod.js';
 import { MetricName } from '../lib/metric-names.js';
 import type { ServiceMetrics } from '../lib/metrics.js';
 import { ErrorCode, errorResponse } from '../lib/responses.js';
@@ -33,7 +33,9 @@ export type SupportEvent = APIGatewayProxyEventV2 & {
 };
 
 /** API Gateway connection ids are short base64; anything else cannot name a connection. */
-const ConnectionIdSchema = z.string().regex(/^[A-Za-z0-9+/=_-]{1,128}$/, 'connectionId is not a connection id');
+const ConnectionIdSchema = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9+/=_-]{1,128}$/, 'connectionId is not a connection id'));
 /** How long `/health` waits for the store before saying it does not answer. */
 const HEALTH_TIMEOUT_MS = 1000;
 const LimitBodySchema = z.strictObject({ limit: LimitSchema }, 'the body must be {"limit": n}');
