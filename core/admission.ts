@@ -4,11 +4,15 @@
  */
 import { endUncounted, type UncountedSocket } from './ended.js';
 import { AdmissionWithdrawnError, LimitReachedError, StoreContentionError, StreamReplacedError } from './errors.js';
+import { makeRoom } from './eviction.js';
+import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
 import { type ConnectionRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
 
 export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;
+  /** what happens at the limit for users without a staff-set policy; `block-new` when unset */
+  defaultPolicy?: LimitPolicy;
 }
 
 /** A `$connect` to admit; every timestamp written for it derives from API Gateway's `connectedAt` (ms). */
@@ -18,7 +22,9 @@ export type ConnectResult =
   | { kind: 'admitted' }
   /** the same `$connect` seen again: nothing was written the second time */
   | { kind: 'duplicate' }
-  | { kind: 'tookOver'; replaced: string };
+  | { kind: 'tookOver'; replaced: string }
+  /** `evict-oldest`: admitted in the place of `evicted`, the user's least recently active stream, now ended */
+  | { kind: 'evicted'; evicted: string };
 
 /**
  * Reclaims and takeovers that race other connects are retried. A takeover only ever moves a stream to a newer
@@ -80,6 +86,17 @@ async function admitOrRefuse(
         const { counter } = outcome;
         const limit = effectiveLimit(counter, planOrDefault(request, deps.defaultLimit));
         refusal = new LimitReachedError(request.userId, counter.active, limit);
+        if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) === 'evict-oldest') {
+          const room = await makeRoom(deps, conn, counter);
+          if (room.kind === 'duplicate') return { kind: 'duplicate' };
+          if (room.kind === 'evicted') {
+            await stillCounted(deps, conn);
+            return { kind: 'evicted', evicted: room.victim };
+          }
+          if (room.kind === 'lookAgain') continue;
+          // 'cannot': no stream to evict fairly (limit 0, staff lowered the limit below the count, counter drift):
+          // as under block-new, ghosts are reclaimed or the drift repaired, else the new stream is refused.
+        }
         const reclaim = await reclaimGhosts(deps, counter, request.connectedAt);
         if (reclaim.kind === 'nothingFreed') throw refusal;
         if (reclaim.closing) closing.push(reclaim.closing);

@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import { ClaimName, IDENTITY_DEFAULTS, type StaffRule, StaffValue } from './identity/claims.js';
+import { DEFAULT_LIMIT_POLICY, LIMIT_POLICIES, type LimitPolicy } from './policy.js';
 import { DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS } from './store/schema.js';
 import * as z from './zod.js';
 
@@ -30,6 +31,8 @@ const EnvSchema = z.object({
    */
   JWT_STAFF_CLAIM: z._default(ClaimName, IDENTITY_DEFAULTS.staff.claim),
   JWT_STAFF_VALUE: z._default(StaffValue, IDENTITY_DEFAULTS.staff.value),
+  /** At the limit: refuse the newest (`block-new`) or end the least recently active (`evict-oldest`). */
+  LIMIT_POLICY: z._default(z.enum(LIMIT_POLICIES), DEFAULT_LIMIT_POLICY),
 });
 
 export interface Config {
@@ -44,6 +47,8 @@ export interface Config {
   dynamodbEndpoint?: string;
   /** jwt mode: the claim and value that make a token's bearer staff */
   staff?: StaffRule;
+  /** what happens at the limit for users without a staff-set policy */
+  defaultPolicy: LimitPolicy;
 }
 
 /** Reads the environment once, at cold start, and refuses to start on anything missing or malformed. */
@@ -65,5 +70,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     leaseShards: e.LEASE_SHARDS,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     staff: { claim: e.JWT_STAFF_CLAIM, value: e.JWT_STAFF_VALUE },
+    defaultPolicy: e.LIMIT_POLICY,
   };
 }

@@ -26,6 +26,17 @@ export class ApiGatewayConnections implements ConnectionGateway {
     return goneOr(this.client.send(new GetConnectionCommand({ ConnectionId: connectionId })), 'alive' as const);
   }
 
+  async lastActive(connectionId: string): Promise<number | 'gone'> {
+    try {
+      const out = await this.client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+      // Never missing in API Gateway's answers; should it be, the connection counts as active now (never evicted first).
+      return out.LastActiveAt?.getTime() ?? Date.now();
+    } catch (error) {
+      if (error instanceof GoneException) return 'gone';
+      throw error;
+    }
+  }
+
   async disconnect(connectionId: string) {
     return goneOr(this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId })), 'closed' as const);
   }

@@ -4,7 +4,7 @@
  * counter, so another user's streams are never reached, whatever id is asked for.
  */
 import { endUncounted } from './ended.js';
-import { DEFAULT_LIMIT_POLICY, type LimitPolicy } from './policy.js';
+import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import { effectiveLimit, planOrDefault } from './store/items.js';
 import type { ReleaseOutcome, StreamStore } from './store/store.js';
@@ -16,6 +16,8 @@ export interface PlayerDeps {
   defaultLimit: number;
   /** a socket younger than this may still be inside its handshake (see `endUncounted`) */
   handshakeGraceMs: number;
+  /** the policy at the limit for users without a staff-set one; `block-new` when unset */
+  defaultPolicy?: LimitPolicy;
   now?: () => number;
 }
 
@@ -54,7 +56,7 @@ export async function listOwnStreams(deps: PlayerDeps, userId: string): Promise<
     // The plan travels with the user's tokens; their newest connection carries the latest word on it.
     limit: effectiveLimit(counter, planOrDefault(newestFirst[0], deps.defaultLimit)),
     active: counter.active,
-    policy: DEFAULT_LIMIT_POLICY,
+    policy: effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY),
     streams: newestFirst.map((c) => ({
       streamId: c.streamId ?? null,
       device: c.device ?? null,

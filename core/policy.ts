@@ -8,3 +8,15 @@ export const LIMIT_POLICIES = ['block-new', 'evict-oldest'] as const;
 export type LimitPolicy = (typeof LIMIT_POLICIES)[number];
 
 export const DEFAULT_LIMIT_POLICY: LimitPolicy = 'block-new';
+
+export function isLimitPolicy(value: unknown): value is LimitPolicy {
+  return (LIMIT_POLICIES as readonly unknown[]).includes(value);
+}
+
+/** The policy in force for a user: the staff-set one when there is one, else the service's. */
+export function effectivePolicy(
+  counter: { policyOverride?: LimitPolicy },
+  defaultPolicy: LimitPolicy = DEFAULT_LIMIT_POLICY,
+): LimitPolicy {
+  return counter.policyOverride ?? defaultPolicy;
+}

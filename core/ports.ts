@@ -14,6 +14,11 @@ export type Liveness = 'alive' | 'gone';
 export interface ConnectionGateway {
   /** 'gone' when API Gateway no longer knows the connection (410). */
   probe(connectionId: string): Promise<Liveness>;
+  /**
+   * When the socket was last active (its `lastActiveAt`: the last message from the player, else its connect), ms;
+   * 'gone' when API Gateway no longer knows the connection. What `evict-oldest` ranks streams by.
+   */
+  lastActive(connectionId: string): Promise<number | 'gone'>;
   /** Closes the socket; 'gone' when it was already closed. */
   disconnect(connectionId: string): Promise<'closed' | 'gone'>;
   /** Sends a frame to the socket; 'gone' when it was already closed. Kept for the `ended` frame sent before a close. */

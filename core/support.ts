@@ -4,6 +4,7 @@
  */
 import { endUncounted } from './ended.js';
 import { ConnectionNotFoundError } from './errors.js';
+import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import {
   type AuditAction,
@@ -21,6 +22,8 @@ export interface SupportDeps {
   defaultLimit: number;
   /** a connection younger than this may still be inside its handshake (see endUncounted) */
   handshakeGraceMs: number;
+  /** the policy at the limit for users without a staff-set one; `block-new` when unset */
+  defaultPolicy?: LimitPolicy;
   /** every staff action is written here, whatever the service's log level */
   audit: Logger;
   logger: Logger;
@@ -41,10 +44,22 @@ export interface UserConnectionsView {
   limit: number;
   /** the staff-set limit, or null when the default (or the plan's) applies */
   limitOverride: number | null;
+  /** what happens when the user is at the limit and opens one more stream */
+  policy: LimitPolicy;
+  /** the staff-set policy, or null when the service's applies */
+  policyOverride: LimitPolicy | null;
   active: number;
   connections: ConnectionView[];
   /** present only when the counter disagrees with the connections it counts: `active` minus live items */
   drift?: number;
+}
+
+export interface UserPolicyView {
+  userId: string;
+  /** the policy in force */
+  policy: LimitPolicy;
+  /** the staff-set policy, or null when the service's applies */
+  policyOverride: LimitPolicy | null;
 }
 
 export interface UserLimitView {
@@ -108,6 +123,8 @@ export async function listUserConnections(
     limit: effectiveLimit(counter, planOrDefault(newestFirst[0], deps.defaultLimit)),
     active: counter.active,
     limitOverride: counter.limitOverride ?? null,
+    policy: effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY),
+    policyOverride: counter.policyOverride ?? null,
     connections: newestFirst.map(viewOf),
   };
   if (counter.active !== open.length) view.drift = counter.active - open.length;
@@ -170,6 +187,30 @@ export async function clearUserLimit(deps: SupportDeps, staff: string, userId: s
   const counter = await deps.store.setLimitOverride(userId, undefined, { audit });
   deps.audit.info('support: clear limit', { staff, action: 'clearLimit', userId });
   return limitView(deps, counter);
+}
+
+/** Sets the user's policy at the limit (over the service's), with its history entry in the same write. */
+export async function setUserPolicy(
+  deps: SupportDeps,
+  staff: string,
+  userId: string,
+  policy: LimitPolicy | undefined,
+): Promise<UserPolicyView> {
+  // Setting and clearing are one action in the history: `detail.policy` is the policy set, or null for the default.
+  const audit = {
+    userId,
+    at: (deps.now ?? Date.now)(),
+    staff,
+    action: 'setPolicy' as const,
+    detail: { policy: policy ?? null },
+  };
+  const counter = await deps.store.setPolicyOverride(userId, policy, { audit });
+  deps.audit.info('support: set policy', { staff, action: 'setPolicy', userId, policy: policy ?? null });
+  return {
+    userId,
+    policy: effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY),
+    policyOverride: counter.policyOverride ?? null,
+  };
 }
 
 export async function userAudit(deps: SupportDeps, userId: string): Promise<UserAuditView> {

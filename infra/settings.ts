@@ -3,6 +3,7 @@
  * anything is built, so a typo stops `cdk synth` with a message instead of deploying a half-configured service.
  */
 import { z } from 'zod';
+import { LIMIT_POLICIES } from '../core/policy.js';
 
 /** Every context key this app reads starts with this, so they cannot collide with CDK's own flags. */
 export const CONTEXT_PREFIX = 'streamgate:';
@@ -34,6 +35,8 @@ const SettingsSchema = z.object({
   staffScope: z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'staffScope must be one scope token'),
   /** Limit policy, passed to the handlers as their environment (see core/config.ts). */
   streamLimit: count(100),
+  /** At the limit: refuse the newest stream, or end the least recently active one (support staff can set it per user). */
+  limitPolicy: z.enum(LIMIT_POLICIES, { error: 'limitPolicy must be block-new or evict-oldest' }),
   leaseSeconds: count(86_400),
   maxConnectionSeconds: count(86_400),
   handshakeGraceSeconds: count(3_600),

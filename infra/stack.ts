@@ -36,6 +36,7 @@ export interface StreamgateStackProps extends StackProps {
 export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
   { path: '/users/{userId}/connections', methods: [HttpMethod.GET] },
   { path: '/users/{userId}/limit', methods: [HttpMethod.PUT, HttpMethod.DELETE] },
+  { path: '/users/{userId}/policy', methods: [HttpMethod.PUT, HttpMethod.DELETE] },
   { path: '/users/{userId}/audit', methods: [HttpMethod.GET] },
   { path: '/connections/{connectionId}', methods: [HttpMethod.DELETE] },
 ];
@@ -106,6 +107,7 @@ export class StreamgateStack extends Stack {
       MANAGEMENT_ENDPOINT: this.webSocketStage.callbackUrl,
       STREAM_LIMIT: String(s.streamLimit),
       LEASE_SECONDS: String(s.leaseSeconds),
+      LIMIT_POLICY: s.limitPolicy,
       MAX_CONNECTION_SECONDS: String(s.maxConnectionSeconds),
       HANDSHAKE_GRACE_SECONDS: String(s.handshakeGraceSeconds),
       LEASE_SHARDS: String(leaseShardsFor(s.expectedConnectsPerSecond)),

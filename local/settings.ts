@@ -3,6 +3,7 @@
  * environment, tests and the benchmark pass them as an object, and both go through the same schema.
  */
 import { z } from 'zod';
+import { DEFAULT_LIMIT_POLICY, LIMIT_POLICIES } from '../core/policy.js';
 
 /** `setTimeout` fires at once for anything above 2^31-1 ms; no timer here may be longer. */
 const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -89,7 +90,7 @@ const LocalSettingsSchema = z.object({
   dataDir: unsetIfEmpty(z.string().optional()),
   /** the embedded DynamoDB Local when unset */
   dynamodbEndpoint: unsetIfEmpty(z.url({ error: 'must be a URL such as http://127.0.0.1:8000' }).optional()),
-  limitPolicy: unsetIfEmpty(oneOf(['block-new']).default('block-new')),
+  limitPolicy: unsetIfEmpty(oneOf(LIMIT_POLICIES).default(DEFAULT_LIMIT_POLICY)),
   leaseSeconds: unsetIfEmpty(whole(300, 1, 86_400)),
   handshakeGraceSeconds: unsetIfEmpty(whole(30, 1, 3_600)),
   /** 0 turns the periodic sweep off (tests that run it themselves) */

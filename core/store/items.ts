@@ -1,10 +1,11 @@
 /** The records the core works with, and how they are read from table items (plain values, never raw attributes). */
+import { isLimitPolicy, type LimitPolicy } from '../policy.js';
 import { counterAttributes } from './schema.js';
 
 /** A table item as the document client returns it: plain JavaScript values. */
 export type Item = Record<string, unknown>;
 
-export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept' | 'endedByUser';
+export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept' | 'endedByUser' | 'evicted';
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -27,6 +28,8 @@ export interface CounterRecord {
   userId: string;
   active: number;
   limitOverride?: number;
+  /** the staff-set policy at the limit, when it differs from the service's */
+  policyOverride?: LimitPolicy;
   /** connectionId -> connectedAt, every connection the counter counts */
   counted: Map<string, number>;
   /** streamId -> connectionId */
@@ -79,6 +82,7 @@ export function toCounter(userId: string, item: Item = {}): CounterRecord {
     userId,
     active: Number(item.active ?? 0),
     limitOverride: item.limitOverride === undefined ? undefined : Number(item.limitOverride),
+    policyOverride: isLimitPolicy(item.policyOverride) ? item.policyOverride : undefined,
     counted,
     streams,
   };
@@ -89,7 +93,7 @@ export function closed(c: ConnectionRecord, reason: CloseReason, at: number): Co
 }
 
 /** What support staff did to a user; `detail` says to what (a connection, a limit), in plain values. */
-export type AuditAction = 'endConnection' | 'setLimit' | 'clearLimit';
+export type AuditAction = 'endConnection' | 'setLimit' | 'clearLimit' | 'setPolicy';
 
 export interface AuditRecord {
   userId: string;

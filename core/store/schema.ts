@@ -6,6 +6,7 @@
  *  - the user's counter   pk=`user#<userId>`  sk=`counter`
  *      active           number of counted (admitted, not yet released) connections
  *      limitOverride    optional per-user limit set by support staff (beats the default)
+ *      policyOverride   optional per-user policy at the limit set by support staff (`block-new` | `evict-oldest`)
  *      `c:<connId>`     one attribute per counted connection (value: connectedAt, ms)
  *      `s:<streamId>`   one attribute per held streamId (value: the connectionId holding it)
  *    Keeping the counted set in the counter item itself means the count and its members change in the same

@@ -16,6 +16,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { LimitPolicy } from '../policy.js';
 import type { CoreEvents } from '../ports.js';
 import {
   type AuditRecord,
@@ -56,6 +57,26 @@ export type TakeOverOutcome =
   | { kind: 'duplicate'; existing: ConnectionRecord }
   /** the stream is no longer held by that connection: start over */
   | { kind: 'changed' };
+
+export type EvictOutcome =
+  | { kind: 'evicted' }
+  /** this connectionId was already written: a redelivered `$connect` */
+  | { kind: 'duplicate'; existing: ConnectionRecord }
+  /**
+   * the counter is not as it was read (the victim was released or evicted by another connect, room came free, the
+   * policy or the limit changed): here it is now, to look again
+   */
+  | { kind: 'changed'; counter: CounterRecord };
+
+export interface EvictOptions {
+  /** the connection to end, and the stream id it holds on the counter (if any) */
+  victim: { connectionId: string; streamId?: string };
+  /** the limit when the user has no override: the plan's (token claim) or the service's default */
+  defaultLimit: number;
+  /** the policy when the user has no override: the eviction happens only if `evict-oldest` is in force */
+  defaultPolicy: LimitPolicy;
+  maxConnectionMs: number;
+}
 
 export type ReleaseOutcome =
   | { kind: 'released'; connection: ConnectionRecord }
@@ -198,6 +219,79 @@ export class StreamStore {
       return { kind: 'duplicate', existing: toConnection(connReason.item) };
     }
     return { kind: 'changed' };
+  }
+
+  /**
+   * `evict-oldest`: ends `victim` and counts the new connection in its place, in one transaction. The counter swaps
+   * one member for the other (and the stream claims with them), so `active` does not move: the count never passes
+   * the limit. On condition that the victim is still counted (two connects that chose the same victim cannot both
+   * evict it), that the user holds exactly their limit (no eviction when there is room, or when staff lowered the
+   * limit below the count) and that `evict-oldest` is in force for the user.
+   */
+  async evict(conn: NewConnection, options: EvictOptions): Promise<EvictOutcome> {
+    const { victim, defaultLimit, defaultPolicy, maxConnectionMs } = options;
+    const at = conn.connectedAt;
+    const names: Record<string, string> = {
+      '#cNew': countedAttr(conn.connectionId),
+      '#cOld': countedAttr(victim.connectionId),
+    };
+    const values: Record<string, unknown> = {
+      ':at': at,
+      ':limit': defaultLimit,
+      ':evict': 'evict-oldest' satisfies LimitPolicy,
+    };
+    const set = ['#cNew = :at'];
+    const remove = ['#cOld'];
+    const conditions = [
+      'attribute_exists(#cOld)',
+      'attribute_not_exists(#cNew)',
+      '((attribute_exists(limitOverride) AND active = limitOverride) OR ' +
+        '(attribute_not_exists(limitOverride) AND active = :limit))',
+      defaultPolicy === 'evict-oldest'
+        ? '(attribute_not_exists(policyOverride) OR policyOverride = :evict)'
+        : 'policyOverride = :evict',
+    ];
+    if (conn.streamId) {
+      names['#sNew'] = streamAttr(conn.streamId);
+      values[':new'] = conn.connectionId;
+      set.push('#sNew = :new');
+      conditions.push('attribute_not_exists(#sNew)');
+    }
+    if (victim.streamId) {
+      names['#sOld'] = streamAttr(victim.streamId);
+      values[':old'] = victim.connectionId;
+      remove.push('#sOld');
+      conditions.push('#sOld = :old');
+    }
+    const reasons = await this.transact({
+      ClientRequestToken: requestToken('evict', conn.connectionId, conn.connectedAt, victim.connectionId),
+      TransactItems: [
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: userKey(conn.userId),
+            UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        // Missing or closed already: then the counter no longer counts it either, and the condition above fails.
+        this.closeConnection(victim.connectionId, 'evicted', at, { allowMissing: true }),
+        this.putConnection(conn, maxConnectionMs),
+      ],
+    });
+    if (!reasons) return { kind: 'evicted' };
+    const [counterReason, , connReason] = reasons;
+    if (connReason?.code === 'ConditionalCheckFailed') {
+      return { kind: 'duplicate', existing: toConnection(connReason.item) };
+    }
+    const counter =
+      counterReason?.code === 'ConditionalCheckFailed'
+        ? toCounter(conn.userId, counterReason.item)
+        : await this.getCounter(conn.userId);
+    return { kind: 'changed', counter };
   }
 
   /**
@@ -379,6 +473,39 @@ export class StreamStore {
     // The answer says what this write did: a change racing in between would otherwise show up as this one's result
     // (a PUT of 0 answered `limitOverride: null`, found by the support API fuzz target).
     return { ...(await this.getCounter(userId)), limitOverride: limit };
+  }
+
+  /**
+   * Sets (a policy) or clears (undefined) the user's policy at the limit, and writes `audit` to the user's history in
+   * the same transaction. Returns the counter after the change, with the policy this write set.
+   */
+  async setPolicyOverride(
+    userId: string,
+    policy: LimitPolicy | undefined,
+    options: { audit: AuditRecord },
+  ): Promise<CounterRecord> {
+    await this.transact({
+      TransactItems: [
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: userKey(userId),
+            UpdateExpression:
+              policy === undefined
+                ? 'SET userId = :u, active = if_not_exists(active, :zero) REMOVE policyOverride'
+                : 'SET userId = :u, active = if_not_exists(active, :zero), policyOverride = :policy',
+            ExpressionAttributeValues: {
+              ':u': userId,
+              ':zero': 0,
+              ...(policy === undefined ? {} : { ':policy': policy }),
+            },
+          },
+        },
+        this.putAudit(options.audit),
+      ],
+    });
+    // As for the limit: the answer says what this write did, not what a racing change did after it.
+    return { ...(await this.getCounter(userId)), policyOverride: policy };
   }
 
   /** Writes one entry of a user's history on its own (for actions that are not a single write of the store's). */

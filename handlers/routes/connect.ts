@@ -22,6 +22,11 @@ export function createConnectHandler({ config, deps, logger, metrics }: Runtime)
         metrics.count(MetricName.takeovers);
         logger.info('stream taken over', { ...parsed.request, replaced: result.replaced });
       }
+      if (result.kind === 'evicted') {
+        // Its release is this admission's other half: counted in the same write, so one less stream is released.
+        metrics.count(MetricName.released);
+        logger.info('stream evicted to make room', { ...parsed.request, evicted: result.evicted });
+      }
       return { statusCode: 200 };
     } catch (error) {
       if (error instanceof LimitReachedError) {

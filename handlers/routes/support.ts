@@ -8,12 +8,14 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { ConnectionNotFoundError } from '../../core/errors.js';
 import { IDENTITY_DEFAULTS, isStaff, type StaffRule } from '../../core/identity/claims.js';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
+import { LIMIT_POLICIES } from '../../core/policy.js';
 import {
   clearUserLimit,
   endConnection,
   listUserConnections,
   type SupportDeps,
   setUserLimit,
+  setUserPolicy,
   userAudit,
 } from '../../core/support.js';
 import * as z from '../../core/zod.js';
@@ -39,6 +41,10 @@ const ConnectionIdSchema = z
 /** How long `/health` waits for the store before saying it does not answer. */
 const HEALTH_TIMEOUT_MS = 1000;
 const LimitBodySchema = z.strictObject({ limit: LimitSchema }, 'the body must be {"limit": n}');
+const PolicyBodySchema = z.strictObject(
+  { policy: z.enum(LIMIT_POLICIES) },
+  'the body must be {"policy": "block-new" | "evict-oldest"}',
+);
 
 const json = (statusCode: number, body?: unknown): Result =>
   body === undefined
@@ -111,6 +117,29 @@ const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics): Route[] =
     run: forUser(async (userId, _event, staff) => json(200, await clearUserLimit(supportDeps, staff, userId))),
   },
   {
+    method: 'PUT',
+    pattern: /^\/users\/([^/]+)\/policy$/,
+    run: forUser(async (userId, event, staff) => {
+      const body = parseBody(event);
+      if (!body.ok) return errorResponse(400, ErrorCode.INVALID_BODY, body.message);
+      const policy = check(PolicyBodySchema, body.value);
+      if (!policy.ok)
+        return errorResponse(
+          400,
+          ErrorCode.INVALID_POLICY,
+          `policy must be "block-new" or "evict-oldest" (${policy.message})`,
+        );
+      return json(200, await setUserPolicy(supportDeps, staff, userId, policy.value.policy));
+    }),
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/users\/([^/]+)\/policy$/,
+    run: forUser(async (userId, _event, staff) =>
+      json(200, await setUserPolicy(supportDeps, staff, userId, undefined)),
+    ),
+  },
+  {
     method: 'GET',
     pattern: /^\/users\/([^/]+)\/audit$/,
     run: forUser(async (userId) => json(200, await userAudit(supportDeps, userId))),
@@ -130,7 +159,15 @@ export type SupportHandler = (event: SupportEvent) => Promise<Result>;
 
 export function createSupportHandler({ store, gateway, config, audit, logger, metrics }: Runtime): SupportHandler {
   const routes = routesFor(
-    { store, gateway, defaultLimit: config.defaultLimit, handshakeGraceMs: config.handshakeGraceMs, audit, logger },
+    {
+      store,
+      gateway,
+      defaultLimit: config.defaultLimit,
+      handshakeGraceMs: config.handshakeGraceMs,
+      defaultPolicy: config.defaultPolicy,
+      audit,
+      logger,
+    },
     metrics,
   );
   const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;

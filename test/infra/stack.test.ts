@@ -295,6 +295,7 @@ describe('When the handlers are built', () => {
             MANAGEMENT_ENDPOINT: endpoint,
             STREAM_LIMIT: String(context['streamgate:streamLimit']),
             LEASE_SECONDS: String(context['streamgate:leaseSeconds']),
+            LIMIT_POLICY: context['streamgate:limitPolicy'],
             LEASE_SHARDS: String(leaseShardsFor(Number(context['streamgate:expectedConnectsPerSecond']))),
             NODE_OPTIONS: '--enable-source-maps',
             POWERTOOLS_SERVICE_NAME: SERVICE_NAME,

@@ -38,6 +38,7 @@ beforeAll(async () => {
         probes.push(id);
         return gateway.probe(id);
       },
+      lastActive: (id) => gateway.lastActive(id),
       disconnect: (id) => gateway.disconnect(id),
       send: (id, m) => gateway.send(id, m),
     },

@@ -113,6 +113,16 @@ describe.skipIf(noBrowser)('support console in a browser', () => {
     expect(await history.nth(1).textContent()).toContain('local:admin-token');
     await shot(page, '06-limit-5-and-history');
 
+    // The policy at the limit: shown, and set to evict-oldest for this user
+    expect(await page.locator('#fact-policy').textContent()).toBe('block-new');
+    await page.getByLabel('When a new stream would pass the limit').selectOption('evict-oldest');
+    await page.getByRole('button', { name: 'Set policy' }).click();
+    await until(() => page.locator('#fact-policy').textContent()).toBe('evict-oldest');
+    await until(() => history.count()).toBe(3);
+    expect(await history.nth(0).textContent()).toContain('Set the policy');
+    expect(await history.nth(0).textContent()).toContain('policy: evict-oldest');
+    await shot(page, '06b-policy-evict-oldest');
+
     // A narrow screen: the same page, tables as cards
     await page.setViewportSize({ width: 390, height: 844 });
     await shot(page, '07-narrow');

@@ -17,12 +17,12 @@ const runStart = (env: Record<string, string>) => runTsx('local/start.ts', [], {
 
 describe('npm start', () => {
   it('exits 2 with one line on a bad setting', async () => {
-    const { code, stderr, stdout } = await runStart({ WS_PORT: '99999', LIMIT_POLICY: 'evict-oldest' });
+    const { code, stderr, stdout } = await runStart({ WS_PORT: '99999', LIMIT_POLICY: 'evict-newest' });
 
     expect(code).toBe(2);
     expect(stderr.trim().split('\n')).toEqual([
       'streamgate: WS_PORT must be a port number from 0 to 65535 (0 picks a free one) (got "99999"); ' +
-        'LIMIT_POLICY must be one of block-new (got "evict-oldest")',
+        'LIMIT_POLICY must be one of block-new, evict-oldest (got "evict-newest")',
     ]);
     expect(stdout).toBe('');
   });

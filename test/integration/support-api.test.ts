@@ -42,7 +42,15 @@ describe('GET /users/{userId}/connections', () => {
     // Assess
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toEqual({ userId, limit: 3, active: 3, limitOverride: null, connections: expect.any(Array) });
+    expect(body).toEqual({
+      userId,
+      limit: 3,
+      active: 3,
+      limitOverride: null,
+      policy: 'block-new',
+      policyOverride: null,
+      connections: expect.any(Array),
+    });
     expect(body.connections.map((c: { connectionId: string }) => c.connectionId)).toEqual(
       opened.map((o) => o.connectionId).reverse(),
     );
@@ -70,7 +78,15 @@ describe('GET /users/{userId}/connections', () => {
   it('answers an empty list for a user never seen', async () => {
     const userId = newUserId();
     const body = await (await api('GET', `/users/${userId}/connections`)).json();
-    expect(body).toEqual({ userId, limit: 3, active: 0, limitOverride: null, connections: [] });
+    expect(body).toEqual({
+      userId,
+      limit: 3,
+      active: 0,
+      limitOverride: null,
+      policy: 'block-new',
+      policyOverride: null,
+      connections: [],
+    });
   });
 
   it('reports drift when the counter disagrees with the live connections', async () => {

@@ -17,7 +17,12 @@ describe('loadConfig', () => {
       leaseShards: 4,
       dynamodbEndpoint: undefined,
       staff: { claim: 'scope', value: 'streamgate:staff' },
+      defaultPolicy: 'block-new',
     });
+  });
+
+  it('takes the policy at the limit from LIMIT_POLICY', () => {
+    expect(loadConfig({ ...base, LIMIT_POLICY: 'evict-oldest' }).defaultPolicy).toBe('evict-oldest');
   });
 
   it('takes jwt mode, with the staff rule from JWT_STAFF_*', () => {
@@ -32,6 +37,7 @@ describe('loadConfig', () => {
     ['an unknown auth mode', { ...base, AUTH_MODE: 'none' }, /AUTH_MODE/],
     ['a zero limit', { ...base, STREAM_LIMIT: '0' }, /STREAM_LIMIT/],
     ['a fractional limit', { ...base, STREAM_LIMIT: '2.5' }, /STREAM_LIMIT/],
+    ['an unknown limit policy', { ...base, LIMIT_POLICY: 'evict-newest' }, /LIMIT_POLICY/],
     ['a hostile staff claim', { ...base, AUTH_MODE: 'jwt', JWT_STAFF_CLAIM: '__proto__' }, /JWT_STAFF_CLAIM/],
   ])('fails fast on %s', (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -22,6 +22,11 @@ describe('When the CDK app reads its context', () => {
     });
   });
 
+  it('takes either policy at the limit', () => {
+    expect(readSettings(lookup({ 'streamgate:limitPolicy': 'evict-oldest' })).limitPolicy).toBe('evict-oldest');
+    expect(readSettings(lookup({})).limitPolicy).toBe('block-new');
+  });
+
   it('accepts -c values, which arrive as strings', () => {
     const settings = readSettings(
       lookup({ 'streamgate:sweepRateMinutes': '5', 'streamgate:webSocketAccessLogs': 'false' }),
@@ -36,6 +41,7 @@ describe('When the CDK app reads its context', () => {
     ['a missing audience', { 'streamgate:jwtAudience': undefined }, /jwtAudience/],
     ['two scopes in one', { 'streamgate:staffScope': 'a b' }, /staffScope/],
     ['a zero rate', { 'streamgate:stageRateLimit': 0 }, /stageRateLimit/],
+    ['an unknown limit policy', { 'streamgate:limitPolicy': 'evict-newest' }, /limitPolicy/],
     ['a retention CloudWatch refuses', { 'streamgate:logRetentionDays': 2 }, /logRetentionDays/],
     ['a flag that is not a boolean', { 'streamgate:webSocketAccessLogs': 'yes' }, /webSocketAccessLogs/],
     ['a topic that is not an SNS ARN', { 'streamgate:alarmTopicArn': 'arn:aws:s3:::bucket' }, /alarmTopicArn/],

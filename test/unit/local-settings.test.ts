@@ -39,6 +39,11 @@ describe('local settings', () => {
     });
   });
 
+  it('takes either policy at the limit from LIMIT_POLICY', () => {
+    expect(settingsFromEnv({ LIMIT_POLICY: 'evict-oldest' }).limitPolicy).toBe('evict-oldest');
+    expect(settingsFromEnv({ LIMIT_POLICY: 'block-new' }).limitPolicy).toBe('block-new');
+  });
+
   it('reads the environment, treating an empty variable as unset', () => {
     const settings = settingsFromEnv({ HOST: '0.0.0.0', WS_PORT: '0', HTTP_PORT: '', FAULT_DROP_DISCONNECT: '0.5' });
 
@@ -49,7 +54,7 @@ describe('local settings', () => {
     ['WS_PORT', '70000'],
     ['HTTP_PORT', 'abc'],
     ['STREAM_LIMIT', '0'],
-    ['LIMIT_POLICY', 'evict-oldest'],
+    ['LIMIT_POLICY', 'evict-newest'],
     ['AUTH_MODE', 'none'],
     ['IDLE_TIMEOUT_SECONDS', String(2 ** 31)],
     ['HARD_TIMEOUT_SECONDS', '7201'],

@@ -13,6 +13,7 @@ const config = {
   maxConnectionMs: 7_200_000,
   handshakeGraceMs: 30_000,
   leaseShards: 4,
+  defaultPolicy: 'block-new' as const,
   dynamodbEndpoint: 'http://127.0.0.1:9',
 };
 

@@ -1,0 +1,148 @@
+/**
+ * `evict-oldest`: a user at their limit who opens one more stream keeps watching, and their least recently active
+ * stream is ended to make room (its socket is told `evicted`, naming the new device). The swap is one transaction
+ * (`StreamStore.evict`), so the count never passes the limit and two connects racing for the same victim cannot both
+ * evict it: the loser looks again at the counter its failed condition returned.
+ */
+import { endUncounted } from './ended.js';
+import { StoreContentionError } from './errors.js';
+import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
+import type { GhostDeps } from './reclaim.js';
+import { type CounterRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
+
+export interface EvictionDeps extends GhostDeps {
+  defaultLimit: number;
+  defaultPolicy?: LimitPolicy;
+}
+
+export type RoomOutcome =
+  /** `victim` was ended and the new connection counted in its place */
+  | { kind: 'evicted'; victim: string }
+  /** this `$connect` was already written (redelivered) */
+  | { kind: 'duplicate' }
+  /** room came free, the stream id is held (a takeover), the policy changed, or ghosts were released: admit again */
+  | { kind: 'lookAgain' }
+  /**
+   * nothing fair to evict: the limit is 0, the user holds more than their limit (staff lowered it: as under
+   * block-new, nothing new until they are under it), or the counter disagrees with its members (drift to repair)
+   */
+  | { kind: 'cannot' };
+
+/**
+ * How many victims one connect may try before it gives up (503). Racing connects of one user all choose the same
+ * least recently active stream and one of them wins per try, so a burst of N needs up to N tries for its last one.
+ */
+export const MAX_EVICTION_TRIES = 64;
+
+/** What API Gateway says of a counted connection: when it was last active, or that it does not know it. */
+type Activity = { kind: 'active'; at: number } | { kind: 'gone' } | { kind: 'unknown' };
+
+async function activityOf(deps: EvictionDeps, connectionId: string): Promise<Activity> {
+  try {
+    const at = await deps.gateway.lastActive(connectionId);
+    return at === 'gone' ? { kind: 'gone' } : { kind: 'active', at };
+  } catch (error) {
+    deps.logger.warn('GetConnection failed; ranked by its connect time', { connectionId, error: String(error) });
+    return { kind: 'unknown' };
+  }
+}
+
+/**
+ * Makes room for `conn` by evicting the user's least recently active stream. Asks API Gateway once per counted
+ * connection when each was last active (`lastActiveAt`: a heartbeat or any message renews it). A connection API
+ * Gateway no longer knows is released as a ghost instead, unless it is young: then it may still be inside its
+ * handshake, ranks by its connect time, and if evicted is closed once it opens (`endUncounted`).
+ */
+export async function makeRoom(deps: EvictionDeps, conn: NewConnection, first: CounterRecord): Promise<RoomOutcome> {
+  const now = conn.connectedAt;
+  const defaultLimit = planOrDefault(conn, deps.defaultLimit);
+  const known = new Map<string, Activity>();
+  let counter = first;
+  for (let attempt = 0; attempt < MAX_EVICTION_TRIES; attempt++) {
+    const limit = effectiveLimit(counter, defaultLimit);
+    if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) !== 'evict-oldest') return lookAgain;
+    if (counter.active < limit) return lookAgain;
+    if (conn.streamId && counter.streams.has(conn.streamId)) return lookAgain;
+    if (limit === 0 || counter.active > limit || counter.counted.size !== counter.active) return { kind: 'cannot' };
+
+    const ids = [...counter.counted.keys()];
+    const unasked = ids.filter((id) => !known.has(id));
+    const answers = await Promise.all(unasked.map((id) => activityOf(deps, id)));
+    for (const [i, id] of unasked.entries()) known.set(id, answers[i]!);
+
+    const ghosts = ids.filter((id) => {
+      const age = now - counter.counted.get(id)!;
+      return age > deps.maxConnectionMs || (known.get(id)!.kind === 'gone' && age >= deps.handshakeGraceMs);
+    });
+    if (ghosts.length > 0) {
+      // A gone stream frees its slot without ending anyone's: released as a refusal would, then admitted again.
+      if (await deps.store.releaseGhosts(counter, ghosts, now)) {
+        deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: ghosts });
+        for (const id of ghosts) deps.events?.({ kind: 'ghostReclaimed', connectionId: id, userId: counter.userId });
+      }
+      return lookAgain;
+    }
+
+    const victim = leastRecentlyActive(counter, known);
+    const outcome = await deps.store.evict(conn, {
+      victim: { connectionId: victim, streamId: streamHeldBy(counter, victim) },
+      defaultLimit,
+      defaultPolicy: deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY,
+      maxConnectionMs: deps.maxConnectionMs,
+    });
+    if (outcome.kind === 'duplicate') return { kind: 'duplicate' };
+    if (outcome.kind === 'evicted') {
+      deps.logger.info('stream evicted', { userId: conn.userId, evicted: victim, by: conn.connectionId });
+      await closeEvicted(deps, { connectionId: victim, connectedAt: counter.counted.get(victim)! }, conn);
+      return { kind: 'evicted', victim };
+    }
+    counter = outcome.counter;
+  }
+  throw new StoreContentionError(`connect of ${conn.connectionId} lost every eviction race`);
+}
+
+const lookAgain: RoomOutcome = { kind: 'lookAgain' };
+
+/**
+ * The counted connection last active longest ago. One API Gateway does not know (young: maybe in its handshake) or
+ * could not answer for ranks by its connect time. Ties go to the earlier connect, then the smaller id, so racing
+ * connects agree on the victim and the transaction decides between them.
+ */
+function leastRecentlyActive(counter: CounterRecord, known: Map<string, Activity>): string {
+  const rank = (id: string) => {
+    const a = known.get(id);
+    const connectedAt = counter.counted.get(id)!;
+    return { id, at: a?.kind === 'active' ? a.at : connectedAt, connectedAt };
+  };
+  const [oldest] = [...counter.counted.keys()]
+    .map(rank)
+    .sort((x, y) => x.at - y.at || x.connectedAt - y.connectedAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  return oldest!.id;
+}
+
+function streamHeldBy(counter: CounterRecord, connectionId: string): string | undefined {
+  for (const [streamId, holder] of counter.streams) if (holder === connectionId) return streamId;
+  return undefined;
+}
+
+/** The evicted socket is told why and by which device, then closed, even if it is still inside its own handshake. */
+async function closeEvicted(
+  deps: EvictionDeps,
+  victim: { connectionId: string; connectedAt: number },
+  by: NewConnection,
+) {
+  try {
+    await endUncounted(
+      deps,
+      victim,
+      { reason: 'evicted', device: by.device },
+      { now: by.connectedAt, youngMs: deps.handshakeGraceMs },
+    );
+  } catch (error) {
+    // The slot is already handed over; the socket, if it lives, is closed on its next message.
+    deps.logger.warn('could not close the evicted connection', {
+      connectionId: victim.connectionId,
+      error: String(error),
+    });
+  }
+}
