@@ -147,14 +147,16 @@ export async function userStatus(
 /**
  * The last word before the handshake completes. Until `$connect` answers, API Gateway does not know the socket
  * (GetConnection and DeleteConnection answer 410), so whoever ended this stream meanwhile (a newer reconnect, a
- * refused connect that took it for a ghost, a kick) could not close it. Read once more: if it no longer counts, the
- * handshake fails instead of opening a socket nothing counts. What ends it after this read is closed by its ender,
- * which tries again while the socket may still be opening (endUncounted).
+ * refused connect that took it for a ghost, a kick) could not close it. The item is stamped on condition it is still
+ * open: if it no longer is, the handshake fails instead of opening a socket nothing counts; if the stamp lands first,
+ * whoever ends it afterwards sees the stamp and closes the socket as soon as it opens (endUncounted).
  */
 async function stillCounted(deps: AdmissionDeps, conn: NewConnection) {
-  const item = await deps.store.getConnection(conn.connectionId);
+  const stamp = await deps.store.markHandshake(conn.connectionId, Date.now());
+  if (stamp.kind === 'marked') return;
+  const item = stamp.connection;
   // Released by its own `$disconnect` (a redelivered `$connect`): the socket is gone already, nothing to protect.
-  if (item?.state === 'open' || item?.closeReason === 'disconnected') return;
+  if (item?.closeReason === 'disconnected') return;
   if (item?.closeReason === 'takenOver') throw new StreamReplacedError(conn.userId, conn.streamId ?? '');
   throw new AdmissionWithdrawnError(conn.connectionId, item?.closeReason ?? 'missing');
 }

@@ -63,30 +63,37 @@ export interface EndUncountedOptions {
   youngMs: number;
 }
 
-/**
- * Pauses between tries while a young socket may still be inside its handshake. One short one: the socket's own
- * `$connect` reads its item once more just before answering (a stream ended before that read fails its handshake),
- * so only the moment between that read and API Gateway completing the handshake is left to cover.
- */
-const HANDSHAKE_RETRY_DELAYS_MS = [100];
+export interface EndUncountedDeps extends TellThenCloseDeps {
+  store: { getConnection(connectionId: string): Promise<{ handshakeAt?: number } | undefined> };
+}
 
 /**
- * tellThenClose for a socket whose stream was just taken from it (taken over, reclaimed, kicked), which must not
- * outlive its count. API Gateway answers 410 for a socket still inside its handshake: its `$connect` has committed,
- * the socket is not open yet, and it would open uncounted. So a young socket reported gone is tried again for a
- * moment, until it is closed or the pauses run out (then it truly was gone: closed, or a lost handshake). Old
- * sockets reported gone are gone; only the rare race with a handshake ever waits here.
+ * A socket whose `$connect` stamped its item (`handshakeAt`) opens within moments of the stamp; closes are tried
+ * again until it is closed or this long after the stamp (then it opened and closed already, or its client left).
+ */
+const OPENING_WINDOW_MS = 2_000;
+const OPENING_RETRY_DELAYS_MS = [25, 50, 100, 200, 400, 800];
+
+/**
+ * tellThenClose for a socket whose stream has just been ended in the store (taken over, reclaimed, kicked, ended by
+ * its user): call it after the release, never before. API Gateway answers 410 for a socket still inside its
+ * handshake, which would then open uncounted. Whether one is opening is decided by the item: `$connect` stamps it
+ * (`markHandshake`) just before answering, on condition it is still open, so the release and the stamp cannot both
+ * succeed. No stamp: its handshake fails (or was lost), nothing to wait for. A recent stamp: the socket is opening or
+ * open, and is closed as soon as API Gateway knows it. Old sockets reported gone are gone.
  */
 export async function endUncounted(
-  deps: TellThenCloseDeps,
+  deps: EndUncountedDeps,
   socket: UncountedSocket,
   ended: { reason: EndedReason; device?: string | null },
   options: EndUncountedOptions,
 ): Promise<'closed' | 'gone'> {
   let outcome = await tellThenClose(deps, socket.connectionId, ended);
-  if (options.now - socket.connectedAt >= options.youngMs) return outcome;
-  for (const delay of HANDSHAKE_RETRY_DELAYS_MS) {
-    if (outcome === 'closed') break;
+  if (outcome === 'closed' || options.now - socket.connectedAt >= options.youngMs) return outcome;
+  const stampedAt = (await deps.store.getConnection(socket.connectionId))?.handshakeAt;
+  if (stampedAt === undefined) return outcome;
+  for (const delay of OPENING_RETRY_DELAYS_MS) {
+    if (outcome === 'closed' || Date.now() - stampedAt > OPENING_WINDOW_MS) break;
     await sleep(delay);
     outcome = await tellThenClose(deps, socket.connectionId, ended);
   }

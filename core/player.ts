@@ -79,14 +79,14 @@ export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: s
   // and a stale claim (its item closed or expired) must not end anything.
   if (connection?.state !== 'open' || connection.userId !== userId) return { kind: 'notFound' };
   const at = (deps.now ?? Date.now)();
-  // A stream ended inside its own handshake would otherwise open after this, uncounted.
+  // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
+  const released = await deps.store.release(connectionId, 'endedByUser', at, connection);
   const socket = await endUncounted(
     deps,
     connection,
     { reason: 'endedByUser' },
     { now: at, youngMs: deps.handshakeGraceMs },
   );
-  const released = await deps.store.release(connectionId, 'endedByUser', at, connection);
   deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
   return { kind: 'ended', connectionId, release: released.kind };
 }

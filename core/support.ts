@@ -132,9 +132,6 @@ export async function listUserConnections(
 }
 
 /**
- * Closes the socket through API Gateway, then releases the stream without waiting for `$disconnect`: the slot is
- * free when this returns, even if the socket was already gone (410).
- */
 /** Closes the socket and releases its stream; says whether this call released it (or someone else got there first). */
 export async function endConnection(
   deps: SupportDeps,
@@ -144,14 +141,14 @@ export async function endConnection(
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
   const at = (deps.now ?? Date.now)();
-  // A connection kicked inside its own handshake would otherwise open after the kick, uncounted.
+  // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
+  const released = await deps.store.release(connectionId, 'kicked', at);
   const socket = await endUncounted(
     deps,
     connection,
     { reason: 'kicked' },
     { now: at, youngMs: deps.handshakeGraceMs },
   );
-  const released = await deps.store.release(connectionId, 'kicked', at);
   deps.audit.info('support: end connection', {
     staff,
     action: 'endConnection',

@@ -22,6 +22,8 @@ export interface ConnectionRecord {
   state: 'open' | 'closed';
   closedAt?: number;
   closeReason?: CloseReason;
+  /** when its `$connect` passed its last check, just before the handshake completed (absent: it never did) */
+  handshakeAt?: number;
 }
 
 export interface CounterRecord {
@@ -66,6 +68,7 @@ export function toConnection(item: Item = {}): ConnectionRecord {
     state: item.state === 'closed' ? 'closed' : 'open',
     closedAt: item.closedAt === undefined ? undefined : Number(item.closedAt),
     closeReason: item.closeReason as CloseReason | undefined,
+    handshakeAt: item.handshakeAt === undefined ? undefined : Number(item.handshakeAt),
   };
 }
 

@@ -73,11 +73,12 @@ export function lifecycle(input: LifecycleInput) {
     dynamodb: {
       calls: {
         transactWriteItems: 1,
-        updateItem: 2,
+        /** the handshake stamp at connect, then the counter and the item at release */
+        updateItem: 3,
         /** one per heartbeat (is it still counted?), one per sweep check of the user's counter, one at release */
         getItem: heartbeats + checks + 1,
       },
-      writeUnits: streamWriteUnits({ transactItems: 2, plainWrites: 2 }),
+      writeUnits: streamWriteUnits({ transactItems: 2, plainWrites: 3 }),
       readUnits: (heartbeats + checks + 1) * UNITS.consistentRead,
       writeUnitsBefore: streamWriteUnitsBefore({ durationS, leaseS }),
     },
