@@ -71,8 +71,8 @@ export interface EndUncountedDeps extends TellThenCloseDeps {
  * A socket whose `$connect` stamped its item (`handshakeAt`) opens within moments of the stamp; closes are tried
  * again until it is closed or this long after the stamp (then it opened and closed already, or its client left).
  */
-const OPENING_WINDOW_MS = 2_000;
-const OPENING_RETRY_DELAYS_MS = [25, 50, 100, 200, 400, 800];
+const OPENING_WINDOW_MS = 1_000;
+const OPENING_RETRY_DELAYS_MS = [25, 50, 100, 200, 400];
 
 /**
  * tellThenClose for a socket whose stream has just been ended in the store (taken over, reclaimed, kicked, ended by

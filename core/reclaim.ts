@@ -81,10 +81,10 @@ export type ReclaimOutcome =
  * Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed.
  *
  * On a refusal's path, so nothing here sleeps. API Gateway is asked about every counted connection (the failed
- * condition named them all). A young one it does not know may still be in its handshake: it is asked once more,
- * after the other answers came back; a `$connect` that has committed completes its handshake within that time, so a
- * connection still unknown then is gone (a socket that just closed, its `$disconnect` on the way, so a player who
- * closes one stream and opens another at once is admitted; or a lost handshake). The gone ones are released together
+ * condition named them all). A young one it does not know may still be in its handshake: its item says whether its
+ * `$connect` has finished (the handshake stamp); if so it is asked once more, and a connection still unknown then is
+ * gone (a socket that just closed, its `$disconnect` on the way, so a player who closes one stream and opens another
+ * at once is admitted). The gone ones are released together
  * in one write of the counter. Only when every counted connection is alive are their items read (one
  * BatchGetItem), for counted connections whose item is gone: a refusal of a live user costs two store calls.
  */
@@ -98,8 +98,18 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     if (v === 'gone') gone.push(id);
     else if (v === 'young') young.push(id);
   });
-  const again = await Promise.all(young.map((id) => ask(deps, id)));
-  const youngGone = young.filter((_, i) => again[i] === 'gone');
+  // A young one API Gateway does not know is gone or still inside its handshake, and its item tells which: `$connect`
+  // stamps it (`handshakeAt`) just before the handshake completes. No stamp: that `$connect` is still running, the
+  // connection is kept (one whose `$connect` died is a ghost once past the handshake grace). Closed or missing: gone.
+  // Stamped: the socket opened, or opens within moments of the stamp, so API Gateway is asked once more.
+  const items = await Promise.all(young.map((id) => deps.store.getConnection(id)));
+  const stamped = young.filter((id, i) => {
+    const item = items[i];
+    if (item?.state !== 'open') gone.push(id);
+    return item?.state === 'open' && item.handshakeAt !== undefined;
+  });
+  const again = await Promise.all(stamped.map((id) => ask(deps, id)));
+  const youngGone = stamped.filter((_, i) => again[i] === 'gone');
   gone.push(...youngGone);
   if (gone.length > 0) {
     const released = await deps.store.releaseGhosts(counter, gone, now);
