@@ -474,67 +474,50 @@ export class StreamStore {
    * Sets (a number) or clears (undefined) the user's limit override, and writes `audit` to the user's history in the
    * same transaction: the change and its record are one write. Returns the counter after the change.
    */
-  async setLimitOverride(
-    userId: string,
-    limit: number | undefined,
-    options: { audit: AuditRecord },
-  ): Promise<CounterRecord> {
-    await this.transact({
-      TransactItems: [
-        {
-          Update: {
-            TableName: this.tableName,
-            Key: userKey(userId),
-            UpdateExpression:
-              limit === undefined
-                ? 'SET userId = :u, active = if_not_exists(active, :zero) REMOVE limitOverride'
-                : 'SET userId = :u, active = if_not_exists(active, :zero), limitOverride = :limit',
-            ExpressionAttributeValues: {
-              ':u': userId,
-              ':zero': 0,
-              ...(limit === undefined ? {} : { ':limit': limit }),
-            },
-          },
-        },
-        this.putAudit(options.audit),
-      ],
-    });
-    // The answer says what this write did: a change racing in between would otherwise show up as this one's result
-    // (a PUT of 0 answered `limitOverride: null`, found by the support API fuzz target).
-    return { ...(await this.getCounter(userId)), limitOverride: limit };
+  setLimitOverride(userId: string, limit: number | undefined, options: { audit: AuditRecord }): Promise<CounterRecord> {
+    return this.setOverride(userId, 'limitOverride', limit, options.audit);
   }
 
   /**
    * Sets (a policy) or clears (undefined) the user's policy at the limit, and writes `audit` to the user's history in
    * the same transaction. Returns the counter after the change, with the policy this write set.
    */
-  async setPolicyOverride(
+  setPolicyOverride(
     userId: string,
     policy: LimitPolicy | undefined,
     options: { audit: AuditRecord },
   ): Promise<CounterRecord> {
+    return this.setOverride(userId, 'policyOverride', policy, options.audit);
+  }
+
+  private async setOverride<K extends 'limitOverride' | 'policyOverride'>(
+    userId: string,
+    attribute: K,
+    value: CounterRecord[K] | undefined,
+    audit: AuditRecord,
+  ): Promise<CounterRecord> {
+    const base = 'SET userId = :u, active = if_not_exists(active, :zero)';
     await this.transact({
       TransactItems: [
         {
           Update: {
             TableName: this.tableName,
             Key: userKey(userId),
-            UpdateExpression:
-              policy === undefined
-                ? 'SET userId = :u, active = if_not_exists(active, :zero) REMOVE policyOverride'
-                : 'SET userId = :u, active = if_not_exists(active, :zero), policyOverride = :policy',
+            UpdateExpression: value === undefined ? `${base} REMOVE #o` : `${base}, #o = :value`,
+            ExpressionAttributeNames: { '#o': attribute },
             ExpressionAttributeValues: {
               ':u': userId,
               ':zero': 0,
-              ...(policy === undefined ? {} : { ':policy': policy }),
+              ...(value === undefined ? {} : { ':value': value }),
             },
           },
         },
-        this.putAudit(options.audit),
+        this.putAudit(audit),
       ],
     });
-    // As for the limit: the answer says what this write did, not what a racing change did after it.
-    return { ...(await this.getCounter(userId)), policyOverride: policy };
+    // The answer says what this write did: a change racing in between would otherwise show up as this one's result
+    // (a PUT of 0 answered `limitOverride: null`, found by the support API fuzz target).
+    return { ...(await this.getCounter(userId)), [attribute]: value };
   }
 
   /** Writes one entry of a user's history on its own (for actions that are not a single write of the store's). */

@@ -3,10 +3,10 @@
  * Local: a burst (everyone connects at once), a refusal (a player at the limit retrying) and a ghost storm (sockets
  * lost without `$disconnect`, all reconnecting at once). Real `ws` clients, loopback only.
  */
-import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LatencySummary } from '../loadtest/engine.js';
+import { histogram, micros, summary } from '../loadtest/tally.js';
 
 export interface Handshake {
   status: number;
@@ -36,18 +36,9 @@ export function handshake(url: string, started: number): Promise<Handshake> {
 }
 
 export function latency(values: number[]): LatencySummary {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000 });
-  for (const v of values) h.recordValue(Math.max(1, Math.round(v * 1000)));
-  const ms = (us: number) => Math.round(us / 10) / 100;
-  if (values.length === 0) return { count: 0, p50: 0, p95: 0, p99: 0, max: 0, mean: 0 };
-  return {
-    count: values.length,
-    p50: ms(h.getValueAtPercentile(50)),
-    p95: ms(h.getValueAtPercentile(95)),
-    p99: ms(h.getValueAtPercentile(99)),
-    max: ms(h.maxValue),
-    mean: ms(h.mean),
-  };
+  const h = histogram();
+  for (const v of values) h.recordValue(micros(v));
+  return summary(h);
 }
 
 const url = (base: string, userId: string, streamId?: string) => {

@@ -26,7 +26,7 @@ export interface TakeoverFigures {
   closeMs: LatencySummary;
 }
 
-const histogram = () =>
+export const histogram = () =>
   hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 
 export function summary(h: hdr.Histogram): LatencySummary {
@@ -43,7 +43,7 @@ export function summary(h: hdr.Histogram): LatencySummary {
 }
 
 /** Latencies are recorded in microseconds, at least 1 (the histogram's lowest value). */
-const micros = (ms: number) => Math.max(1, Math.round(ms * 1000));
+export const micros = (ms: number) => Math.max(1, Math.round(ms * 1000));
 
 export const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
