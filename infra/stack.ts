@@ -53,6 +53,17 @@ export const PLAYER_ROUTES: { path: string; methods: HttpMethod[] }[] = [
 
 export const WEBSOCKET_STAGE = 'live';
 
+/** What the access logs of both HTTP APIs (support, player) record per request. */
+const HTTP_ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  principal: '$context.authorizer.claims.sub',
+  integrationLatency: '$context.integrationLatency',
+  error: '$context.error.message',
+  authorizerError: '$context.authorizer.error',
+};
+
 export class StreamgateStack extends Stack {
   readonly functions: Record<
     'Authorizer' | 'Connect' | 'Disconnect' | 'Messages' | 'Sweep' | 'Support' | 'Player',
@@ -190,15 +201,7 @@ export class StreamgateStack extends Stack {
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: s.supportRateLimit, burstLimit: s.supportBurstLimit },
-      accessLogSettings: this.accessLogs('SupportAccessLogs', logRetention, {
-        requestId: '$context.requestId',
-        routeKey: '$context.routeKey',
-        status: '$context.status',
-        principal: '$context.authorizer.claims.sub',
-        integrationLatency: '$context.integrationLatency',
-        error: '$context.error.message',
-        authorizerError: '$context.authorizer.error',
-      }),
+      accessLogSettings: this.accessLogs('SupportAccessLogs', logRetention, HTTP_ACCESS_LOG_FIELDS),
     });
     const staffJwt = new HttpJwtAuthorizer('StaffJwt', s.jwtIssuer, { jwtAudience: [s.jwtAudience] });
     const support = new HttpLambdaIntegration('SupportIntegration', f.Support);
@@ -234,15 +237,7 @@ export class StreamgateStack extends Stack {
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: s.playerRateLimit, burstLimit: s.playerBurstLimit },
-      accessLogSettings: this.accessLogs('PlayerApiAccessLogs', logRetention, {
-        requestId: '$context.requestId',
-        routeKey: '$context.routeKey',
-        status: '$context.status',
-        principal: '$context.authorizer.claims.sub',
-        integrationLatency: '$context.integrationLatency',
-        error: '$context.error.message',
-        authorizerError: '$context.authorizer.error',
-      }),
+      accessLogSettings: this.accessLogs('PlayerApiAccessLogs', logRetention, HTTP_ACCESS_LOG_FIELDS),
     });
     // The same issuer and audience as the socket's tokens, no scope: a player's own token is enough, and the
     // handler acts only on that token's `sub`.

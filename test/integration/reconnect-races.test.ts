@@ -8,6 +8,7 @@ import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import { createConnectHandler } from '../../handlers/routes/connect.js';
 import type { LocalStack } from '../../local/stack.js';
+import { seeded } from '../../tools/capacity/simulate.js';
 import { endedFrames, recordUntilClose } from '../support/ended.js';
 import { wsEvent } from '../support/events.js';
 import { invariantViolations } from '../support/oracle.js';
@@ -35,18 +36,6 @@ afterAll(async () => {
   for (const s of sockets) s.terminate();
   await stack?.stop();
 });
-
-/** A seeded generator, so that a failing trial can be run again as it was. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A handshake that may fail outright (a lost handshake is a fault the tests inject): status 0 then. */
 async function tryOpen(params: Record<string, string>): Promise<OpenResult> {
@@ -100,7 +89,7 @@ async function trial(next: () => number, options: { reconnects: number; kicks: b
 }
 
 async function waves(seed: number, options: { kicks: (next: () => number) => boolean }): Promise<Trial[]> {
-  const next = random(seed);
+  const next = seeded(seed);
   const trials: Trial[] = [];
   for (let start = 0; start < TRIALS; start += WAVE) {
     const wave = Array.from({ length: Math.min(WAVE, TRIALS - start) }, () =>
