@@ -15,8 +15,10 @@ export default defineConfig({
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           environment: 'node',
-          // One synthesis per file, bundling five handlers with esbuild: seconds, more on a busy machine.
+          // One synthesis per file, bundling every handler with esbuild: seconds, more on a busy machine.
           hookTimeout: 180_000,
+          // The shipped bundles are run once against DynamoDB Local, as Lambda would run them.
+          globalSetup: ['test/support/global-setup.ts'],
         },
       },
       {

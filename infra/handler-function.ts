@@ -34,6 +34,12 @@ const LAZY_CREDENTIAL_PROVIDERS = [
   '@smithy/credential-provider-imds',
 ];
 
+/**
+ * Imported by the SDK's HTTP protocol only for operations that stream events; DynamoDB and the @connections API have
+ * none. Bundled, it is 20 KB the handler parses at every cold start and never runs.
+ */
+const UNUSED_SDK_MODULES = ['@smithy/core/event-streams'];
+
 export interface HandlerFunctionProps {
   /** the handler file, relative to the repository root (it exports `handler`) */
   entry: string;
@@ -98,7 +104,7 @@ export class HandlerFunction extends NodejsFunction {
         // node_modules spent about twice the init time of the bundled one). Only the credential providers Lambda never
         // reaches stay outside: it has credentials in its environment, and the default chain loads the others lazily,
         // from the runtime's SDK.
-        externalModules: LAZY_CREDENTIAL_PROVIDERS,
+        externalModules: [...LAZY_CREDENTIAL_PROVIDERS, ...UNUSED_SDK_MODULES],
         esbuildArgs: {
           // Licence comments of the bundled packages are not shipped in the code (they are in node_modules).
           '--legal-comments': 'none',

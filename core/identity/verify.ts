@@ -142,14 +142,22 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
 
 function keyResolver(source: KeySource): JWTVerifyGetKey {
   switch (source.kind) {
-    case 'jwksUrl':
-      return createRemoteJWKSet(new URL(source.url), {
-        cacheMaxAge: source.cacheMaxAgeMs ?? 10 * 60_000,
-        // An unknown key id refetches the set (rotation), but at most once per cooldown: a flood of tokens with
-        // made-up key ids cannot turn into a flood of requests to the issuer.
-        cooldownDuration: source.cooldownMs ?? 30_000,
-        timeoutDuration: source.timeoutMs ?? 3_000,
-      });
+    case 'jwksUrl': {
+      const url = new URL(source.url);
+      // Made on the first token, not at module load: building it loads Node's fetch (undici), about 25 ms of a cold
+      // start's init (`npm run bundles`), and the first token has to fetch the keys anyway.
+      let remote: JWTVerifyGetKey | undefined;
+      return (header, token) => {
+        remote ??= createRemoteJWKSet(url, {
+          cacheMaxAge: source.cacheMaxAgeMs ?? 10 * 60_000,
+          // An unknown key id refetches the set (rotation), but at most once per cooldown: a flood of tokens with
+          // made-up key ids cannot turn into a flood of requests to the issuer.
+          cooldownDuration: source.cooldownMs ?? 30_000,
+          timeoutDuration: source.timeoutMs ?? 3_000,
+        });
+        return remote(header, token);
+      };
+    }
     case 'jwks':
       return createLocalJWKSet(source.jwks);
     case 'publicKey': {

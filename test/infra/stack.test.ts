@@ -2,16 +2,20 @@
  * The CDK app's template: what `cdk deploy` would create. Synthesized once for the whole file (bundling the
  * handlers with the local esbuild), with the context in cdk.json, cdk-nag included, as `npx cdk synth` does.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { HISTORY_QUERY_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../../core/store/permissions.js';
 import { leaseShardsFor, TABLE_SHAPE } from '../../core/store/schema.js';
+import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
 import { type BuiltApp, buildApp } from '../../infra/build.js';
 import { PLAYER_ROUTES, SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
+import { ensureTable } from '../../local/dynamodb-local.js';
+import { wsEvent } from '../support/events.js';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
 const context: Record<string, unknown> = cdkJson.context;
@@ -327,6 +331,68 @@ describe('When the handlers are built', () => {
       expect(code.length / code.split('\n').length).toBeGreaterThan(500);
       readFileSync(`${outdir}/${asset}/index.mjs.map`);
     }
+  });
+});
+
+describe('When Lambda runs the bundles', () => {
+  /** The bundle of a handler and its environment as the template sets it, references made concrete. */
+  const deployed = (name: string) => {
+    const [, fn] = handlerFunctions().find(([id]) => id === fnIds[name])!;
+    const meta = (fn as unknown as { Metadata: Record<string, string> }).Metadata;
+    const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const env = Object.fromEntries(Object.entries(variables).filter(([, v]) => typeof v === 'string')) as Record<
+      string,
+      string
+    >;
+    return { file: `${built.app.outdir}/${meta['aws:asset:path']}/index.mjs`, env };
+  };
+
+  it('admits and releases a stream against a real table with the shipped $connect and $disconnect bundles', async () => {
+    // Prepare: the two bundles in a fresh Node process, as Lambda loads them (no TypeScript, no node_modules), on
+    // DynamoDB Local; in jwt mode the identity is what the authorizer put in the request context.
+    const endpoint = inject('dynamodbEndpoint');
+    const tableName = `bundles-${Date.now()}`;
+    await ensureTable(endpoint, tableName);
+    const connect = deployed('Connect');
+    const disconnect = deployed('Disconnect');
+    const connectedAt = Date.now();
+    const connectEvent = wsEvent('CONNECT', 'bundle-conn-1', connectedAt);
+    connectEvent.requestContext.authorizer = { userId: 'bundle-user', principalId: 'bundle-user' };
+    const events = { connect: connectEvent, disconnect: wsEvent('DISCONNECT', 'bundle-conn-1', connectedAt) };
+    const script = [
+      `const connect = await import(${JSON.stringify(`file://${connect.file}`)});`,
+      `const disconnect = await import(${JSON.stringify(`file://${disconnect.file}`)});`,
+      'const events = JSON.parse(process.env.EVENTS);',
+      'const context = { awsRequestId: "r1", functionName: "f", invokedFunctionArn: "arn", memoryLimitInMB: "256" };',
+      'const admitted = await connect.handler(events.connect, context);',
+      'const released = await disconnect.handler(events.disconnect, context);',
+      'process.stdout.write(JSON.stringify({ admitted, released }));',
+    ].join(' ');
+
+    // Act
+    const run = spawnSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        AWS_REGION: 'eu-west-1',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...connect.env,
+        TABLE_NAME: tableName,
+        DYNAMODB_ENDPOINT: endpoint,
+        MANAGEMENT_ENDPOINT: 'http://127.0.0.1:9/unused',
+        EVENTS: JSON.stringify(events),
+      },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+
+    // Assess
+    expect(run.status, run.stderr).toBe(0);
+    const { admitted, released } = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{"admitted"')));
+    expect(admitted.statusCode).toBe(200);
+    expect(released.statusCode).toBe(200);
+    const store = new StreamStore(createDocumentClient(endpoint), { tableName });
+    expect(await store.getCounter('bundle-user')).toMatchObject({ active: 0 });
+    expect(await store.getConnection('bundle-conn-1')).toMatchObject({ userId: 'bundle-user', state: 'closed' });
   });
 });
 
