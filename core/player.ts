@@ -81,12 +81,12 @@ export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: s
   const at = (deps.now ?? Date.now)();
   // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
   const released = await deps.store.release(connectionId, 'endedByUser', at, connection);
-  const socket = await endUncounted(
-    deps,
-    connection,
-    { reason: 'endedByUser' },
-    { now: at, youngMs: deps.handshakeGraceMs },
-  );
+  // Released meanwhile by someone else (a takeover, an eviction, a kick, its `$disconnect`): they tell and close it,
+  // and a second `ended` frame would contradict the first.
+  const socket =
+    released.kind === 'released'
+      ? await endUncounted(deps, connection, { reason: 'endedByUser' }, { now: at, youngMs: deps.handshakeGraceMs })
+      : 'endedElsewhere';
   deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
   return { kind: 'ended', connectionId, release: released.kind };
 }

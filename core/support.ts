@@ -131,7 +131,6 @@ export async function listUserConnections(
   return view;
 }
 
-/**
 /** Closes the socket and releases its stream; says whether this call released it (or someone else got there first). */
 export async function endConnection(
   deps: SupportDeps,
@@ -143,12 +142,12 @@ export async function endConnection(
   const at = (deps.now ?? Date.now)();
   // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
   const released = await deps.store.release(connectionId, 'kicked', at);
-  const socket = await endUncounted(
-    deps,
-    connection,
-    { reason: 'kicked' },
-    { now: at, youngMs: deps.handshakeGraceMs },
-  );
+  // Released meanwhile by someone else (a takeover, an eviction, the player, its `$disconnect`): they tell and close
+  // it, and a second `ended` frame would contradict the first.
+  const socket =
+    released.kind === 'released'
+      ? await endUncounted(deps, connection, { reason: 'kicked' }, { now: at, youngMs: deps.handshakeGraceMs })
+      : 'endedElsewhere';
   deps.audit.info('support: end connection', {
     staff,
     action: 'endConnection',
