@@ -55,6 +55,8 @@ export async function tellThenClose(
 export interface UncountedSocket {
   connectionId: string;
   connectedAt: number;
+  /** its handshake stamp, when the caller read it on the item (a stamp, once written, never changes) */
+  handshakeAt?: number;
 }
 
 export interface EndUncountedOptions {
@@ -90,7 +92,7 @@ export async function endUncounted(
 ): Promise<'closed' | 'gone'> {
   let outcome = await tellThenClose(deps, socket.connectionId, ended);
   if (outcome === 'closed' || options.now - socket.connectedAt >= options.youngMs) return outcome;
-  const stampedAt = (await deps.store.getConnection(socket.connectionId))?.handshakeAt;
+  const stampedAt = socket.handshakeAt ?? (await deps.store.getConnection(socket.connectionId))?.handshakeAt;
   if (stampedAt === undefined) return outcome;
   for (const delay of OPENING_RETRY_DELAYS_MS) {
     if (outcome === 'closed' || Date.now() - stampedAt > OPENING_WINDOW_MS) break;

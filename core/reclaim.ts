@@ -80,54 +80,54 @@ export type ReclaimOutcome =
 /**
  * Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed.
  *
- * On a refusal's path, so nothing here sleeps. API Gateway is asked about every counted connection (the failed
- * condition named them all). A young one it does not know may still be in its handshake: its item says whether its
- * `$connect` has finished (the handshake stamp); if so it is asked once more, and a connection still unknown then is
- * gone (a socket that just closed, its `$disconnect` on the way, so a player who closes one stream and opens another
- * at once is admitted). The gone ones are released together
- * in one write of the counter. Only when every counted connection is alive are their items read (one
- * BatchGetItem), for counted connections whose item is gone: a refusal of a live user costs two store calls.
+ * On a refusal's path, so nothing here sleeps. Every counted connection's item is read first, in one BatchGetItem
+ * (which also shows the counter's drift: members whose item is gone); then API Gateway is asked about each, once and
+ * all together. A refusal of a live user costs two store calls. The gone ones are released together in one write of
+ * the counter.
+ *
+ * A young one API Gateway does not know may still be in its handshake, and its item, read before the question, tells:
+ * `$connect` stamps it (`handshakeAt`) just before the handshake completes, on condition it is still open. No stamp:
+ * its `$connect` was still running, and it is kept (one whose `$connect` died is a ghost once past the handshake
+ * grace). Stamped: the socket had opened, or was opening, when API Gateway was asked; unknown, it is gone (lost without
+ * `$disconnect`, or just closed with its `$disconnect` on the way: a player who closes one stream and opens another at
+ * once is admitted), and is closed should it open after all.
  */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
-  const ids = [...counter.counted.keys()];
-  const answers = await Promise.all(ids.map((id) => ask(deps, id)));
-  const gone: string[] = [];
-  const young: string[] = [];
-  ids.forEach((id, i) => {
-    const v = verdict(deps, { connectedAt: counter.counted.get(id)! }, answers[i]!, now);
-    if (v === 'gone') gone.push(id);
-    else if (v === 'young') young.push(id);
-  });
-  // A young one API Gateway does not know is gone or still inside its handshake, and its item tells which: `$connect`
-  // stamps it (`handshakeAt`) just before the handshake completes. No stamp: that `$connect` is still running, the
-  // connection is kept (one whose `$connect` died is a ghost once past the handshake grace). Closed or missing: gone.
-  // Stamped: the socket opened, or opens within moments of the stamp, so API Gateway is asked once more.
-  const items = await Promise.all(young.map((id) => deps.store.getConnection(id)));
-  const stamped = young.filter((id, i) => {
-    const item = items[i];
-    if (item?.state !== 'open') gone.push(id);
-    return item?.state === 'open' && item.handshakeAt !== undefined;
-  });
-  const again = await Promise.all(stamped.map((id) => ask(deps, id)));
-  const youngGone = stamped.filter((_, i) => again[i] === 'gone');
-  gone.push(...youngGone);
-  if (gone.length > 0) {
-    const released = await deps.store.releaseGhosts(counter, gone, now);
-    if (released) {
-      deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
-      for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
-      // A young one may have been inside its handshake after all, and would open uncounted: it is closed if it does,
-      // while the caller goes on admitting.
-      const closing = Promise.all(
-        youngGone.map((id) => closeIfOpens(deps, { connectionId: id, connectedAt: counter.counted.get(id)! }, now)),
-      ).then(() => undefined);
-      return { kind: 'freed', streams: gone.length, closing };
+  const items = await deps.store.countedConnections(counter);
+  const open = new Map(items.open.map((c) => [c.connectionId, c]));
+  const asked = [...open.keys()];
+  const answers = await Promise.all(asked.map((id) => ask(deps, id)));
+  const ghosts: string[] = [];
+  const mayOpen: UncountedSocket[] = [];
+  asked.forEach((id, i) => {
+    const item = open.get(id)!;
+    const v = verdict(deps, item, answers[i]!, now);
+    if (v === 'gone') ghosts.push(id);
+    else if (v === 'young' && item.handshakeAt !== undefined) {
+      ghosts.push(id);
+      mayOpen.push(item);
     }
-    // Released here or, a moment ago, by a `$disconnect` or another refused connect: the slots are free either way.
-    return { kind: 'freed', streams: gone.length };
-  }
-  const { freed } = await repairCounter(deps, counter);
+  });
+  if (ghosts.length > 0) return release(deps, counter, { gone: [...ghosts, ...items.missing], mayOpen }, now);
+  const { freed } = await repairCounter(deps, counter, items);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
+}
+
+/** Releases `gone` in one write of the counter; those in `mayOpen` are closed if their socket opens after all. */
+async function release(
+  deps: GhostDeps,
+  counter: CounterRecord,
+  { gone, mayOpen }: { gone: string[]; mayOpen: UncountedSocket[] },
+  now: number,
+): Promise<ReclaimOutcome> {
+  const released = await deps.store.releaseGhosts(counter, gone, now);
+  // Released here or, a moment ago, by a `$disconnect` or another refused connect: the slots are free either way.
+  if (!released) return { kind: 'freed', streams: gone.length };
+  deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
+  for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
+  // While the caller goes on admitting.
+  const closing = Promise.all(mayOpen.map((socket) => closeIfOpens(deps, socket, now))).then(() => undefined);
+  return { kind: 'freed', streams: gone.length, closing };
 }
 
 async function closeIfOpens(deps: GhostDeps, socket: UncountedSocket, now: number) {
@@ -209,6 +209,8 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
 async function repairCounter(
   deps: GhostDeps,
   counter: CounterRecord,
+  /** the counted connections' items, when the caller has just read them */
+  items?: { open: ConnectionRecord[]; missing: string[] },
 ): Promise<{ open: ConnectionRecord[]; freed: number }> {
   const { store } = deps;
   let freed = 0;
@@ -223,7 +225,7 @@ async function repairCounter(
     });
     freed += Math.max(0, counter.active - counter.counted.size);
   }
-  const { open, missing } = await store.countedConnections(counter);
+  const { open, missing } = items ?? (await store.countedConnections(counter));
   for (const connectionId of missing) {
     // Forgotten now, or released by its own `$disconnect` since the counter was read: free either way.
     await store.forgetMissing(counter, connectionId);

@@ -42,18 +42,16 @@ interface Attempt {
 }
 
 /**
- * Opens a socket and starts recording it in the same turn as its `open`, so that no frame sent right after the
- * handshake is missed (a burst's other handshakes may take a while).
+ * Opens a socket, recording it from before its handshake, so that no frame sent right after the handshake is missed
+ * (an evicted socket still inside its handshake gets its `ended` frame the moment it opens).
  */
 async function attempt(params: Record<string, string>): Promise<Attempt> {
-  const result = await openSocket(stack.wsUrl, params).catch(() => ({ status: 0, socket: undefined }));
+  let end: Promise<SocketEnd> | undefined;
+  const result = await openSocket(stack.wsUrl, params, (socket) => {
+    end = recordUntilClose(socket);
+  }).catch(() => ({ status: 0, socket: undefined }));
   if (result.socket) players.sockets.push(result.socket);
-  return {
-    device: params.device ?? '',
-    status: result.status,
-    socket: result.socket,
-    end: result.socket && recordUntilClose(result.socket),
-  };
+  return { device: params.device ?? '', status: result.status, socket: result.socket, end: result.socket && end };
 }
 
 const openNow = (attempts: Attempt[]) =>

@@ -10,15 +10,24 @@ export interface OpenResult {
 }
 
 /** Opens a real socket and reports how the handshake ended. */
-export function openSocket(baseUrl: string, params: Record<string, string> = {}): Promise<OpenResult> {
+/**
+ * `onCreated` sees the socket before its handshake: a listener added there cannot miss a frame the server sends right
+ * after the handshake, which can arrive before a promise resolved on `open` gets to run.
+ */
+export function openSocket(
+  baseUrl: string,
+  params: Record<string, string> = {},
+  onCreated?: (socket: WebSocket) => void,
+): Promise<OpenResult> {
   const url = new URL(baseUrl);
   for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v);
-  return openUrl(url.toString());
+  return openUrl(url.toString(), onCreated);
 }
 
-export function openUrl(url: string): Promise<OpenResult> {
+export function openUrl(url: string, onCreated?: (socket: WebSocket) => void): Promise<OpenResult> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
+    onCreated?.(socket);
     socket.once('open', () => resolve({ status: 101, socket }));
     socket.once('unexpected-response', (_req, res) => {
       let body = '';

@@ -10,7 +10,8 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
     tableName: `t_${randomBytes(4).toString('hex')}`,
     wsPort: 0,
     httpPort: 0,
-    logLevel: 'SILENT',
+    // TEST_LOG_LEVEL=INFO shows the stack's log lines when a test needs explaining
+    logLevel: (process.env.TEST_LOG_LEVEL as LocalStackOptions['logLevel']) ?? 'SILENT',
     ...options,
   });
 }
