@@ -301,9 +301,11 @@ export class StreamStore {
    * caller just read it (spares a read).
    *
    * Two single-item writes, not a transaction (half the write units): the counter first, on condition it still counts
-   * the connection, which exactly one caller meets; then the item is closed, whoever released it. Between the two the
-   * item is open but no longer counted, which nothing treats as a stream; a crash there leaves it for the sweep,
-   * whose release finds it uncounted and closes it.
+   * the connection; then the item is closed, on condition it is still open. Between the two the item is open but no
+   * longer counted, which nothing treats as a stream; a crash there leaves it for the sweep, whose release finds it
+   * uncounted and closes it. 'released' goes to the one caller whose close of the item succeeded, not to the one whose
+   * uncount did: two enders can each win one of the two writes (one uncounts, the other closes first), and only one
+   * of them may tell the socket why it ends.
    */
   async release(
     connectionId: string,
@@ -316,10 +318,11 @@ export class StreamStore {
     if (connection.state === 'closed') return { kind: 'alreadyReleased', connection };
     // The claim can only belong to this connection while it is counted: a takeover moves both in one write.
     const claims = connection.streamId ? [connection.streamId] : [];
-    const uncounted = await this.conditionalUpdate(this.uncount(connection.userId, connectionId, claims).Update);
-    const closedNow = await this.conditionalUpdate(this.closeConnection(connectionId, reason, at).Update);
-    // Not counted any more but still open: the counter had drifted, or a release crashed between its two writes.
-    if (uncounted || closedNow) return { kind: 'released', connection: closed(connection, reason, at) };
+    await this.conditionalUpdate(this.uncount(connection.userId, connectionId, claims).Update);
+    // Also closes one that was open but no longer counted: the counter had drifted, or a release crashed in between.
+    if (await this.conditionalUpdate(this.closeConnection(connectionId, reason, at).Update)) {
+      return { kind: 'released', connection: closed(connection, reason, at) };
+    }
     return { kind: 'alreadyReleased', connection };
   }
 
