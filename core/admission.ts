@@ -62,7 +62,7 @@ async function admitOrRefuse(
     });
     switch (outcome.kind) {
       case 'admitted':
-        await stillCounted(deps, conn);
+        await stillCounted(deps, conn, closing);
         return { kind: 'admitted' };
       case 'duplicate':
         return { kind: 'duplicate' };
@@ -79,7 +79,7 @@ async function admitOrRefuse(
         if (taken.kind === 'changed') continue;
         if (taken.kind === 'duplicate') return { kind: 'duplicate' };
         await closeReplaced(deps, { connectionId: outcome.heldBy, connectedAt: heldSince }, conn);
-        await stillCounted(deps, conn);
+        await stillCounted(deps, conn, closing);
         return { kind: 'tookOver', replaced: outcome.heldBy };
       }
       case 'limitReached': {
@@ -90,7 +90,7 @@ async function admitOrRefuse(
           const room = await makeRoom(deps, conn, counter);
           if (room.kind === 'duplicate') return { kind: 'duplicate' };
           if (room.kind === 'evicted') {
-            await stillCounted(deps, conn);
+            await stillCounted(deps, conn, closing);
             return { kind: 'evicted', evicted: room.victim };
           }
           if (room.kind === 'lookAgain') continue;
@@ -151,7 +151,11 @@ export async function userStatus(
  * open: if it no longer is, the handshake fails instead of opening a socket nothing counts; if the stamp lands first,
  * whoever ends it afterwards sees the stamp and closes the socket as soon as it opens (endUncounted).
  */
-async function stillCounted(deps: AdmissionDeps, conn: NewConnection) {
+async function stillCounted(deps: AdmissionDeps, conn: NewConnection, closing: Array<Promise<void>>) {
+  // The sockets this connect reclaimed are closed first, should they open: while that lasts this connection is young
+  // and unstamped, which another refused connect of the user keeps. Stamped, it would be taken for a ghost (stamped,
+  // unknown to API Gateway) and closed as soon as it opened.
+  await Promise.all(closing);
   const stamp = await deps.store.markHandshake(conn.connectionId, Date.now());
   if (stamp.kind === 'marked') return;
   const item = stamp.connection;

@@ -1,0 +1,192 @@
+/**
+ * Refused connects that reclaim ghosts, racing each other and the connects they let in. A connect that reclaimed
+ * young ghosts waits for their closes (up to a second after their stamps) before stamping its own item: stamped
+ * while its socket is not open yet, the next refused connect of the user would take it for a ghost and close it.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import { sleep } from '../../core/retry.js';
+import type { StreamStore } from '../../core/store/store.js';
+import type { LocalStack } from '../../local/stack.js';
+import { endedFrames, recordUntilClose, type SocketEnd } from '../support/ended.js';
+import { invariantViolations } from '../support/oracle.js';
+import { Players } from '../support/players.js';
+import { closed, eventually, type OpenResult, openSocket } from '../support/sockets.js';
+import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+
+const LIMIT = 3;
+let stack: LocalStack;
+let store: StreamStore;
+const players = new Players(() => stack);
+const sockets: WebSocket[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack({ streamLimit: LIMIT, sweepIntervalSeconds: 0 });
+  store = storeFor(stack);
+});
+
+afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
+
+afterAll(async () => {
+  players.endAll();
+  for (const s of sockets) s.terminate();
+  await stack?.stop();
+});
+
+interface Recorded extends OpenResult {
+  ending?: Promise<SocketEnd>;
+  /** set once the socket closed, with what it got */
+  end?: SocketEnd;
+}
+
+/** Opens a socket recording it from before its handshake; a lost handshake is status 0. */
+async function openRecorded(params: Record<string, string>): Promise<Recorded> {
+  let ending: Promise<SocketEnd> | undefined;
+  const result: Recorded = await openSocket(stack.wsUrl, params, (s) => {
+    ending = recordUntilClose(s);
+  }).catch(() => ({ status: 0 }) as OpenResult);
+  if (result.socket) {
+    sockets.push(result.socket);
+    result.ending = ending;
+    void ending?.then((end) => (result.end = end));
+  } else void ending?.catch(() => {});
+  return result;
+}
+
+/** The admitted sockets that the server then closed (with what they were told). */
+function killed(results: Recorded[]) {
+  return results
+    .filter((r) => r.status === 101 && r.end)
+    .map((r) => ({ frames: endedFrames(r.end!), code: r.end!.code }));
+}
+
+describe('reclaim races', () => {
+  it('a user whose 3 sockets dropped (no $disconnect) opens 3 at once: all 3 admitted and stay open', async () => {
+    const failures: string[] = [];
+    for (let trial = 0; trial < 5; trial++) {
+      const userId = newUserId(`ghost${trial}`);
+      stack.emulator.setFaults({ dropDisconnectRate: 1 });
+      await players.makeGhosts(userId, LIMIT);
+      stack.emulator.setFaults({ dropDisconnectRate: 0 });
+
+      const results = await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
+      await sleep(1500);
+
+      const statuses = results.map((r) => r.status);
+      const dead = killed(results);
+      const stillOpen = results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
+      if (stillOpen !== LIMIT)
+        failures.push(`trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed ${JSON.stringify(dead)}`);
+      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
+      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      for (const r of results) r.socket?.close();
+      await Promise.all(results.map((r) => r.socket && closed(r.socket)));
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
+
+  it('a user whose 3 sockets dropped (no $disconnect) opens 4 at once: 3 admitted and kept, 1 refused', async () => {
+    const failures: string[] = [];
+    for (let trial = 0; trial < 5; trial++) {
+      const userId = newUserId(`ghost4-${trial}`);
+      stack.emulator.setFaults({ dropDisconnectRate: 1 });
+      await players.makeGhosts(userId, LIMIT);
+      stack.emulator.setFaults({ dropDisconnectRate: 0 });
+
+      const results = await Promise.all(Array.from({ length: LIMIT + 1 }, () => openRecorded({ userId })));
+      await sleep(1500);
+
+      const statuses = results.map((r) => r.status);
+      const dead = killed(results);
+      const stillOpen = results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
+      if (stillOpen !== LIMIT || dead.length > 0)
+        failures.push(
+          `trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed after 101 ${JSON.stringify(dead)}`,
+        );
+      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
+      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      for (const r of results) r.socket?.close();
+      await Promise.all(results.map((r) => r.socket && closed(r.socket)));
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
+
+  it('handshakes lost after $connect (stamped ghosts): the user opens up to the limit at once, and keeps them', async () => {
+    const failures: string[] = [];
+    for (let trial = 0; trial < 5; trial++) {
+      const userId = newUserId(`lost${trial}`);
+      stack.emulator.setFaults({ failHandshakeRate: 1 });
+      await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
+      stack.emulator.setFaults({ failHandshakeRate: 0 });
+      await eventually(async () => (await store.getCounter(userId)).active === LIMIT);
+
+      const results = await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
+      await sleep(1500);
+
+      const stillOpen = results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
+      if (stillOpen !== LIMIT)
+        failures.push(
+          `trial ${trial}: statuses ${results.map((r) => r.status)}, open ${stillOpen}, killed ${JSON.stringify(killed(results))}`,
+        );
+      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
+      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      for (const r of results) r.socket?.close();
+      await Promise.all(results.map((r) => r.socket && closed(r.socket)));
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
+
+  it('one free slot, one stream and ten more connects at once: one admitted and kept, the rest refused', async () => {
+    const failures: string[] = [];
+    for (let trial = 0; trial < 6; trial++) {
+      const userId = newUserId(`burst${trial}`);
+      await Promise.all(Array.from({ length: LIMIT - 1 }, () => players.openWithId({ userId })));
+      await sleep(50);
+
+      const results = await Promise.all(Array.from({ length: 11 }, () => openRecorded({ userId })));
+      await sleep(1500);
+
+      const admitted = results.filter((r) => r.status === 101).length;
+      const dead = killed(results);
+      if (dead.length > 0 || admitted !== 1)
+        failures.push(
+          `trial ${trial}: statuses ${results.map((r) => r.status).join(',')}; killed after 101: ${JSON.stringify(dead)}`,
+        );
+      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
+      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
+
+  it('a user whose streams are all live is refused by 30 connects at once, and none of them is closed', async () => {
+    const userId = newUserId('live');
+    const live = await Promise.all(Array.from({ length: LIMIT }, () => players.openWithId({ userId })));
+    const endings = live.map((l) => recordUntilClose(l.socket));
+    let anyClosed = false;
+    for (const e of endings) void e.then(() => (anyClosed = true));
+
+    const results = await Promise.all(Array.from({ length: 30 }, () => openRecorded({ userId })));
+    await sleep(500);
+
+    expect(results.map((r) => r.status).filter((s) => s !== 429)).toEqual([]);
+    expect(anyClosed).toBe(false);
+    expect(await invariantViolations(stack, store, { limit: LIMIT, users: [userId] })).toEqual([]);
+  }, 60_000);
+
+  it('a user at the limit who closes one stream and opens another at once is admitted', async () => {
+    const failures: string[] = [];
+    for (let trial = 0; trial < 6; trial++) {
+      const userId = newUserId(`swap${trial}`);
+      const held = await Promise.all(Array.from({ length: LIMIT }, () => players.openWithId({ userId })));
+      if (trial % 2) await sleep(20);
+      held[trial % LIMIT]!.socket.close();
+      const next = await openRecorded({ userId });
+      if (next.status !== 101) failures.push(`trial ${trial}: ${next.status} ${next.body}`);
+      await sleep(300);
+      if (next.end) failures.push(`trial ${trial}: admitted then closed ${JSON.stringify(next.end)}`);
+      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
+      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
+});
