@@ -101,3 +101,40 @@ export async function endUncounted(
   }
   return outcome;
 }
+
+/** Who ends a stream and then tells its socket why, moments after the release (`CloseReason`s). */
+const TELLING_CLOSERS: ReadonlySet<string> = new Set(['takenOver', 'evicted', 'kicked', 'endedByUser', 'reclaimed']);
+/** A close this recent may still have its `ended` frame on the way. */
+const RECENT_CLOSE_MS = 10_000;
+/** How long a message waits for that frame's close before telling the socket itself: a second in all. */
+const ENDER_WAIT_DELAYS_MS = [100, 200, 300, 400];
+
+export interface CloseUncountedDeps extends TellThenCloseDeps {
+  store: { getConnection(connectionId: string): Promise<{ closedAt?: number; closeReason?: string } | undefined> };
+}
+
+/**
+ * A socket that speaks but no longer counts must not outlive its count: it is told `uncounted` and closed. Unless it
+ * was ended a moment ago by one that tells it why (a takeover, an eviction, a kick, its player, a reclaim): its frame
+ * and close are on the way, and a second `ended` would contradict it. Then this waits, up to a second, for the socket
+ * to be gone, and tells it only if it still lives (its ender failed, or gave up on a socket still in its handshake).
+ */
+export async function closeUncounted(
+  deps: CloseUncountedDeps,
+  connectionId: string,
+  now: number,
+): Promise<'closed' | 'gone' | 'endedElsewhere'> {
+  const item = await deps.store.getConnection(connectionId);
+  const endedByATeller =
+    item?.closeReason !== undefined &&
+    TELLING_CLOSERS.has(item.closeReason) &&
+    now - (item.closedAt ?? 0) < RECENT_CLOSE_MS;
+  if (endedByATeller) {
+    for (const delay of ENDER_WAIT_DELAYS_MS) {
+      await sleep(delay);
+      const liveness = await deps.gateway.probe(connectionId).catch(() => 'alive' as const);
+      if (liveness === 'gone') return 'endedElsewhere';
+    }
+  }
+  return tellThenClose(deps, connectionId, { reason: 'uncounted' });
+}

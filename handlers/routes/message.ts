@@ -1,6 +1,6 @@
 /** `$default`: every message frame, routed by its `action`. The answer goes back as the route's response. */
 import { heartbeat, userStatus } from '../../core/admission.js';
-import { tellThenClose } from '../../core/ended.js';
+import { closeUncounted } from '../../core/ended.js';
 import type { WebSocketHandler, WebSocketResult } from '../lib/events.js';
 import { MetricName } from '../lib/metric-names.js';
 import { ErrorCode } from '../lib/responses.js';
@@ -20,13 +20,10 @@ function describeAction(action: unknown): string {
 }
 
 export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSocketHandler {
-  /**
-   * A socket that speaks but no longer counts (taken over or reclaimed while it was still in its handshake) must not
-   * outlive its count: it is told why and closed.
-   */
-  const uncounted = async (connectionId: string) => {
-    logger.warn('closing a socket that is not counted', { connectionId });
-    await tellThenClose(deps, connectionId, { reason: 'uncounted' });
+  /** A socket that speaks but no longer counts (ended while it was still in its handshake, or a moment ago). */
+  const uncounted = async (connectionId: string, at: number) => {
+    const socket = await closeUncounted(deps, connectionId, at);
+    if (socket === 'closed') logger.warn('closed a socket that was not counted', { connectionId });
     return errorFrame(ErrorCode.NOT_CONNECTED, 'this connection is no longer counted');
   };
   return async (event) => {
@@ -47,7 +44,7 @@ export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSoc
       switch (action) {
         case 'heartbeat': {
           const connection = await heartbeat(deps, connectionId, requestTimeEpoch);
-          if (!connection) return await uncounted(connectionId);
+          if (!connection) return await uncounted(connectionId, requestTimeEpoch);
           return frame({
             type: 'heartbeat',
             connectionId,
@@ -56,7 +53,7 @@ export function createMessageHandler({ deps, logger, metrics }: Runtime): WebSoc
         }
         case 'status': {
           const status = await userStatus(deps, connectionId);
-          if (!status) return await uncounted(connectionId);
+          if (!status) return await uncounted(connectionId, requestTimeEpoch);
           return frame({ type: 'status', ...status, connectionId });
         }
         default:
