@@ -9,9 +9,9 @@ import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { seeded } from '../../tools/capacity/simulate.js';
-import { endedFrames, recordUntilClose, type SocketEnd } from '../support/ended.js';
+import { endedFrames, openRecording, type SocketEnd } from '../support/ended.js';
 import { invariantViolations } from '../support/oracle.js';
-import { type OpenResult, openSocket } from '../support/sockets.js';
+import { openSocket } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
 
 const LIMIT = 3;
@@ -42,16 +42,10 @@ async function runTrials(stack: LocalStack, store: StoreLike, seed: number, tria
     const open = async (params: Record<string, string>): Promise<Tracked> => {
       const t: Tracked = { params, status: 0, byClient: false };
       all.push(t);
-      let ending: Promise<SocketEnd> | undefined;
-      const r: OpenResult = await openSocket(stack.wsUrl, params, (s) => {
-        ending = recordUntilClose(s);
-      }).catch(() => ({ status: 0 }) as OpenResult);
+      const r = await openRecording(stack.wsUrl, params, sockets);
       t.status = r.status;
-      if (r.socket) {
-        sockets.push(r.socket);
-        t.socket = r.socket;
-        void ending!.then((e) => (t.end = e));
-      }
+      t.socket = r.socket;
+      void r.ending?.then((end) => (t.end = end));
       return t;
     };
     // Prepare: the limit held, no faults

@@ -11,9 +11,8 @@ import type { StreamStore } from '../../core/store/store.js';
 import { createDocumentClient } from '../../core/store/store.js';
 import { endConnection } from '../../core/support.js';
 import type { LocalStack } from '../../local/stack.js';
-import { endedFrames, recordUntilClose, type SocketEnd } from '../support/ended.js';
+import { endedFrames, openAdmittedRecording } from '../support/ended.js';
 import { invariantViolations } from '../support/oracle.js';
-import { openSocket, request } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
 
 const TRIALS = 30;
@@ -31,16 +30,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function openRecorded(params: Record<string, string>) {
-  let ending!: Promise<SocketEnd>;
-  const result = await openSocket(stack.wsUrl, params, (s) => {
-    ending = recordUntilClose(s);
-  });
-  if (!result.socket) throw new Error(`expected 101, got ${result.status} ${result.body}`);
-  sockets.push(result.socket);
-  const { connectionId } = await request(result.socket, { action: 'status' });
-  return { socket: result.socket, connectionId: connectionId as string, ending };
-}
+const openRecorded = (params: Record<string, string>) => openAdmittedRecording(stack.wsUrl, params, sockets);
 
 const kick = (connectionId: string) =>
   supportRequest(stack, { method: 'DELETE', path: `/connections/${encodeURIComponent(connectionId)}` });

@@ -7,10 +7,9 @@ import type WebSocket from 'ws';
 import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
-import { endedFrames, recordUntilClose, type SocketEnd } from '../support/ended.js';
+import { endedFrames, openRecording } from '../support/ended.js';
 import { invariantViolations } from '../support/oracle.js';
 import { Players } from '../support/players.js';
-import { type OpenResult, openSocket } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 const LIMIT = 3;
@@ -32,17 +31,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function openRecorded(params: Record<string, string>) {
-  let ending: Promise<SocketEnd> | undefined;
-  const r = (await openSocket(stack.wsUrl, params, (s) => {
-    ending = recordUntilClose(s);
-  }).catch(() => ({ status: 0 }) as OpenResult)) as OpenResult & { end?: SocketEnd };
-  if (r.socket) {
-    sockets.push(r.socket);
-    void ending!.then((e) => (r.end = e));
-  }
-  return r;
-}
+const openRecorded = (params: Record<string, string>) => openRecording(stack.wsUrl, params, sockets);
 
 describe('evict-oldest with ghosts', () => {
   it('3 dropped streams, then 6 connects at once (some handshakes lost): the limit holds, each close told once', async () => {

@@ -9,10 +9,10 @@ import type WebSocket from 'ws';
 import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
-import { endedFrames, recordUntilClose, type SocketEnd } from '../support/ended.js';
+import { endedFrames, openRecording, recordUntilClose, type SocketEnd } from '../support/ended.js';
 import { invariantViolations } from '../support/oracle.js';
 import { Players } from '../support/players.js';
-import { eventually, openSocket, request } from '../support/sockets.js';
+import { eventually, request } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 const LIMIT = 3;
@@ -46,12 +46,8 @@ interface Attempt {
  * (an evicted socket still inside its handshake gets its `ended` frame the moment it opens).
  */
 async function attempt(params: Record<string, string>): Promise<Attempt> {
-  let end: Promise<SocketEnd> | undefined;
-  const result = await openSocket(stack.wsUrl, params, (socket) => {
-    end = recordUntilClose(socket);
-  }).catch(() => ({ status: 0, socket: undefined }));
-  if (result.socket) players.sockets.push(result.socket);
-  return { device: params.device ?? '', status: result.status, socket: result.socket, end: result.socket && end };
+  const { status, socket, ending } = await openRecording(stack.wsUrl, params, players.sockets);
+  return { device: params.device ?? '', status, socket, end: ending };
 }
 
 const openNow = (attempts: Attempt[]) =>

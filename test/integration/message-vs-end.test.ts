@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import type { LocalStack } from '../../local/stack.js';
-import { endedFrames, recordUntilClose, type SocketEnd } from '../support/ended.js';
-import { openSocket, request } from '../support/sockets.js';
+import { endedFrames, openAdmittedRecording } from '../support/ended.js';
+import { openSocket } from '../support/sockets.js';
 import { newUserId, startTestStack, supportRequest } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -22,16 +22,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function openRecorded(params: Record<string, string>) {
-  let ending!: Promise<SocketEnd>;
-  const r = await openSocket(stack.wsUrl, params, (s) => {
-    ending = recordUntilClose(s);
-  });
-  if (!r.socket) throw new Error(`expected 101, got ${r.status}`);
-  sockets.push(r.socket);
-  const { connectionId } = await request(r.socket, { action: 'status' });
-  return { socket: r.socket, connectionId: connectionId as string, ending };
-}
+const openRecorded = (params: Record<string, string>) => openAdmittedRecording(stack.wsUrl, params, sockets);
 
 const enders: Record<string, (ctx: { userId: string; connectionId: string }) => Promise<unknown>> = {
   takeover: ({ userId }) => openSocket(stack.wsUrl, { userId, streamId: 'movie', device: 'phone' }),

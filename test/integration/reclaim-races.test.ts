@@ -8,10 +8,10 @@ import type WebSocket from 'ws';
 import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
-import { endedFrames, recordUntilClose, type SocketEnd } from '../support/ended.js';
+import { endedFrames, openRecording, type RecordedOpen, recordUntilClose } from '../support/ended.js';
 import { invariantViolations } from '../support/oracle.js';
 import { Players } from '../support/players.js';
-import { closed, eventually, type OpenResult, openSocket } from '../support/sockets.js';
+import { closed, eventually } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 const LIMIT = 3;
@@ -33,28 +33,18 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface Recorded extends OpenResult {
-  ending?: Promise<SocketEnd>;
-  /** set once the socket closed, with what it got */
-  end?: SocketEnd;
-}
+const openRecorded = (params: Record<string, string>) => openRecording(stack.wsUrl, params, sockets);
 
-/** Opens a socket recording it from before its handshake; a lost handshake is status 0. */
-async function openRecorded(params: Record<string, string>): Promise<Recorded> {
-  let ending: Promise<SocketEnd> | undefined;
-  const result: Recorded = await openSocket(stack.wsUrl, params, (s) => {
-    ending = recordUntilClose(s);
-  }).catch(() => ({ status: 0 }) as OpenResult);
-  if (result.socket) {
-    sockets.push(result.socket);
-    result.ending = ending;
-    void ending?.then((end) => (result.end = end));
-  } else void ending?.catch(() => {});
-  return result;
+const openCount = (results: RecordedOpen[]) =>
+  results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
+
+async function closeAll(results: RecordedOpen[]) {
+  for (const r of results) r.socket?.close();
+  await Promise.all(results.map((r) => r.socket && closed(r.socket)));
 }
 
 /** The admitted sockets that the server then closed (with what they were told). */
-function killed(results: Recorded[]) {
+function killed(results: RecordedOpen[]) {
   return results
     .filter((r) => r.status === 101 && r.end)
     .map((r) => ({ frames: endedFrames(r.end!), code: r.end!.code }));
@@ -74,13 +64,12 @@ describe('reclaim races', () => {
 
       const statuses = results.map((r) => r.status);
       const dead = killed(results);
-      const stillOpen = results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
+      const stillOpen = openCount(results);
       if (stillOpen !== LIMIT)
         failures.push(`trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed ${JSON.stringify(dead)}`);
       const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
       if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
-      for (const r of results) r.socket?.close();
-      await Promise.all(results.map((r) => r.socket && closed(r.socket)));
+      await closeAll(results);
     }
     expect(failures).toEqual([]);
   }, 60_000);
@@ -98,15 +87,14 @@ describe('reclaim races', () => {
 
       const statuses = results.map((r) => r.status);
       const dead = killed(results);
-      const stillOpen = results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
+      const stillOpen = openCount(results);
       if (stillOpen !== LIMIT || dead.length > 0)
         failures.push(
           `trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed after 101 ${JSON.stringify(dead)}`,
         );
       const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
       if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
-      for (const r of results) r.socket?.close();
-      await Promise.all(results.map((r) => r.socket && closed(r.socket)));
+      await closeAll(results);
     }
     expect(failures).toEqual([]);
   }, 60_000);
@@ -123,15 +111,14 @@ describe('reclaim races', () => {
       const results = await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
       await sleep(1500);
 
-      const stillOpen = results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
+      const stillOpen = openCount(results);
       if (stillOpen !== LIMIT)
         failures.push(
           `trial ${trial}: statuses ${results.map((r) => r.status)}, open ${stillOpen}, killed ${JSON.stringify(killed(results))}`,
         );
       const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
       if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
-      for (const r of results) r.socket?.close();
-      await Promise.all(results.map((r) => r.socket && closed(r.socket)));
+      await closeAll(results);
     }
     expect(failures).toEqual([]);
   }, 60_000);
