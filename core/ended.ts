@@ -4,6 +4,7 @@
  */
 import type { ConnectionGateway, Logger } from './ports.js';
 import { sleep } from './retry.js';
+import type { CloseReason } from './store/items.js';
 
 export const ENDED_REASONS = [
   'takenOver',
@@ -102,15 +103,21 @@ export async function endUncounted(
   return outcome;
 }
 
-/** Who ends a stream and then tells its socket why, moments after the release (`CloseReason`s). */
-const TELLING_CLOSERS: ReadonlySet<string> = new Set(['takenOver', 'evicted', 'kicked', 'endedByUser', 'reclaimed']);
+/** Who ends a stream and then tells its socket why, moments after the release. */
+const TELLING_CLOSERS: ReadonlySet<CloseReason> = new Set([
+  'takenOver',
+  'evicted',
+  'kicked',
+  'endedByUser',
+  'reclaimed',
+]);
 /** A close this recent may still have its `ended` frame on the way. */
 const RECENT_CLOSE_MS = 10_000;
 /** How long a message waits for that frame's close before telling the socket itself: a second in all. */
 const ENDER_WAIT_DELAYS_MS = [100, 200, 300, 400];
 
 export interface CloseUncountedDeps extends TellThenCloseDeps {
-  store: { getConnection(connectionId: string): Promise<{ closedAt?: number; closeReason?: string } | undefined> };
+  store: { getConnection(connectionId: string): Promise<{ closedAt?: number; closeReason?: CloseReason } | undefined> };
 }
 
 /**

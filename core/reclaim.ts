@@ -108,13 +108,13 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
       mayOpen.push(item);
     }
   });
-  if (ghosts.length > 0) return release(deps, counter, { gone: [...ghosts, ...items.missing], mayOpen }, now);
+  if (ghosts.length > 0) return releaseTogether(deps, counter, { gone: [...ghosts, ...items.missing], mayOpen }, now);
   const { freed } = await repairCounter(deps, counter, items);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
 }
 
 /** Releases `gone` in one write of the counter; those in `mayOpen` are closed if their socket opens after all. */
-async function release(
+async function releaseTogether(
   deps: GhostDeps,
   counter: CounterRecord,
   { gone, mayOpen }: { gone: string[]; mayOpen: UncountedSocket[] },
