@@ -10,7 +10,7 @@ import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { seeded } from '../../tools/capacity/simulate.js';
 import { endedFrames, openRecording, type SocketEnd } from '../support/ended.js';
-import { invariantViolations } from '../support/oracle.js';
+import { trialViolations } from '../support/oracle.js';
 import { openSocket } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
 
@@ -89,8 +89,7 @@ async function runTrials(stack: LocalStack, store: StoreLike, seed: number, tria
     stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 });
 
     // Assess
-    const violations = await invariantViolations(stack, store as StreamStore, { limit: LIMIT, users: [userId] });
-    if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+    failures.push(...(await trialViolations(stack, store as StreamStore, { limit: LIMIT, userId, trial })));
     for (const t of all) {
       if (!t.end || t.byClient) continue;
       const ended = endedFrames(t.end);

@@ -8,7 +8,7 @@ import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { endedFrames, openRecording } from '../support/ended.js';
-import { invariantViolations } from '../support/oracle.js';
+import { trialViolations } from '../support/oracle.js';
 import { Players } from '../support/players.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
@@ -56,8 +56,7 @@ describe('evict-oldest with ghosts', () => {
         if (ended.length !== 1 || r.end.frames.at(-1)?.type !== 'ended')
           failures.push(`trial ${trial}: closed ${r.end.code} with ${JSON.stringify(r.end.frames)}`);
       }
-      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
-      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
       for (const r of results) r.socket?.terminate();
     }
     expect(failures).toEqual([]);

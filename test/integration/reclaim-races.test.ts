@@ -9,7 +9,7 @@ import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { endedFrames, openRecording, type RecordedOpen, recordUntilClose } from '../support/ended.js';
-import { invariantViolations } from '../support/oracle.js';
+import { invariantViolations, trialViolations } from '../support/oracle.js';
 import { Players } from '../support/players.js';
 import { closed, eventually } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
@@ -67,8 +67,7 @@ describe('reclaim races', () => {
       const stillOpen = openCount(results);
       if (stillOpen !== LIMIT)
         failures.push(`trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed ${JSON.stringify(dead)}`);
-      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
-      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
       await closeAll(results);
     }
     expect(failures).toEqual([]);
@@ -92,8 +91,7 @@ describe('reclaim races', () => {
         failures.push(
           `trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed after 101 ${JSON.stringify(dead)}`,
         );
-      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
-      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
       await closeAll(results);
     }
     expect(failures).toEqual([]);
@@ -116,8 +114,7 @@ describe('reclaim races', () => {
         failures.push(
           `trial ${trial}: statuses ${results.map((r) => r.status)}, open ${stillOpen}, killed ${JSON.stringify(killed(results))}`,
         );
-      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
-      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
       await closeAll(results);
     }
     expect(failures).toEqual([]);
@@ -139,8 +136,7 @@ describe('reclaim races', () => {
         failures.push(
           `trial ${trial}: statuses ${results.map((r) => r.status).join(',')}; killed after 101: ${JSON.stringify(dead)}`,
         );
-      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
-      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
     }
     expect(failures).toEqual([]);
   }, 60_000);
@@ -171,8 +167,7 @@ describe('reclaim races', () => {
       if (next.status !== 101) failures.push(`trial ${trial}: ${next.status} ${next.body}`);
       await sleep(300);
       if (next.end) failures.push(`trial ${trial}: admitted then closed ${JSON.stringify(next.end)}`);
-      const violations = await invariantViolations(stack, store, { limit: LIMIT, users: [userId] });
-      if (violations.length) failures.push(`trial ${trial}: ${JSON.stringify(violations)}`);
+      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
     }
     expect(failures).toEqual([]);
   }, 60_000);

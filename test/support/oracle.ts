@@ -45,3 +45,16 @@ export async function invariantViolations(
   }
   return violations;
 }
+
+/**
+ * For tests that run many trials and report every failure at the end: the user's violations after trial `trial`, as
+ * failure lines (none when the invariants hold).
+ */
+export async function trialViolations(
+  stack: LocalStack,
+  store: StreamStore,
+  options: { limit: number; userId: string; trial: number },
+): Promise<string[]> {
+  const violations = await invariantViolations(stack, store, { limit: options.limit, users: [options.userId] });
+  return violations.length > 0 ? [`trial ${options.trial}: ${JSON.stringify(violations)}`] : [];
+}
