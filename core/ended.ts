@@ -78,6 +78,12 @@ const OPENING_WINDOW_MS = 1_000;
 const OPENING_RETRY_DELAYS_MS = [25, 50, 100, 200, 400];
 
 /**
+ * Whether a socket API Gateway does not know may still open: its `$connect` stamped it within the opening window.
+ * Past it, the socket opened and closed already, or never will.
+ */
+export const mayStillOpen = (handshakeAt: number, now: number) => now - handshakeAt <= OPENING_WINDOW_MS;
+
+/**
  * tellThenClose for a socket whose stream has just been ended in the store (taken over, reclaimed, kicked, ended by
  * its user): call it after the release, never before. API Gateway answers 410 for a socket still inside its
  * handshake, which would then open uncounted. Whether one is opening is decided by the item: `$connect` stamps it
@@ -96,7 +102,7 @@ export async function endUncounted(
   const stampedAt = socket.handshakeAt ?? (await deps.store.getConnection(socket.connectionId))?.handshakeAt;
   if (stampedAt === undefined) return outcome;
   for (const delay of OPENING_RETRY_DELAYS_MS) {
-    if (outcome === 'closed' || Date.now() - stampedAt > OPENING_WINDOW_MS) break;
+    if (outcome === 'closed' || !mayStillOpen(stampedAt, Date.now())) break;
     await sleep(delay);
     outcome = await tellThenClose(deps, socket.connectionId, ended);
   }

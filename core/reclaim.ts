@@ -3,7 +3,7 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
-import { endUncounted, type UncountedSocket } from './ended.js';
+import { endUncounted, mayStillOpen, type UncountedSocket } from './ended.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import { sleep } from './retry.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
@@ -88,15 +88,18 @@ export type ReclaimOutcome =
  * A young one API Gateway does not know may still be in its handshake, and its item, read before the question, tells:
  * `$connect` stamps it (`handshakeAt`) just before the handshake completes, on condition it is still open. No stamp:
  * its `$connect` was still running, and it is kept (one whose `$connect` died is a ghost once past the handshake
- * grace). Stamped: the socket had opened, or was opening, when API Gateway was asked; unknown, it is gone (lost without
- * `$disconnect`, or just closed with its `$disconnect` on the way: a player who closes one stream and opens another at
- * once is admitted), and is closed should it open after all.
+ * grace). Stamped: the socket had opened, or was opening, when API Gateway was asked (stamped a moment ago, it is
+ * asked again); unknown, it is gone (lost without `$disconnect`, or just closed with its `$disconnect` on the way: a
+ * player who closes one stream and opens another at once is admitted), and is closed should it open after all (only
+ * a recent stamp can still open).
  */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
   const items = await deps.store.countedConnections(counter);
   const open = new Map(items.open.map((c) => [c.connectionId, c]));
   const asked = [...open.keys()];
   const answers = await Promise.all(asked.map((id) => ask(deps, id)));
+  const firstAnswers = asked.map((id, i) => ({ item: open.get(id)!, answer: answers[i]! }));
+  for (const { index, answer } of await askOpeningAgain(deps, firstAnswers, now)) answers[index] = answer;
   const ghosts: string[] = [];
   const mayOpen: UncountedSocket[] = [];
   asked.forEach((id, i) => {
@@ -105,12 +108,36 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     if (v === 'gone') ghosts.push(id);
     else if (v === 'young' && item.handshakeAt !== undefined) {
       ghosts.push(id);
-      mayOpen.push(item);
+      // One stamped longer ago than that opened and closed already: there is nothing left to close.
+      if (mayStillOpen(item.handshakeAt, Date.now())) mayOpen.push(item);
     }
   });
   if (ghosts.length > 0) return releaseTogether(deps, counter, { gone: [...ghosts, ...items.missing], mayOpen }, now);
   const { freed } = await repairCounter(deps, counter, items);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
+}
+
+/**
+ * A socket stamped a moment ago and unknown to API Gateway is either opening (its `$connect` has just answered, and
+ * API Gateway learns of it within moments) or was closed at once by its player. Asked once more, right away, an
+ * opening one is mostly known by then, and is kept; one its player closed is still unknown. No sleep: one more
+ * GetConnection, for these only.
+ */
+async function askOpeningAgain(
+  deps: GhostDeps,
+  asked: Array<{ item: ConnectionRecord; answer: Answer }>,
+  now: number,
+): Promise<Array<{ index: number; answer: Answer }>> {
+  const opening = asked.flatMap(({ item, answer }, index) =>
+    verdict(deps, item, answer, now) === 'young' &&
+    item.handshakeAt !== undefined &&
+    mayStillOpen(item.handshakeAt, Date.now())
+      ? [{ index, connectionId: item.connectionId }]
+      : [],
+  );
+  return Promise.all(
+    opening.map(async ({ index, connectionId }) => ({ index, answer: await ask(deps, connectionId) })),
+  );
 }
 
 /** Releases `gone` in one write of the counter; those in `mayOpen` are closed if their socket opens after all. */

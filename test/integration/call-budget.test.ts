@@ -18,6 +18,8 @@ let stack: LocalStack;
 let deps: AdmissionDeps;
 const calls: string[] = [];
 const probes: string[] = [];
+/** PostToConnection and DeleteConnection calls, as `send id` and `disconnect id` */
+const closes: string[] = [];
 const quiet = { info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
@@ -39,8 +41,14 @@ beforeAll(async () => {
         return gateway.probe(id);
       },
       lastActive: (id) => gateway.lastActive(id),
-      disconnect: (id) => gateway.disconnect(id),
-      send: (id, m) => gateway.send(id, m),
+      disconnect: (id) => {
+        closes.push(`disconnect ${id}`);
+        return gateway.disconnect(id);
+      },
+      send: (id, m) => {
+        closes.push(`send ${id}`);
+        return gateway.send(id, m);
+      },
     },
     defaultLimit: 3,
     leaseMs: 300_000,
@@ -85,6 +93,36 @@ describe('DynamoDB calls per connect', () => {
     expect(calls).toEqual(['TransactWriteItemsCommand', 'BatchGetItemCommand']);
     expect(probes).toHaveLength(3);
     for (const s of sockets) s.terminate();
+  });
+});
+
+describe('calls per reconnect after a network blip', () => {
+  it('ghosts stamped over a second ago are reclaimed on the probes alone: no frame or close is sent to them', async () => {
+    // Prepare: three admitted connects whose sockets never opened (stamped, unknown to API Gateway), a second old
+    const userId = newUserId();
+    for (const n of [1, 2, 3]) await connect(deps, request0(userId, n));
+    await sleep(1_100);
+    calls.length = 0;
+    probes.length = 0;
+    closes.length = 0;
+
+    // Act: young enough that only the stamps tell them from handshakes still running
+    const result = await connect(deps, request0(userId, 4));
+
+    // Assess
+    expect(result).toEqual({ kind: 'admitted' });
+    expect(probes).toHaveLength(3);
+    expect(closes).toEqual([]);
+    expect(calls).toEqual([
+      'TransactWriteItemsCommand',
+      'BatchGetItemCommand',
+      'UpdateItemCommand', // the counter: all three uncounted in one write
+      'UpdateItemCommand',
+      'UpdateItemCommand',
+      'UpdateItemCommand', // their items closed
+      'TransactWriteItemsCommand',
+      'UpdateItemCommand', // the stamp
+    ]);
   });
 });
 

@@ -13,6 +13,7 @@ import { createDocumentClient, StreamStore } from '../../core/store/store.js';
 import { type EmbeddedDynamoDb, ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { failedHandshakes, type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
+import { coreBurst, coreStorm } from './core-scenarios.js';
 import { burst, closeAll, ghostStorm, rawBurst, refusals } from './scenarios.js';
 
 const CONCURRENCY = 50;
@@ -24,6 +25,8 @@ const BURST_USERS = 150;
 const BURST_PER_USER = 4;
 /** The ghost storm: 100 users x 3 streams lost without `$disconnect`, all reconnecting at once. */
 const STORM_USERS = 100;
+/** How long the lost sockets have been gone when their players come back */
+const STORM_SETTLE_MS = 1000;
 const REFUSALS = 200;
 /** `--quick` skips the slow phases that do not change with the admission path (memory, the load tester's ceiling). */
 const QUICK = process.argv.includes('--quick');
@@ -252,6 +255,9 @@ async function measureMoments(bench: Bench) {
   log('burst, raw: the same 600 guard transactions straight to DynamoDB Local, all at once...');
   const burstRaw = await rawBurst(bench.store, `rawburst-${bench.run}`, BURST_USERS, BURST_PER_USER);
   await untilQuiet(bench);
+  log('burst, through the core alone: the same 600 connects on the store, with API Gateway held in memory...');
+  const burstCore = await coreBurst(bench.store, `coreburst-${bench.run}`, BURST_USERS, BURST_PER_USER);
+  await untilQuiet(bench);
 
   log(`refusal: a player holding 3 streams retries ${REFUSALS} times, one after the other...`);
   const refusal = await refusals(bench.url, `refused-${bench.run}`, 3, REFUSALS);
@@ -264,15 +270,25 @@ async function measureMoments(bench: Bench) {
     SWEEP_INTERVAL_SECONDS: '0',
   });
   const pids = [child.pid!, bench.dynamo.pid];
-  await quiet(pids);
-  const storm = await rawAround(bench, 'storm', async () => {
-    const r = await ghostStorm(url, `storm-${bench.run}`, STORM_USERS, 3, 1000);
+  const stormOf = async (prefix: string) => {
+    const r = await ghostStorm(url, prefix, STORM_USERS, 3, STORM_SETTLE_MS);
     for (const h of r.results) h.socket?.terminate();
     return r;
-  });
+  };
+  // A fresh process runs its first storm cold (JIT, the SDK clients' first sockets): one storm of other users first.
+  await stormOf(`stormwarm-${bench.run}`);
+  await quiet(pids);
+  const storm = await rawAround(bench, 'storm', () => stormOf(`storm-${bench.run}`));
   await stopChild(child);
   await untilQuiet(bench);
-  return { burstRun, burstRaw, refusal, storm };
+  log('ghost storm, through the core alone: the same storm on the store, with API Gateway held in memory...');
+  const stormCore = await coreStorm(bench.store, `corestorm-${bench.run}`, {
+    users: STORM_USERS,
+    perUser: 3,
+    settleMs: STORM_SETTLE_MS,
+  });
+  await untilQuiet(bench);
+  return { burstRun, burstRaw, burstCore, refusal, storm, stormCore };
 }
 
 async function measureSequential(bench: Bench): Promise<LoadReport> {
@@ -325,7 +341,7 @@ type Moments = Awaited<ReturnType<typeof measureMoments>>;
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : 0);
 
 function moments(m: Moments) {
-  const { burstRun, burstRaw, refusal, storm } = m;
+  const { burstRun, burstRaw, burstCore, refusal, storm, stormCore } = m;
   const strip = <T extends { results: unknown }>({ results: _, ...rest }: T) => rest;
   return {
     burst: {
@@ -335,6 +351,9 @@ function moments(m: Moments) {
       ratio: ratio(burstRun.result.admittedPerSecond, burstRun.raw),
       rawBurst: burstRaw,
       ratioToRawBurst: ratio(burstRun.result.admittedPerSecond, burstRaw.admittedPerSecond),
+      /** the same burst through the core alone: the design's store work, no stack */
+      core: { ...burstCore, ratio: ratio(burstCore.admittedPerSecond, burstRun.raw) },
+      ratioToCore: ratio(burstRun.result.admittedPerSecond, burstCore.admittedPerSecond),
     },
     refusal: { ...refusal, goalP50Ms: 20 },
     ghostStorm: {
@@ -342,6 +361,8 @@ function moments(m: Moments) {
       raw: storm.raw,
       /** goal: at least 0.5, with p99 under 2 s */
       ratio: ratio(storm.result.admittedPerSecond, storm.raw),
+      core: { ...stormCore, ratio: ratio(stormCore.admittedPerSecond, storm.raw) },
+      ratioToCore: ratio(storm.result.admittedPerSecond, stormCore.admittedPerSecond),
     },
   };
 }
@@ -411,6 +432,9 @@ function printResults(r: Results, file: string) {
     `  ratio burst / raw        ${b.ratio} (goal 0.8; raw around it ${b.raw}/s); to the same burst straight to the store (${b.rawBurst.admittedPerSecond}/s): ${b.ratioToRawBurst}`,
   );
   log(
+    `  burst, core alone        ${b.core.admittedPerSecond} admitted/s (${b.core.admitted} admitted, ${b.core.closedAfterAdmission} of them closed after, ${b.core.refused} refused, ${b.core.errors} errors): ${b.core.ratio} of raw, the design's ceiling here; the stack reaches ${b.ratioToCore} of it`,
+  );
+  log(
     `  refusal at the limit     ${l(r.refusal.refusedMs)} over ${r.refusal.tries} tries (goal p50 < 20 ms); answers ${JSON.stringify(r.refusal.statuses)}`,
   );
   const g = r.ghostStorm;
@@ -418,6 +442,9 @@ function printResults(r: Results, file: string) {
     `  ghost storm              ${g.admittedPerSecond} re-admitted/s (${g.admitted} of ${g.ghosts}, ${g.refused} refused, ${g.errors} errors); ${l(g.admittedMs)}`,
   );
   log(`  ratio ghost storm / raw  ${g.ratio} (goal 0.5, p99 < 2000 ms; raw around it ${g.raw}/s)`);
+  log(
+    `  ghost storm, core alone  ${g.core.admittedPerSecond} re-admitted/s (${g.core.admitted} admitted, ${g.core.closedAfterAdmission} of them closed after, ${g.core.refused} refused, ${g.core.errors} errors): ${g.core.ratio} of raw, the design's ceiling here; the stack reaches ${g.ratioToCore} of it`,
+  );
   if (r.idleSockets)
     log(
       `  idle sockets             ${r.idleSockets.held} held, ${r.idleSockets.perSocketKiB} KiB each in the stack (RSS ${r.idleSockets.stackRssBeforeMiB} -> ${r.idleSockets.stackRssHeldMiB} MiB)`,
