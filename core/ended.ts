@@ -73,6 +73,8 @@ export interface EndUncountedDeps extends TellThenCloseDeps {
 /**
  * A socket whose `$connect` stamped its item (`handshakeAt`) opens within moments of the stamp; closes are tried
  * again until it is closed or this long after the stamp (then it opened and closed already, or its client left).
+ * The stamp records when it was sent: one that waited longer than this to commit (DynamoDB Local under a burst of
+ * hundreds at once) can be followed by its socket after the window; that socket is closed on its first message.
  */
 const OPENING_WINDOW_MS = 1_000;
 const OPENING_RETRY_DELAYS_MS = [25, 50, 100, 200, 400];

@@ -108,8 +108,8 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     if (v === 'gone') ghosts.push(id);
     else if (v === 'young' && item.handshakeAt !== undefined) {
       ghosts.push(id);
-      // One stamped longer ago than that opened and closed already: there is nothing left to close.
-      if (mayStillOpen(item.handshakeAt, Date.now())) mayOpen.push(item);
+      // Even one stamped long ago is told once: under load a stamp can commit long after the time it records.
+      mayOpen.push(item);
     }
   });
   if (ghosts.length > 0) return releaseTogether(deps, counter, { gone: [...ghosts, ...items.missing], mayOpen }, now);
