@@ -88,8 +88,8 @@ export type ReclaimOutcome =
  * A young one API Gateway does not know may still be in its handshake, and its item, read before the question, tells:
  * `$connect` stamps it (`handshakeAt`) just before the handshake completes, on condition it is still open. No stamp:
  * its `$connect` was still running, and it is kept (one whose `$connect` died is a ghost once past the handshake
- * grace). Stamped: the socket had opened, or was opening, when API Gateway was asked (stamped a moment ago, it is
- * asked again); unknown, it is gone (lost without `$disconnect`, or just closed with its `$disconnect` on the way: a
+ * grace). Stamped since this connect arrived: opening, and kept. Stamped before: the socket had opened, or was
+ * opening, when API Gateway was asked (stamped a moment ago, it is asked again); unknown, it is gone (lost without `$disconnect`, or just closed with its `$disconnect` on the way: a
  * player who closes one stream and opens another at once is admitted), and is closed should it open after all (only
  * a recent stamp can still open).
  */
@@ -106,7 +106,7 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
     const item = open.get(id)!;
     const v = verdict(deps, item, answers[i]!, now);
     if (v === 'gone') ghosts.push(id);
-    else if (v === 'young' && item.handshakeAt !== undefined) {
+    else if (v === 'young' && stampedBefore(item, now)) {
       ghosts.push(id);
       // Even one stamped long ago is told once: under load a stamp can commit long after the time it records.
       mayOpen.push(item);
@@ -116,6 +116,15 @@ export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now
   const { freed } = await repairCounter(deps, counter, items);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
 }
+
+/**
+ * Whether a young socket API Gateway does not know was stamped before this connect arrived (`arrivedAt`, API Gateway's
+ * `connectedAt`), and so may be one its player closed before opening this one. Unstamped, its `$connect` is still
+ * running. Stamped at or after this connect arrived, its player cannot have closed it first: it is opening (in a burst,
+ * the user's other connects of the same moment).
+ */
+const stampedBefore = (item: ConnectionRecord, arrivedAt: number) =>
+  item.handshakeAt !== undefined && item.handshakeAt < arrivedAt;
 
 /**
  * A socket stamped a moment ago and unknown to API Gateway is either opening (its `$connect` has just answered, and
@@ -130,8 +139,8 @@ async function askOpeningAgain(
 ): Promise<Array<{ index: number; answer: Answer }>> {
   const opening = asked.flatMap(({ item, answer }, index) =>
     verdict(deps, item, answer, now) === 'young' &&
-    item.handshakeAt !== undefined &&
-    mayStillOpen(item.handshakeAt, Date.now())
+    stampedBefore(item, now) &&
+    mayStillOpen(item.handshakeAt!, Date.now())
       ? [{ index, connectionId: item.connectionId }]
       : [],
   );

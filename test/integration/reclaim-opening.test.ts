@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import type { ConnectionGateway, Liveness } from '../../core/ports.js';
+import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
@@ -61,6 +62,8 @@ async function threeStamped(answers: Liveness[]) {
   const gateway = new ScriptedGateway(new Map(ids.map((id) => [id, [...answers]])));
   const deps = depsWith(gateway);
   for (const connectionId of ids) await connect(deps, { connectionId, userId, connectedAt: Date.now() });
+  // The newcomer arrives after the stamps (one stamped since it arrived is opening for sure, and is not asked about).
+  await sleep(5);
   return { userId, ids, gateway, deps };
 }
 
@@ -71,6 +74,21 @@ describe('a refused connect that finds streams stamped a moment ago, unknown to 
 
     // Act
     const fourth = connect(deps, { connectionId: `opening-${userId}-4`, userId, connectedAt: Date.now() });
+
+    // Assess
+    await expect(fourth).rejects.toBeInstanceOf(LimitReachedError);
+    expect(gateway.closed).toEqual([]);
+    expect([...(await store.getCounter(userId)).counted.keys()].sort()).toEqual(ids);
+  });
+
+  it('keeps those stamped after the newcomer arrived, unknown as they are (its siblings of the same moment)', async () => {
+    // Prepare: the newcomer's handshake began before the three were stamped, as in a burst of four at once
+    const arrivedAt = Date.now();
+    await sleep(5);
+    const { userId, ids, gateway, deps } = await threeStamped(['gone']);
+
+    // Act
+    const fourth = connect(deps, { connectionId: `opening-${userId}-4`, userId, connectedAt: arrivedAt });
 
     // Assess
     await expect(fourth).rejects.toBeInstanceOf(LimitReachedError);

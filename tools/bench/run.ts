@@ -15,6 +15,7 @@ import { failedHandshakes, type LoadReport, runLoad } from '../loadtest/engine.j
 import { parseLoadOptions } from '../loadtest/options.js';
 import { coreBurst, coreStorm } from './core-scenarios.js';
 import { burst, closeAll, ghostStorm, rawBurst, refusals } from './scenarios.js';
+import { type StoreOperations, storeOperations } from './store-operations.js';
 
 const CONCURRENCY = 50;
 const STREAMS = 3000; // 1000 users x 3
@@ -291,6 +292,14 @@ async function measureMoments(bench: Bench) {
   return { burstRun, burstRaw, burstCore, refusal, storm, stormCore };
 }
 
+/** What each kind of store call costs DynamoDB Local: where each scenario's ceiling comes from. */
+async function measureStoreOperations(bench: Bench) {
+  log('store operations: each kind of call alone, its rate and the CPU DynamoDB Local spends on it...');
+  const operations = await storeOperations(bench.store, `ops-${bench.run}`, () => cpuTicks(bench.dynamo.pid) * 10);
+  await untilQuiet(bench);
+  return operations;
+}
+
 async function measureSequential(bench: Bench): Promise<LoadReport> {
   log('sequential: 300 connects one at a time...');
   return runLoad(players(bench.url, 100, 1, `seq-${bench.run}`));
@@ -367,7 +376,14 @@ function moments(m: Moments) {
   };
 }
 
-function results(throughput: Throughput, sequential: LoadReport, m: Moments, idle?: Idle, tool?: Tool) {
+function results(
+  throughput: Throughput,
+  sequential: LoadReport,
+  m: Moments,
+  storeOperations: StoreOperations,
+  idle?: Idle,
+  tool?: Tool,
+) {
   const { raw, rawBefore, rawAfter, e2e } = throughput;
   return {
     date: new Date().toISOString(),
@@ -383,6 +399,7 @@ function results(throughput: Throughput, sequential: LoadReport, m: Moments, idl
     ratio: Math.round((e2e.admittedPerSecond.mean / raw) * 100) / 100,
     sequentialConnectMs: sequential.latencyMs.admitted,
     ...moments(m),
+    storeOperations,
     idleSockets: idle && {
       held: idle.held,
       stackRssBeforeMiB: Math.round(idle.beforeKiB / 1024),
@@ -445,6 +462,14 @@ function printResults(r: Results, file: string) {
   log(
     `  ghost storm, core alone  ${g.core.admittedPerSecond} re-admitted/s (${g.core.admitted} admitted, ${g.core.closedAfterAdmission} of them closed after, ${g.core.refused} refused, ${g.core.errors} errors): ${g.core.ratio} of raw, the design's ceiling here; the stack reaches ${g.ratioToCore} of it`,
   );
+  const o = r.storeOperations;
+  const op = (x: { perSecond: number; dynamoCpuMs: number }) => `${x.perSecond}/s (${x.dynamoCpuMs} ms)`;
+  log(
+    `  store calls, each alone  guard transaction ${op(o.guardTransaction)}, refused ${op(o.refusedTransaction)}, stamp ${op(o.stamp)}, GetItem ${op(o.getItem)}, BatchGetItem of 3 ${op(o.batchGetOfThree)} (rate at concurrency 50, DynamoDB Local CPU per call)`,
+  );
+  log(
+    `  guard transaction at 8 / 50 / 256 in flight: ${o.guardTransactionAt8.perSecond} / ${o.guardTransaction.perSecond} / ${o.guardTransactionAt256.perSecond} per second`,
+  );
   if (r.idleSockets)
     log(
       `  idle sockets             ${r.idleSockets.held} held, ${r.idleSockets.perSocketKiB} KiB each in the stack (RSS ${r.idleSockets.stackRssBeforeMiB} -> ${r.idleSockets.stackRssHeldMiB} MiB)`,
@@ -465,9 +490,10 @@ async function main() {
     const throughput = await measureThroughput(bench);
     const sequential = await measureSequential(bench);
     const m = await measureMoments(bench);
+    const operations = await measureStoreOperations(bench);
     const idle = QUICK ? undefined : await measureIdleSockets(bench);
     const tool = QUICK ? undefined : await measureTool(cleanups);
-    const r = results(throughput, sequential, m, idle, tool);
+    const r = results(throughput, sequential, m, operations, idle, tool);
     printResults(r, writeResults(r));
     process.stdout.write(`${JSON.stringify(r)}\n`);
   } finally {
