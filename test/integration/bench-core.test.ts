@@ -1,11 +1,13 @@
 /**
- * The bench's runs through the core alone (`npm run bench`), at a small scale: the same outcomes as through the
- * stack, so the ceiling they measure is the design's.
+ * The bench's own measurements (`npm run bench`) at a small scale: each kind of store call alone, and the burst and
+ * the ghost storm through the core alone, with the same outcomes as through the stack (so the ceiling they measure is
+ * the design's).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { coreBurst, coreStorm } from '../../tools/bench/core-scenarios.js';
+import { storeOperations } from '../../tools/bench/store-operations.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -17,6 +19,23 @@ beforeAll(async () => {
 });
 
 afterAll(async () => stack?.stop());
+
+describe('the bench: each kind of store call alone', () => {
+  it('measures every kind, each call answered as expected (admitted, refused)', async () => {
+    const operations = await storeOperations(store, newUserId('ops'), { cpuMs: () => 0, users: 10 });
+
+    expect(Object.keys(operations).sort()).toEqual([
+      'batchGetOfThree',
+      'getItem',
+      'guardTransaction',
+      'guardTransactionAt256',
+      'guardTransactionAt8',
+      'refusedTransaction',
+      'stamp',
+    ]);
+    for (const cost of Object.values(operations)) expect(cost.perSecond).toBeGreaterThan(0);
+  });
+});
 
 describe('the bench through the core alone', () => {
   it('a burst of 4 connects per user at once: 3 admitted and kept, 1 refused, per user', async () => {

@@ -295,7 +295,9 @@ async function measureMoments(bench: Bench) {
 /** What each kind of store call costs DynamoDB Local: where each scenario's ceiling comes from. */
 async function measureStoreOperations(bench: Bench) {
   log('store operations: each kind of call alone, its rate and the CPU DynamoDB Local spends on it...');
-  const operations = await storeOperations(bench.store, `ops-${bench.run}`, () => cpuTicks(bench.dynamo.pid) * 10);
+  const operations = await storeOperations(bench.store, `ops-${bench.run}`, {
+    cpuMs: () => cpuTicks(bench.dynamo.pid) * 10,
+  });
   await untilQuiet(bench);
   return operations;
 }

@@ -46,8 +46,11 @@ async function measure(
   };
 }
 
-export async function storeOperations(store: StreamStore, tag: string, cpuMs: () => number): Promise<StoreOperations> {
-  const users = 500;
+export async function storeOperations(
+  store: StreamStore,
+  tag: string,
+  { cpuMs, users = 500 }: { cpuMs: () => number; users?: number },
+): Promise<StoreOperations> {
   const connection = (prefix: string, i: number) => ({
     connectionId: `${tag}-${prefix}${i}`,
     userId: `${tag}-${prefix}u${i % users}`,
