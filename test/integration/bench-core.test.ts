@@ -3,26 +3,17 @@
  * the ghost storm through the core alone, with the same outcomes as through the stack (so the ceiling they measure is
  * the design's).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamStore } from '../../core/store/store.js';
-import type { LocalStack } from '../../local/stack.js';
+import { describe, expect, it } from 'vitest';
 import { coreBurst, coreStorm } from '../../tools/bench/core-scenarios.js';
 import { storeOperations } from '../../tools/bench/store-operations.js';
-import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+import { useRaceStack } from '../support/race-stack.js';
+import { newUserId } from '../support/stack.js';
 
-let stack: LocalStack;
-let store: StreamStore;
+const race = useRaceStack({ streamLimit: 3 });
 
-beforeAll(async () => {
-  stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
-  store = storeFor(stack);
-});
-
-afterAll(async () => stack?.stop());
-
-describe('the bench: each kind of store call alone', () => {
+describe('the bench: each kind of race.store call alone', () => {
   it('measures every kind, each call answered as expected (admitted, refused)', async () => {
-    const operations = await storeOperations(store, newUserId('ops'), { cpuMs: () => 0, users: 10 });
+    const operations = await storeOperations(race.store, newUserId('ops'), { cpuMs: () => 0, users: 10 });
 
     expect(Object.keys(operations).sort()).toEqual([
       'batchGetOfThree',
@@ -39,14 +30,14 @@ describe('the bench: each kind of store call alone', () => {
 
 describe('the bench through the core alone', () => {
   it('a burst of 4 connects per user at once: 3 admitted and kept, 1 refused, per user', async () => {
-    const run = await coreBurst(store, newUserId('coreburst'), 10, 4);
+    const run = await coreBurst(race.store, newUserId('coreburst'), 10, 4);
 
     expect(run).toMatchObject({ admitted: 30, refused: 10, errors: 0, closedAfterAdmission: 0 });
     expect(run.admittedPerSecond).toBeGreaterThan(0);
   });
 
   it('a ghost storm: every stream lost without $disconnect is admitted again, none closed after', async () => {
-    const run = await coreStorm(store, newUserId('corestorm'), { users: 10, perUser: 3, settleMs: 100 });
+    const run = await coreStorm(race.store, newUserId('corestorm'), { users: 10, perUser: 3, settleMs: 100 });
 
     expect(run).toMatchObject({ admitted: 30, refused: 0, errors: 0, closedAfterAdmission: 0 });
   });

@@ -4,24 +4,15 @@
  * then and are kept; ones still unknown are released. API Gateway is scripted here: the moment between a `$connect`
  * answering and API Gateway knowing its socket cannot be held open on demand.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import type { ConnectionGateway, Liveness } from '../../core/ports.js';
 import { sleep } from '../../core/retry.js';
-import type { StreamStore } from '../../core/store/store.js';
-import type { LocalStack } from '../../local/stack.js';
-import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+import { useRaceStack } from '../support/race-stack.js';
+import { newUserId } from '../support/stack.js';
 
-let stack: LocalStack;
-let store: StreamStore;
-
-beforeAll(async () => {
-  stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
-  store = storeFor(stack);
-});
-
-afterAll(async () => stack?.stop());
+const race = useRaceStack({ streamLimit: 3 });
 
 /** API Gateway's answers to GetConnection, per connection and in turn; the last one repeats. */
 class ScriptedGateway implements ConnectionGateway {
@@ -45,7 +36,7 @@ class ScriptedGateway implements ConnectionGateway {
 
 function depsWith(gateway: ConnectionGateway): AdmissionDeps {
   return {
-    store,
+    store: race.store,
     gateway,
     defaultLimit: 3,
     leaseMs: 300_000,
@@ -78,7 +69,7 @@ describe('a refused connect that finds streams stamped a moment ago, unknown to 
     // Assess
     await expect(fourth).rejects.toBeInstanceOf(LimitReachedError);
     expect(gateway.closed).toEqual([]);
-    expect([...(await store.getCounter(userId)).counted.keys()].sort()).toEqual(ids);
+    expect([...(await race.store.getCounter(userId)).counted.keys()].sort()).toEqual(ids);
   });
 
   it('keeps those stamped after the newcomer arrived, unknown as they are (its siblings of the same moment)', async () => {
@@ -93,7 +84,7 @@ describe('a refused connect that finds streams stamped a moment ago, unknown to 
     // Assess
     await expect(fourth).rejects.toBeInstanceOf(LimitReachedError);
     expect(gateway.closed).toEqual([]);
-    expect([...(await store.getCounter(userId)).counted.keys()].sort()).toEqual(ids);
+    expect([...(await race.store.getCounter(userId)).counted.keys()].sort()).toEqual(ids);
   });
 
   it('releases those still unknown when asked again (their player closed them) and admits the newcomer', async () => {
@@ -106,6 +97,6 @@ describe('a refused connect that finds streams stamped a moment ago, unknown to 
 
     // Assess
     expect(fourth).toEqual({ kind: 'admitted' });
-    expect([...(await store.getCounter(userId)).counted.keys()]).toEqual([fourthId]);
+    expect([...(await race.store.getCounter(userId)).counted.keys()]).toEqual([fourthId]);
   });
 });

@@ -3,37 +3,17 @@
  * young ghosts waits for their closes (up to a second after their stamps) before stamping its own item: stamped
  * while its socket is not open yet, the next refused connect of the user would take it for a ghost and close it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import { sleep } from '../../core/retry.js';
-import type { StreamStore } from '../../core/store/store.js';
-import type { LocalStack } from '../../local/stack.js';
-import { endedFrames, openRecording, type RecordedOpen, recordUntilClose } from '../support/ended.js';
+import { endedFrames, type RecordedOpen, recordUntilClose } from '../support/ended.js';
 import { invariantViolations, trialViolations } from '../support/oracle.js';
-import { Players } from '../support/players.js';
+import { useRaceStack } from '../support/race-stack.js';
 import { closed, eventually } from '../support/sockets.js';
-import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+import { newUserId } from '../support/stack.js';
 
 const LIMIT = 3;
-let stack: LocalStack;
-let store: StreamStore;
-const players = new Players(() => stack);
-const sockets: WebSocket[] = [];
-
-beforeAll(async () => {
-  stack = await startTestStack({ streamLimit: LIMIT, sweepIntervalSeconds: 0 });
-  store = storeFor(stack);
-});
-
-afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
-
-afterAll(async () => {
-  players.endAll();
-  for (const s of sockets) s.terminate();
-  await stack?.stop();
-});
-
-const openRecorded = (params: Record<string, string>) => openRecording(stack.wsUrl, params, sockets);
+const race = useRaceStack({ streamLimit: LIMIT });
+const { players, openRecorded } = race;
 
 const openCount = (results: RecordedOpen[]) =>
   results.filter((r) => r.socket !== undefined && r.socket.readyState === r.socket.OPEN).length;
@@ -55,9 +35,9 @@ describe('reclaim races', () => {
     const failures: string[] = [];
     for (let trial = 0; trial < 5; trial++) {
       const userId = newUserId(`ghost${trial}`);
-      stack.emulator.setFaults({ dropDisconnectRate: 1 });
+      race.stack.emulator.setFaults({ dropDisconnectRate: 1 });
       await players.makeGhosts(userId, LIMIT);
-      stack.emulator.setFaults({ dropDisconnectRate: 0 });
+      race.stack.emulator.setFaults({ dropDisconnectRate: 0 });
 
       const results = await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
       await sleep(1500);
@@ -67,7 +47,7 @@ describe('reclaim races', () => {
       const stillOpen = openCount(results);
       if (stillOpen !== LIMIT)
         failures.push(`trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed ${JSON.stringify(dead)}`);
-      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
+      failures.push(...(await trialViolations(race.stack, race.store, { limit: LIMIT, userId, trial })));
       await closeAll(results);
     }
     expect(failures).toEqual([]);
@@ -77,9 +57,9 @@ describe('reclaim races', () => {
     const failures: string[] = [];
     for (let trial = 0; trial < 5; trial++) {
       const userId = newUserId(`ghost4-${trial}`);
-      stack.emulator.setFaults({ dropDisconnectRate: 1 });
+      race.stack.emulator.setFaults({ dropDisconnectRate: 1 });
       await players.makeGhosts(userId, LIMIT);
-      stack.emulator.setFaults({ dropDisconnectRate: 0 });
+      race.stack.emulator.setFaults({ dropDisconnectRate: 0 });
 
       const results = await Promise.all(Array.from({ length: LIMIT + 1 }, () => openRecorded({ userId })));
       await sleep(1500);
@@ -91,7 +71,7 @@ describe('reclaim races', () => {
         failures.push(
           `trial ${trial}: statuses ${statuses}, open ${stillOpen}, killed after 101 ${JSON.stringify(dead)}`,
         );
-      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
+      failures.push(...(await trialViolations(race.stack, race.store, { limit: LIMIT, userId, trial })));
       await closeAll(results);
     }
     expect(failures).toEqual([]);
@@ -101,10 +81,10 @@ describe('reclaim races', () => {
     const failures: string[] = [];
     for (let trial = 0; trial < 5; trial++) {
       const userId = newUserId(`lost${trial}`);
-      stack.emulator.setFaults({ failHandshakeRate: 1 });
+      race.stack.emulator.setFaults({ failHandshakeRate: 1 });
       await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
-      stack.emulator.setFaults({ failHandshakeRate: 0 });
-      await eventually(async () => (await store.getCounter(userId)).active === LIMIT);
+      race.stack.emulator.setFaults({ failHandshakeRate: 0 });
+      await eventually(async () => (await race.store.getCounter(userId)).active === LIMIT);
 
       const results = await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
       await sleep(1500);
@@ -114,7 +94,7 @@ describe('reclaim races', () => {
         failures.push(
           `trial ${trial}: statuses ${results.map((r) => r.status)}, open ${stillOpen}, killed ${JSON.stringify(killed(results))}`,
         );
-      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
+      failures.push(...(await trialViolations(race.stack, race.store, { limit: LIMIT, userId, trial })));
       await closeAll(results);
     }
     expect(failures).toEqual([]);
@@ -136,7 +116,7 @@ describe('reclaim races', () => {
         failures.push(
           `trial ${trial}: statuses ${results.map((r) => r.status).join(',')}; killed after 101: ${JSON.stringify(dead)}`,
         );
-      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
+      failures.push(...(await trialViolations(race.stack, race.store, { limit: LIMIT, userId, trial })));
     }
     expect(failures).toEqual([]);
   }, 60_000);
@@ -153,7 +133,7 @@ describe('reclaim races', () => {
 
     expect(results.map((r) => r.status).filter((s) => s !== 429)).toEqual([]);
     expect(anyClosed).toBe(false);
-    expect(await invariantViolations(stack, store, { limit: LIMIT, users: [userId] })).toEqual([]);
+    expect(await invariantViolations(race.stack, race.store, { limit: LIMIT, users: [userId] })).toEqual([]);
   }, 60_000);
 
   it('a user at the limit who closes one stream and opens another at once is admitted', async () => {
@@ -167,7 +147,7 @@ describe('reclaim races', () => {
       if (next.status !== 101) failures.push(`trial ${trial}: ${next.status} ${next.body}`);
       await sleep(300);
       if (next.end) failures.push(`trial ${trial}: admitted then closed ${JSON.stringify(next.end)}`);
-      failures.push(...(await trialViolations(stack, store, { limit: LIMIT, userId, trial })));
+      failures.push(...(await trialViolations(race.stack, race.store, { limit: LIMIT, userId, trial })));
     }
     expect(failures).toEqual([]);
   }, 60_000);

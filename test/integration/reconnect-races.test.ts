@@ -2,18 +2,17 @@
  * Concurrent reconnects of one stream, racing kicks and faults: whatever the interleaving, the reconnects settle
  * without 503s, and a second later no socket outlives its count (the oracle in test/support/oracle.ts).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { sleep } from '../../core/retry.js';
-import type { StreamStore } from '../../core/store/store.js';
 import { createConnectHandler } from '../../handlers/routes/connect.js';
-import type { LocalStack } from '../../local/stack.js';
 import { seeded } from '../../tools/capacity/simulate.js';
 import { endedFrames, recordUntilClose } from '../support/ended.js';
 import { wsEvent } from '../support/events.js';
 import { invariantViolations } from '../support/oracle.js';
+import { useRaceStack } from '../support/race-stack.js';
 import { eventually, mustOpen, type OpenResult, openSocket, request } from '../support/sockets.js';
-import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
+import { newUserId, supportRequest } from '../support/stack.js';
 
 const LIMIT = 3;
 const TRIALS = 40;
@@ -21,25 +20,12 @@ const WAVE = 8;
 /** Forty trials under a loaded machine take a while; nothing here is timed. */
 const TRIALS_TIMEOUT_MS = 180_000;
 
-let stack: LocalStack;
-let store: StreamStore;
-const sockets: WebSocket[] = [];
-
-beforeAll(async () => {
-  stack = await startTestStack({ streamLimit: LIMIT, sweepIntervalSeconds: 0 });
-  store = storeFor(stack);
-});
-
-afterEach(() => stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));
-
-afterAll(async () => {
-  for (const s of sockets) s.terminate();
-  await stack?.stop();
-});
+const race = useRaceStack({ streamLimit: LIMIT });
+const { sockets } = race;
 
 /** A handshake that may fail outright (a lost handshake is a fault the tests inject): status 0 then. */
 async function tryOpen(params: Record<string, string>): Promise<OpenResult> {
-  const result = await openSocket(stack.wsUrl, params).catch(() => ({ status: 0 }) as OpenResult);
+  const result = await openSocket(race.stack.wsUrl, params).catch(() => ({ status: 0 }) as OpenResult);
   if (result.socket) sockets.push(result.socket);
   return result;
 }
@@ -78,7 +64,7 @@ async function trial(next: () => number, options: { reconnects: number; kicks: b
   );
   const victims = options.kicks ? [held[0]!, held[1 + Math.floor(next() * 2)]!] : [];
   const kicks = victims.map(async (connectionId) => {
-    const res = await supportRequest(stack, {
+    const res = await supportRequest(race.stack, {
       method: 'DELETE',
       path: `/connections/${encodeURIComponent(connectionId)}`,
     });
@@ -103,10 +89,10 @@ async function waves(seed: number, options: { kicks: (next: () => number) => boo
 /** A second after the last burst, then as long as sockets are still closing: the invariants must hold. */
 async function expectInvariants(users: string[]) {
   await sleep(1000);
-  let violations = await invariantViolations(stack, store, { limit: LIMIT, users });
+  let violations = await invariantViolations(race.stack, race.store, { limit: LIMIT, users });
   // Closing sockets finish their close handshake; what is still wrong after that is a violation.
   await eventually(async () => {
-    violations = await invariantViolations(stack, store, { limit: LIMIT, users });
+    violations = await invariantViolations(race.stack, race.store, { limit: LIMIT, users });
     return violations.length === 0;
   }, 5000).catch(() => undefined);
   expect(violations).toEqual([]);
@@ -124,7 +110,7 @@ describe('concurrent reconnects of one stream', () => {
       expect(statuses.filter((s) => s !== 101 && s !== 409)).toEqual([]);
       await expectInvariants(trials.map((t) => t.userId));
       // Every user is back to exactly their three streams: one socket for s1, whichever reconnect won.
-      for (const t of trials) expect((await store.getCounter(t.userId)).active).toBe(LIMIT);
+      for (const t of trials) expect((await race.store.getCounter(t.userId)).active).toBe(LIMIT);
     },
     TRIALS_TIMEOUT_MS,
   );
@@ -147,14 +133,14 @@ describe('concurrent reconnects of one stream', () => {
     `keeps every socket counted through ${TRIALS} bursts with lost handshakes and dropped $disconnects`,
     async () => {
       // Prepare
-      stack.emulator.setFaults({ dropDisconnectRate: 0.3, failHandshakeRate: 0.2 });
+      race.stack.emulator.setFaults({ dropDisconnectRate: 0.3, failHandshakeRate: 0.2 });
 
       // Act
       const trials = await waves(3, { kicks: (next) => next() < 0.3 });
 
       // Assess: a lost handshake is status 0 (the fault); never a 503.
       expect(trials.flatMap((t) => t.statuses).filter((s) => ![0, 101, 409, 429].includes(s))).toEqual([]);
-      stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 });
+      race.stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 });
       await expectInvariants(trials.map((t) => t.userId));
     },
     TRIALS_TIMEOUT_MS,
@@ -165,10 +151,10 @@ describe('a socket that no longer counts', () => {
   it('is told `uncounted` and closed on its next message', async () => {
     // Prepare: the stream stops counting behind the socket's back (as a reclaim racing its handshake would do).
     const userId = newUserId('uncounted');
-    const socket = await mustOpen(stack.wsUrl, { userId, streamId: 'a' });
+    const socket = await mustOpen(race.stack.wsUrl, { userId, streamId: 'a' });
     sockets.push(socket);
     const { connectionId } = await request(socket, { action: 'status' });
-    await store.release(connectionId as string, 'reclaimed', Date.now());
+    await race.store.release(connectionId as string, 'reclaimed', Date.now());
     const end = recordUntilClose(socket);
 
     // Act
@@ -178,17 +164,17 @@ describe('a socket that no longer counts', () => {
     const ended = await end;
     expect(endedFrames(ended)).toEqual([{ type: 'ended', reason: 'uncounted', device: null }]);
     expect(ended.frames.at(-1)?.type).toBe('ended');
-    expect(await invariantViolations(stack, store, { limit: LIMIT, users: [userId] })).toEqual([]);
+    expect(await invariantViolations(race.stack, race.store, { limit: LIMIT, users: [userId] })).toEqual([]);
   });
 
   it('refuses the stale one of two reconnects with 409 REPLACED and keeps the newer', async () => {
     // Prepare: a newer connection of s1 already holds the stream.
     const userId = newUserId('stale');
-    const newer = await mustOpen(stack.wsUrl, { userId, streamId: 's1', device: 'newer' });
+    const newer = await mustOpen(race.stack.wsUrl, { userId, streamId: 's1', device: 'newer' });
     sockets.push(newer);
     const { connectionId } = await request(newer, { action: 'status' });
-    const heldSince = (await store.getCounter(userId)).counted.get(connectionId as string)!;
-    const connect = createConnectHandler(stack.runtime);
+    const heldSince = (await race.store.getCounter(userId)).counted.get(connectionId as string)!;
+    const connect = createConnectHandler(race.stack.runtime);
 
     // Act: a connect API Gateway saw arrive earlier (an older connectedAt) reaches `$connect` late.
     const stale = await connect(
@@ -199,10 +185,10 @@ describe('a socket that no longer counts', () => {
     // Assess
     expect(stale?.statusCode).toBe(409);
     expect(JSON.parse(stale!.body!).error.code).toBe('REPLACED');
-    const counter = await store.getCounter(userId);
+    const counter = await race.store.getCounter(userId);
     expect(counter.streams.get('s1')).toBe(connectionId);
     expect(counter.active).toBe(1);
-    expect(await store.getConnection('stale-connection')).toBeUndefined();
+    expect(await race.store.getConnection('stale-connection')).toBeUndefined();
     expect(newer.readyState).toBe(newer.OPEN);
   });
 });
