@@ -89,29 +89,16 @@ export type ReclaimOutcome =
  * `$connect` stamps it (`handshakeAt`) just before the handshake completes, on condition it is still open. No stamp:
  * its `$connect` was still running, and it is kept (one whose `$connect` died is a ghost once past the handshake
  * grace). Stamped since this connect arrived: opening, and kept. Stamped before: the socket had opened, or was
- * opening, when API Gateway was asked (stamped a moment ago, it is asked again); unknown, it is gone (lost without `$disconnect`, or just closed with its `$disconnect` on the way: a
- * player who closes one stream and opens another at once is admitted), and is closed should it open after all (only
- * a recent stamp can still open).
+ * opening, when API Gateway was asked (stamped a moment ago, it is asked again); unknown, it is gone (lost without
+ * `$disconnect`, or just closed with its `$disconnect` on the way: a player who closes one stream and opens another
+ * at once is admitted), and is closed should it open after all.
  */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
   const items = await deps.store.countedConnections(counter);
-  const open = new Map(items.open.map((c) => [c.connectionId, c]));
-  const asked = [...open.keys()];
-  const answers = await Promise.all(asked.map((id) => ask(deps, id)));
-  const firstAnswers = asked.map((id, i) => ({ item: open.get(id)!, answer: answers[i]! }));
-  for (const { index, answer } of await askOpeningAgain(deps, firstAnswers, now)) answers[index] = answer;
-  const ghosts: string[] = [];
-  const mayOpen: UncountedSocket[] = [];
-  asked.forEach((id, i) => {
-    const item = open.get(id)!;
-    const v = verdict(deps, item, answers[i]!, now);
-    if (v === 'gone') ghosts.push(id);
-    else if (v === 'young' && stampedBefore(item, now)) {
-      ghosts.push(id);
-      // Even one stamped long ago is told once: under load a stamp can commit long after the time it records.
-      mayOpen.push(item);
-    }
-  });
+  const fates = await Promise.all(items.open.map(async (item) => ({ item, fate: await fateOf(deps, item, now) })));
+  const ghosts = fates.filter(({ fate }) => fate !== 'kept').map(({ item }) => item.connectionId);
+  // Even one stamped long ago is told once: under load a stamp can commit long after the time it records.
+  const mayOpen = fates.filter(({ fate }) => fate === 'mayOpen').map(({ item }) => item);
   if (ghosts.length > 0) return releaseTogether(deps, counter, { gone: [...ghosts, ...items.missing], mayOpen }, now);
   const { freed } = await repairCounter(deps, counter, items);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
@@ -127,26 +114,22 @@ const stampedBefore = (item: ConnectionRecord, arrivedAt: number) =>
   item.handshakeAt !== undefined && item.handshakeAt < arrivedAt;
 
 /**
- * A socket stamped a moment ago and unknown to API Gateway is either opening (its `$connect` has just answered, and
+ * What a refused connect (arrived at `now`) does with one counted connection: `kept` (alive, or may still be in its
+ * handshake), `gone` (released), or `mayOpen` (released, and closed should its socket open after all).
+ *
+ * A young one stamped a moment ago and unknown to API Gateway is either opening (its `$connect` has just answered, and
  * API Gateway learns of it within moments) or was closed at once by its player. Asked once more, right away, an
  * opening one is mostly known by then, and is kept; one its player closed is still unknown. No sleep: one more
  * GetConnection, for these only.
  */
-async function askOpeningAgain(
-  deps: GhostDeps,
-  asked: Array<{ item: ConnectionRecord; answer: Answer }>,
-  now: number,
-): Promise<Array<{ index: number; answer: Answer }>> {
-  const opening = asked.flatMap(({ item, answer }, index) =>
-    verdict(deps, item, answer, now) === 'young' &&
-    stampedBefore(item, now) &&
-    mayStillOpen(item.handshakeAt!, Date.now())
-      ? [{ index, connectionId: item.connectionId }]
-      : [],
-  );
-  return Promise.all(
-    opening.map(async ({ index, connectionId }) => ({ index, answer: await ask(deps, connectionId) })),
-  );
+async function fateOf(deps: GhostDeps, item: ConnectionRecord, now: number): Promise<'kept' | 'gone' | 'mayOpen'> {
+  let v = verdict(deps, item, await ask(deps, item.connectionId), now);
+  const stampedYoung = () => v === 'young' && stampedBefore(item, now);
+  if (stampedYoung() && mayStillOpen(item.handshakeAt!, Date.now())) {
+    v = verdict(deps, item, await ask(deps, item.connectionId), now);
+  }
+  if (v === 'gone') return 'gone';
+  return stampedYoung() ? 'mayOpen' : 'kept';
 }
 
 /** Releases `gone` in one write of the counter; those in `mayOpen` are closed if their socket opens after all. */
