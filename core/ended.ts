@@ -111,6 +111,21 @@ export async function endUncounted(
   return outcome;
 }
 
+/**
+ * endUncounted for the one ender whose release closed the item. A stream released meanwhile by someone else (a
+ * takeover, an eviction, a kick, its player, its `$disconnect`) is told and closed by them: a second `ended` frame
+ * would contradict the first.
+ */
+export async function endIfReleasedHere(
+  deps: EndUncountedDeps,
+  release: { kind: string },
+  socket: UncountedSocket,
+  ended: { reason: EndedReason; device?: string | null },
+  options: EndUncountedOptions,
+): Promise<'closed' | 'gone' | 'endedElsewhere'> {
+  return release.kind === 'released' ? endUncounted(deps, socket, ended, options) : 'endedElsewhere';
+}
+
 /** Who ends a stream and then tells its socket why, moments after the release. */
 const TELLING_CLOSERS: ReadonlySet<CloseReason> = new Set([
   'takenOver',

@@ -3,7 +3,7 @@
  * read a refused handshake's 429, and end one of them to make room. Every lookup starts from the caller's own
  * counter, so another user's streams are never reached, whatever id is asked for.
  */
-import { endUncounted } from './ended.js';
+import { endIfReleasedHere } from './ended.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import { effectiveLimit, planOrDefault } from './store/items.js';
@@ -81,12 +81,13 @@ export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: s
   const at = (deps.now ?? Date.now)();
   // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
   const released = await deps.store.release(connectionId, 'endedByUser', at, connection);
-  // Released meanwhile by someone else (a takeover, an eviction, a kick, its `$disconnect`): they tell and close it,
-  // and a second `ended` frame would contradict the first.
-  const socket =
-    released.kind === 'released'
-      ? await endUncounted(deps, connection, { reason: 'endedByUser' }, { now: at, youngMs: deps.handshakeGraceMs })
-      : 'endedElsewhere';
+  const socket = await endIfReleasedHere(
+    deps,
+    released,
+    connection,
+    { reason: 'endedByUser' },
+    { now: at, youngMs: deps.handshakeGraceMs },
+  );
   deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
   return { kind: 'ended', connectionId, release: released.kind };
 }

@@ -2,7 +2,7 @@
  * What support staff can do: see a user's live streams, end one, change a user's limit, read what staff did to a
  * user. Every action is written to the user's history in the table and logged as one audit line.
  */
-import { endUncounted } from './ended.js';
+import { endIfReleasedHere } from './ended.js';
 import { ConnectionNotFoundError } from './errors.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
@@ -142,12 +142,13 @@ export async function endConnection(
   const at = (deps.now ?? Date.now)();
   // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
   const released = await deps.store.release(connectionId, 'kicked', at);
-  // Released meanwhile by someone else (a takeover, an eviction, the player, its `$disconnect`): they tell and close
-  // it, and a second `ended` frame would contradict the first.
-  const socket =
-    released.kind === 'released'
-      ? await endUncounted(deps, connection, { reason: 'kicked' }, { now: at, youngMs: deps.handshakeGraceMs })
-      : 'endedElsewhere';
+  const socket = await endIfReleasedHere(
+    deps,
+    released,
+    connection,
+    { reason: 'kicked' },
+    { now: at, youngMs: deps.handshakeGraceMs },
+  );
   deps.audit.info('support: end connection', {
     staff,
     action: 'endConnection',
