@@ -8,6 +8,7 @@ import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import type { ConnectionGateway, Liveness } from '../../core/ports.js';
 import type { StreamStore } from '../../core/store/store.js';
+import { perSecond } from './scenarios.js';
 
 /** API Gateway as the core sees it: the sockets that are open. An admitted connect's socket opens as it answers. */
 class SocketsInMemory implements ConnectionGateway {
@@ -76,13 +77,12 @@ async function connectAll(
     }),
   );
   const admitted = outcomes.filter((o) => o.kind === 'admitted');
-  const last = Math.max(0, ...admitted.map((o) => o.at));
   return {
     admitted: admitted.length,
     refused: outcomes.filter((o) => o.kind === 'refused').length,
     errors: outcomes.filter((o) => o.kind === 'error').length,
     closedAfterAdmission: sockets.closedOpen,
-    admittedPerSecond: last > 0 ? Math.round((admitted.length / last) * 1000) : 0,
+    admittedPerSecond: perSecond(admitted),
     ids: admitted.map((o) => o.connectionId),
   };
 }

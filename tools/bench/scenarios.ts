@@ -62,8 +62,8 @@ export async function closeAll(results: Handshake[]) {
   );
 }
 
-/** Admissions per second over the window from the start to the last admission. */
-const perSecond = (admitted: Handshake[]) => {
+/** Admissions per second over the window from the start to the last admission (`at`, ms since the start). */
+export const perSecond = (admitted: Array<{ at: number }>) => {
   const last = Math.max(0, ...admitted.map((r) => r.at));
   return last > 0 ? Math.round((admitted.length / last) * 1000) : 0;
 };
@@ -113,8 +113,7 @@ export async function rawBurst(store: StreamStore, prefix: string, users: number
     }),
   );
   const admitted = outcomes.filter((o) => o.kind === 'admitted');
-  const last = Math.max(0, ...admitted.map((o) => o.at));
-  return { admitted: admitted.length, admittedPerSecond: last > 0 ? Math.round((admitted.length / last) * 1000) : 0 };
+  return { admitted: admitted.length, admittedPerSecond: perSecond(admitted) };
 }
 
 /** A player holding its limit retries `tries` times, one after the other: each retry is refused. */
