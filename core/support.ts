@@ -141,7 +141,7 @@ export async function endConnection(
   if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
   const at = (deps.now ?? Date.now)();
   // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
-  const released = await deps.store.release(connectionId, 'kicked', at);
+  const released = await deps.store.release(connectionId, 'kicked', at, connection);
   const socket = await endIfReleasedHere(
     deps,
     released,
