@@ -3,11 +3,20 @@
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
 import { endUncounted, type UncountedSocket } from './ended.js';
-import { AdmissionWithdrawnError, LimitReachedError, StoreContentionError, StreamReplacedError } from './errors.js';
+import { AdmissionTooLateError, LimitReachedError, StoreContentionError, StreamReplacedError } from './errors.js';
 import { makeRoom } from './eviction.js';
+import {
+  type AdmittingConnection,
+  admitting,
+  answerBy,
+  type Clock,
+  type ConnectRequest,
+  chaseBy,
+  realClock,
+} from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import { type GhostDeps, reclaimGhosts } from './reclaim.js';
-import { type ConnectionRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
+import { type ConnectionRecord, effectiveLimit, planOrDefault } from './store/items.js';
 
 export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;
@@ -15,8 +24,7 @@ export interface AdmissionDeps extends GhostDeps {
   defaultPolicy?: LimitPolicy;
 }
 
-/** A `$connect` to admit; every timestamp written for it derives from API Gateway's `connectedAt` (ms). */
-export type ConnectRequest = Omit<NewConnection, 'leaseExpiresAt'>;
+export type { ConnectRequest } from './lifecycle.js';
 
 export type ConnectResult =
   | { kind: 'admitted' }
@@ -37,33 +45,20 @@ const newer = (a: { at: number; id: string }, b: { at: number; id: string }) =>
   a.at !== b.at ? a.at > b.at : a.id > b.id;
 
 export async function connect(deps: AdmissionDeps, request: ConnectRequest): Promise<ConnectResult> {
-  const closing: Array<Promise<void>> = [];
-  try {
-    return await admitOrRefuse(deps, request, closing);
-  } finally {
-    // Sockets a reclaim ended may still be opening; in Lambda nothing runs after the answer, so wait for them here.
-    await Promise.all(closing);
-  }
-}
-
-async function admitOrRefuse(
-  deps: AdmissionDeps,
-  request: ConnectRequest,
-  closing: Array<Promise<void>>,
-): Promise<ConnectResult> {
-  const { store } = deps;
-  const conn: NewConnection = { ...request, leaseExpiresAt: request.connectedAt + deps.leaseMs };
+  const clock = deps.clock ?? realClock;
   let refusal: LimitReachedError | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const outcome = await store.admit(conn, {
+    // A `$connect` that cannot finish in time gives up rather than open a socket later than enders look for it.
+    if (clock.now() - request.connectedAt > deps.handshakeGraceMs) break;
+    const conn = admitting(deps, request, clock.now());
+    const outcome = await deps.store.admit(conn, {
       defaultLimit: planOrDefault(request, deps.defaultLimit),
       maxConnectionMs: deps.maxConnectionMs,
       round,
     });
     switch (outcome.kind) {
       case 'admitted':
-        await stillCounted(deps, conn, closing);
-        return { kind: 'admitted' };
+        return answerInTime(clock, conn, { kind: 'admitted' });
       case 'duplicate':
         return { kind: 'duplicate' };
       case 'streamHeld': {
@@ -72,26 +67,25 @@ async function admitOrRefuse(
         if (newer(holder, { at: conn.connectedAt, id: conn.connectionId })) {
           throw new StreamReplacedError(conn.userId, conn.streamId!);
         }
-        const taken = await store.takeOver(
-          { ...conn, streamId: conn.streamId! },
+        const taking = admitting(deps, request, clock.now());
+        const taken = await deps.store.takeOver(
+          { ...taking, streamId: conn.streamId! },
           { heldBy: outcome.heldBy, maxConnectionMs: deps.maxConnectionMs },
         );
         if (taken.kind === 'changed') continue;
         if (taken.kind === 'duplicate') return { kind: 'duplicate' };
-        await closeReplaced(deps, { connectionId: outcome.heldBy, connectedAt: heldSince }, conn);
-        await stillCounted(deps, conn, closing);
-        return { kind: 'tookOver', replaced: outcome.heldBy };
+        await closeReplaced(deps, { connectionId: outcome.heldBy, connectedAt: heldSince }, taking);
+        return answerInTime(clock, taking, { kind: 'tookOver', replaced: outcome.heldBy });
       }
       case 'limitReached': {
         const { counter } = outcome;
         const limit = effectiveLimit(counter, planOrDefault(request, deps.defaultLimit));
         refusal = new LimitReachedError(request.userId, counter.active, limit);
         if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) === 'evict-oldest') {
-          const room = await makeRoom(deps, conn, counter);
+          const room = await makeRoom(deps, request, counter);
           if (room.kind === 'duplicate') return { kind: 'duplicate' };
           if (room.kind === 'evicted') {
-            await stillCounted(deps, conn, closing);
-            return { kind: 'evicted', evicted: room.victim };
+            return answerInTime(clock, room.admitted, { kind: 'evicted', evicted: room.victim });
           }
           if (room.kind === 'lookAgain') continue;
           // 'cannot': no stream to evict fairly (limit 0, staff lowered the limit below the count, counter drift):
@@ -99,12 +93,21 @@ async function admitOrRefuse(
         }
         const reclaim = await reclaimGhosts(deps, counter, request.connectedAt);
         if (reclaim.kind === 'nothingFreed') throw refusal;
-        if (reclaim.closing) closing.push(reclaim.closing);
       }
     }
   }
-  // Every round lost a race (takeovers or reclaims of others): that is contention, not the user's limit.
-  throw refusal ?? new StoreContentionError(`connect of ${request.connectionId} kept racing`);
+  // Every round lost a race (takeovers or reclaims of others), or time ran out: contention, not the user's limit.
+  throw refusal ?? new StoreContentionError(`connect of ${request.connectionId} kept racing or ran out of time`);
+}
+
+/**
+ * The socket may open only if `$connect` answers within its window (lifecycle.ts): enders chase a socket in its
+ * handshake until the window passes, and no longer. A write that answered later leaves a counted connection whose
+ * socket never opens: a ghost, released once its window has passed.
+ */
+function answerInTime<T extends ConnectResult>(clock: Clock, conn: AdmittingConnection, result: T): T {
+  if (clock.now() > answerBy(conn.handshakeAt)) throw new AdmissionTooLateError(conn.connectionId);
+  return result;
 }
 
 /** The socket is gone; give its stream back. Safe to run twice, or after a kick or the sweep got there first. */
@@ -144,35 +147,15 @@ export async function userStatus(
   return { userId: connection.userId, active: counter.active, limit };
 }
 
-/**
- * The last word before the handshake completes. Until `$connect` answers, API Gateway does not know the socket
- * (GetConnection and DeleteConnection answer 410), so whoever ended this stream meanwhile (a newer reconnect, a
- * refused connect that took it for a ghost, a kick) could not close it. The item is stamped on condition it is still
- * open: if it no longer is, the handshake fails instead of opening a socket nothing counts; if the stamp lands first,
- * whoever ends it afterwards sees the stamp and closes the socket as soon as it opens (endUncounted).
- */
-async function stillCounted(deps: AdmissionDeps, conn: NewConnection, closing: Array<Promise<void>>) {
-  // The sockets this connect reclaimed are closed first, should they open: while that lasts this connection is young
-  // and unstamped, which another refused connect of the user keeps. Stamped, it would be taken for a ghost (stamped,
-  // unknown to API Gateway) and closed as soon as it opened.
-  await Promise.all(closing);
-  const stamp = await deps.store.markHandshake(conn.connectionId, Date.now());
-  if (stamp.kind === 'marked') return;
-  const item = stamp.connection;
-  // Released by its own `$disconnect` (a redelivered `$connect`): the socket is gone already, nothing to protect.
-  if (item?.closeReason === 'disconnected') return;
-  if (item?.closeReason === 'takenOver') throw new StreamReplacedError(conn.userId, conn.streamId ?? '');
-  throw new AdmissionWithdrawnError(conn.connectionId, item?.closeReason ?? 'missing');
-}
-
 /** The replaced socket is told and closed, even if it is still inside its own handshake. */
-async function closeReplaced(deps: AdmissionDeps, replaced: UncountedSocket, by: NewConnection) {
+async function closeReplaced(deps: AdmissionDeps, replaced: UncountedSocket, by: AdmittingConnection) {
   try {
+    // This `$connect` must answer in its own window; the replaced one's ends earlier (its write came first).
     await endUncounted(
       deps,
       replaced,
       { reason: 'takenOver', device: by.device },
-      { now: by.connectedAt, youngMs: deps.handshakeGraceMs },
+      { giveUpAt: chaseBy(by.handshakeAt) },
     );
   } catch (error) {
     // The stream is already handed over; the socket, if it lives, is closed on its next message.

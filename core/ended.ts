@@ -2,8 +2,16 @@
  * Why a socket ended, told to the player in one `ended` frame just before the server closes it: a browser sees only
  * a close code, so without the frame a player cannot tell "another screen took over" from "the network dropped".
  */
+import {
+  type Clock,
+  chase,
+  ENDER_WAIT_DELAYS_MS,
+  openBy,
+  RECENT_CLOSE_MS,
+  realClock,
+  surelyPastOpening,
+} from './lifecycle.js';
 import type { ConnectionGateway, Logger } from './ports.js';
-import { sleep } from './retry.js';
 import type { CloseReason } from './store/items.js';
 
 export const ENDED_REASONS = [
@@ -56,59 +64,50 @@ export async function tellThenClose(
 export interface UncountedSocket {
   connectionId: string;
   connectedAt: number;
-  /** its handshake stamp, when the caller read it on the item (a stamp, once written, never changes) */
+  /** when its admitting write was sent, when the caller read it on the item (it never changes once written) */
   handshakeAt?: number;
 }
 
 export interface EndUncountedOptions {
-  now: number;
-  /** a socket younger than this may still be inside its handshake (the handshake grace) */
-  youngMs: number;
+  /** stop trying by then even if the socket's window lasts longer: a `$connect` doing the close must answer in time */
+  giveUpAt?: number;
 }
 
 export interface EndUncountedDeps extends TellThenCloseDeps {
   store: { getConnection(connectionId: string): Promise<{ handshakeAt?: number } | undefined> };
+  /** how long a `$connect` may run before it gives up (an item without `handshakeAt` is judged by it) */
+  handshakeGraceMs: number;
+  clock?: Clock;
 }
-
-/**
- * A socket whose `$connect` stamped its item (`handshakeAt`) opens within moments of the stamp; closes are tried
- * again until it is closed or this long after the stamp (then it opened and closed already, or its client left).
- * The stamp records when it was sent: one that waited longer than this to commit (DynamoDB Local under a burst of
- * hundreds at once) can be followed by its socket after the window; that socket is closed on its first message.
- */
-const OPENING_WINDOW_MS = 1_000;
-const OPENING_RETRY_DELAYS_MS = [25, 50, 100, 200, 400];
-
-/**
- * Whether a socket API Gateway does not know may still open: its `$connect` stamped it within the opening window.
- * Past it, the socket opened and closed already, or never will.
- */
-export const mayStillOpen = (handshakeAt: number, now: number) => now - handshakeAt <= OPENING_WINDOW_MS;
 
 /**
  * tellThenClose for a socket whose stream has just been ended in the store (taken over, reclaimed, kicked, ended by
  * its user): call it after the release, never before. API Gateway answers 410 for a socket still inside its
- * handshake, which would then open uncounted. Whether one is opening is decided by the item: `$connect` stamps it
- * (`markHandshake`) just before answering, on condition it is still open, so the release and the stamp cannot both
- * succeed. No stamp: its handshake fails (or was lost), nothing to wait for. A recent stamp: the socket is opening or
- * open, and is closed as soon as API Gateway knows it. Old sockets reported gone are gone.
+ * handshake, which would then open uncounted; so while the connection's opening window lasts (lifecycle.ts), a 410
+ * is tried again at the chase cadence. The window is short and `$connect` enforces it on itself, so this ends, in
+ * Lambda too, before the caller answers, and no socket of the stream opens after it.
  */
 export async function endUncounted(
   deps: EndUncountedDeps,
   socket: UncountedSocket,
   ended: { reason: EndedReason; device?: string | null },
-  options: EndUncountedOptions,
+  options: EndUncountedOptions = {},
 ): Promise<'closed' | 'gone'> {
-  let outcome = await tellThenClose(deps, socket.connectionId, ended);
-  if (outcome === 'closed' || options.now - socket.connectedAt >= options.youngMs) return outcome;
-  const stampedAt = socket.handshakeAt ?? (await deps.store.getConnection(socket.connectionId))?.handshakeAt;
-  if (stampedAt === undefined) return outcome;
-  for (const delay of OPENING_RETRY_DELAYS_MS) {
-    if (outcome === 'closed' || !mayStillOpen(stampedAt, Date.now())) break;
-    await sleep(delay);
-    outcome = await tellThenClose(deps, socket.connectionId, ended);
-  }
-  return outcome;
+  const clock = deps.clock ?? realClock;
+  const first = await tellThenClose(deps, socket.connectionId, ended);
+  if (first === 'closed' || surelyPastOpening(socket.connectedAt, clock.now(), deps.handshakeGraceMs)) return first;
+  const handshakeAt = socket.handshakeAt ?? (await deps.store.getConnection(socket.connectionId))?.handshakeAt;
+  const until = Math.min(
+    openBy({ connectedAt: socket.connectedAt, handshakeAt }, deps.handshakeGraceMs),
+    options.giveUpAt ?? Number.POSITIVE_INFINITY,
+  );
+  return chase(
+    clock,
+    until,
+    () => tellThenClose(deps, socket.connectionId, ended),
+    (outcome) => outcome === 'closed',
+    first,
+  );
 }
 
 /**
@@ -121,7 +120,7 @@ export async function endIfReleasedHere(
   release: { kind: string },
   socket: UncountedSocket,
   ended: { reason: EndedReason; device?: string | null },
-  options: EndUncountedOptions,
+  options: EndUncountedOptions = {},
 ): Promise<'closed' | 'gone' | 'endedElsewhere'> {
   return release.kind === 'released' ? endUncounted(deps, socket, ended, options) : 'endedElsewhere';
 }
@@ -134,13 +133,9 @@ const TELLING_CLOSERS: ReadonlySet<CloseReason> = new Set([
   'endedByUser',
   'reclaimed',
 ]);
-/** A close this recent may still have its `ended` frame on the way. */
-const RECENT_CLOSE_MS = 10_000;
-/** How long a message waits for that frame's close before telling the socket itself: a second in all. */
-const ENDER_WAIT_DELAYS_MS = [100, 200, 300, 400];
-
 export interface CloseUncountedDeps extends TellThenCloseDeps {
   store: { getConnection(connectionId: string): Promise<{ closedAt?: number; closeReason?: CloseReason } | undefined> };
+  clock?: Clock;
 }
 
 /**
@@ -161,7 +156,7 @@ export async function closeUncounted(
     now - (item.closedAt ?? 0) < RECENT_CLOSE_MS;
   if (endedByATeller) {
     for (const delay of ENDER_WAIT_DELAYS_MS) {
-      await sleep(delay);
+      await (deps.clock ?? realClock).sleep(delay);
       const liveness = await deps.gateway.probe(connectionId).catch(() => 'alive' as const);
       if (liveness === 'gone') return 'endedElsewhere';
     }

@@ -31,14 +31,14 @@ export class StreamReplacedError extends Error {
   }
 }
 
-/** The stream was ended (reclaimed, kicked) while its own `$connect` was still running: the handshake must fail. */
-export class AdmissionWithdrawnError extends Error {
-  override name = 'AdmissionWithdrawnError';
-  constructor(
-    readonly connectionId: string,
-    readonly reason: string,
-  ) {
-    super(`connection ${connectionId} was ended (${reason}) before its handshake completed`);
+/**
+ * The admitting write answered too late for the socket to open within its window (a slow or throttled store): the
+ * handshake is refused (503) rather than open a socket after enders stop looking for it.
+ */
+export class AdmissionTooLateError extends Error {
+  override name = 'AdmissionTooLateError';
+  constructor(readonly connectionId: string) {
+    super(`the store answered too late for connection ${connectionId} to open in time`);
   }
 }
 

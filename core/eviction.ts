@@ -6,9 +6,17 @@
  */
 import { endUncounted } from './ended.js';
 import { StoreContentionError } from './errors.js';
+import {
+  type AdmittingConnection,
+  admitting,
+  type ConnectRequest,
+  chaseBy,
+  realClock,
+  surelyPastOpening,
+} from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { GhostDeps } from './reclaim.js';
-import { type CounterRecord, effectiveLimit, type NewConnection, planOrDefault } from './store/items.js';
+import { type CounterRecord, effectiveLimit, planOrDefault } from './store/items.js';
 
 export interface EvictionDeps extends GhostDeps {
   defaultLimit: number;
@@ -16,8 +24,8 @@ export interface EvictionDeps extends GhostDeps {
 }
 
 export type RoomOutcome =
-  /** `victim` was ended and the new connection counted in its place */
-  | { kind: 'evicted'; victim: string }
+  /** `victim` was ended and the new connection counted in its place, as `admitted` */
+  | { kind: 'evicted'; victim: string; admitted: AdmittingConnection }
   /** this `$connect` was already written (redelivered) */
   | { kind: 'duplicate' }
   /** room came free, the stream id is held (a takeover), the policy changed, or ghosts were released: admit again */
@@ -53,8 +61,9 @@ async function activityOf(deps: EvictionDeps, connectionId: string): Promise<Act
  * Gateway no longer knows is released as a ghost instead, unless it is young: then it may still be inside its
  * handshake, ranks by its connect time, and if evicted is closed once it opens (`endUncounted`).
  */
-export async function makeRoom(deps: EvictionDeps, conn: NewConnection, first: CounterRecord): Promise<RoomOutcome> {
+export async function makeRoom(deps: EvictionDeps, conn: ConnectRequest, first: CounterRecord): Promise<RoomOutcome> {
   const now = conn.connectedAt;
+  const clock = deps.clock ?? realClock;
   const defaultLimit = planOrDefault(conn, deps.defaultLimit);
   const known = new Map<string, Activity>();
   let counter = first;
@@ -71,8 +80,10 @@ export async function makeRoom(deps: EvictionDeps, conn: NewConnection, first: C
     for (const [i, id] of unasked.entries()) known.set(id, answers[i]!);
 
     const ghosts = ids.filter((id) => {
-      const age = now - counter.counted.get(id)!;
-      return age > deps.maxConnectionMs || (known.get(id)!.kind === 'gone' && age >= deps.handshakeGraceMs);
+      const connectedAt = counter.counted.get(id)!;
+      if (now - connectedAt > deps.maxConnectionMs) return true;
+      // Unknown and maybe still in its handshake ranks by its connect time instead (and is chased if evicted).
+      return known.get(id)!.kind === 'gone' && surelyPastOpening(connectedAt, clock.now(), deps.handshakeGraceMs);
     });
     if (ghosts.length > 0) {
       // A gone stream frees its slot without ending anyone's: released as a refusal would, then admitted again.
@@ -84,7 +95,8 @@ export async function makeRoom(deps: EvictionDeps, conn: NewConnection, first: C
     }
 
     const victim = leastRecentlyActive(counter, known);
-    const outcome = await deps.store.evict(conn, {
+    const admitted = admitting(deps, conn, clock.now());
+    const outcome = await deps.store.evict(admitted, {
       victim: { connectionId: victim, streamId: streamHeldBy(counter, victim) },
       defaultLimit,
       defaultPolicy: deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY,
@@ -93,8 +105,8 @@ export async function makeRoom(deps: EvictionDeps, conn: NewConnection, first: C
     if (outcome.kind === 'duplicate') return { kind: 'duplicate' };
     if (outcome.kind === 'evicted') {
       deps.logger.info('stream evicted', { userId: conn.userId, evicted: victim, by: conn.connectionId });
-      await closeEvicted(deps, { connectionId: victim, connectedAt: counter.counted.get(victim)! }, conn);
-      return { kind: 'evicted', victim };
+      await closeEvicted(deps, { connectionId: victim, connectedAt: counter.counted.get(victim)! }, admitted);
+      return { kind: 'evicted', victim, admitted };
     }
     counter = outcome.counter;
   }
@@ -129,15 +141,11 @@ function streamHeldBy(counter: CounterRecord, connectionId: string): string | un
 async function closeEvicted(
   deps: EvictionDeps,
   victim: { connectionId: string; connectedAt: number },
-  by: NewConnection,
+  by: AdmittingConnection,
 ) {
   try {
-    await endUncounted(
-      deps,
-      victim,
-      { reason: 'evicted', device: by.device },
-      { now: by.connectedAt, youngMs: deps.handshakeGraceMs },
-    );
+    // This `$connect` must answer in its own window; the victim's ends earlier (its write came first).
+    await endUncounted(deps, victim, { reason: 'evicted', device: by.device }, { giveUpAt: chaseBy(by.handshakeAt) });
   } catch (error) {
     // The slot is already handed over; the socket, if it lives, is closed on its next message.
     deps.logger.warn('could not close the evicted connection', {

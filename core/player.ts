@@ -81,13 +81,7 @@ export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: s
   const at = (deps.now ?? Date.now)();
   // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
   const released = await deps.store.release(connectionId, 'endedByUser', at, connection);
-  const socket = await endIfReleasedHere(
-    deps,
-    released,
-    connection,
-    { reason: 'endedByUser' },
-    { now: at, youngMs: deps.handshakeGraceMs },
-  );
+  const socket = await endIfReleasedHere(deps, released, connection, { reason: 'endedByUser' });
   deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
   return { kind: 'ended', connectionId, release: released.kind };
 }

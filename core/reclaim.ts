@@ -3,9 +3,8 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
-import { endUncounted, mayStillOpen, type UncountedSocket } from './ended.js';
+import { type Clock, chase, openBy, realClock } from './lifecycle.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
-import { sleep } from './retry.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
 import type { StreamStore } from './store/store.js';
 
@@ -14,8 +13,13 @@ export interface GhostDeps {
   gateway: ConnectionGateway;
   leaseMs: number;
   maxConnectionMs: number;
-  /** a connection younger than this that API Gateway does not know may still be in its handshake */
+  /**
+   * how long a `$connect` may run before it gives up (503); API Gateway's own integration timeout is 29 s. A
+   * connection's opening window (lifecycle.ts) starts from its admitting write, sent within this of its arrival.
+   */
   handshakeGraceMs: number;
+  /** real unless a test gives a fake one */
+  clock?: Clock;
   logger: Logger;
   /** told about each ghost reclaimed (for metrics) */
   events?: CoreEvents;
@@ -34,109 +38,54 @@ async function ask(deps: GhostDeps, connectionId: string): Promise<Answer> {
 }
 
 /**
- * Is this connection gone (a ghost), given API Gateway's answer? Past API Gateway's hard 2-hour limit it is, whatever
- * the answer; otherwise only API Gateway's word releases it.
- * A young connection API Gateway does not know yet may still be in its handshake: `young`, asked again later.
+ * Whether a counted connection is a ghost. Past API Gateway's hard 2-hour limit it is, whatever the answer; API
+ * Gateway not answering releases nothing on a guess. Unknown to API Gateway (410) is ambiguous only while the
+ * connection's opening window lasts (lifecycle.ts: it may be inside its handshake): it is asked again at the chase
+ * cadence until it is known (kept) or the window has passed (gone for sure). No time rests on the store: the window
+ * is enforced by `$connect` itself.
  */
-function verdict(
-  deps: GhostDeps,
-  c: Pick<ConnectionRecord, 'connectedAt'>,
-  answer: Answer,
-  now: number,
-): Liveness | 'young' {
-  if (now - c.connectedAt > deps.maxConnectionMs) return 'gone';
-  // API Gateway could not answer: nothing is released on a guess (past the 2-hour limit it is gone for sure).
-  if (answer === 'unknown') return 'alive';
-  if (answer === 'gone' && now - c.connectedAt < deps.handshakeGraceMs) return 'young';
-  return answer;
-}
-
-/** The sweep's judgement of one connection: asked once, and a young unknown one asked again after a pause. */
 async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Liveness> {
-  const first = verdict(deps, c, await ask(deps, c.connectionId), now);
-  if (first !== 'young') return first;
-  // Off the players' path (the sweep runs on a schedule), so it can afford to wait for a handshake to finish.
-  await sleep(SWEEP_HANDSHAKE_RECHECK_MS);
-  const second = verdict(deps, c, await ask(deps, c.connectionId), now);
-  return second === 'young' ? 'gone' : second;
+  if (now - c.connectedAt > deps.maxConnectionMs) return 'gone';
+  const clock = deps.clock ?? realClock;
+  const answer = await chase(
+    clock,
+    openBy(c, deps.handshakeGraceMs),
+    () => ask(deps, c.connectionId),
+    (a) => a !== 'gone',
+  );
+  return answer === 'gone' ? 'gone' : 'alive';
 }
-
-/**
- * While `$connect` runs, API Gateway answers GetConnection with 410 for the connection being set up. Once the
- * transaction has committed the handshake completes within milliseconds, so a young connection still unknown after
- * this pause is a ghost. Only the sweep pauses; a refusal asks again after its own store read instead.
- */
-export const SWEEP_HANDSHAKE_RECHECK_MS = 300;
 
 export type ReclaimOutcome =
-  /**
-   * ghosts released or drift repaired: this many streams came free; `closing` settles once the young ones among them
-   * (possibly still inside their handshake) are closed, and must be awaited before the caller answers
-   */
-  | { kind: 'freed'; streams: number; closing?: Promise<void> }
-  /** every counted connection is alive (or may still be in its handshake): the refusal stands */
+  /** ghosts released or drift repaired: this many streams came free */
+  | { kind: 'freed'; streams: number }
+  /** every counted connection is alive (or API Gateway could not say): the refusal stands */
   | { kind: 'nothingFreed' };
 
 /**
  * Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed.
  *
- * On a refusal's path, so nothing here sleeps. Every counted connection's item is read first, in one BatchGetItem
- * (which also shows the counter's drift: members whose item is gone); then API Gateway is asked about each, once and
- * all together. A refusal of a live user costs two store calls. The gone ones are released together in one write of
- * the counter.
- *
- * A young one API Gateway does not know may still be in its handshake, and its item, read before the question, tells:
- * `$connect` stamps it (`handshakeAt`) just before the handshake completes, on condition it is still open. No stamp:
- * its `$connect` was still running, and it is kept (one whose `$connect` died is a ghost once past the handshake
- * grace). Stamped since this connect arrived: opening, and kept. Stamped before: the socket had opened, or was
- * opening, when API Gateway was asked (stamped a moment ago, it is asked again); unknown, it is gone (lost without
- * `$disconnect`, or just closed with its `$disconnect` on the way: a player who closes one stream and opens another
- * at once is admitted), and is closed should it open after all.
+ * Every counted connection's item is read first, in one BatchGetItem (which also shows the counter's drift: members
+ * whose item is gone); then API Gateway is asked about each, all together. A refusal of a live user costs two store
+ * calls. The gone ones are released together in one write of the counter. A connection still in its opening window
+ * that API Gateway does not know is asked again until it is known or its window has passed (judge): a sibling of the
+ * same burst is kept, and one its player closed at once, its `$disconnect` lost, is released when the window ends.
+ * So the gone ones can no longer open, and nobody needs to chase their sockets.
  */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
   const items = await deps.store.countedConnections(counter);
-  const fates = await Promise.all(items.open.map(async (item) => ({ item, fate: await fateOf(deps, item, now) })));
-  const ghosts = fates.filter(({ fate }) => fate !== 'kept').map(({ item }) => item.connectionId);
-  // Even one stamped long ago is told once: under load a stamp can commit long after the time it records.
-  const mayOpen = fates.filter(({ fate }) => fate === 'mayOpen').map(({ item }) => item);
-  if (ghosts.length > 0) return releaseTogether(deps, counter, { gone: [...ghosts, ...items.missing], mayOpen }, now);
+  const fates = await Promise.all(items.open.map(async (item) => ({ item, fate: await judge(deps, item, now) })));
+  const ghosts = fates.filter(({ fate }) => fate === 'gone').map(({ item }) => item.connectionId);
+  if (ghosts.length > 0) return releaseTogether(deps, counter, [...ghosts, ...items.missing], now);
   const { freed } = await repairCounter(deps, counter, items);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
 }
 
-/**
- * Whether a young socket API Gateway does not know was stamped before this connect arrived (`arrivedAt`, API Gateway's
- * `connectedAt`), and so may be one its player closed before opening this one. Unstamped, its `$connect` is still
- * running. Stamped at or after this connect arrived, its player cannot have closed it first: it is opening (in a burst,
- * the user's other connects of the same moment).
- */
-const stampedBefore = (item: ConnectionRecord, arrivedAt: number) =>
-  item.handshakeAt !== undefined && item.handshakeAt < arrivedAt;
-
-/**
- * What a refused connect (arrived at `now`) does with one counted connection: `kept` (alive, or may still be in its
- * handshake), `gone` (released), or `mayOpen` (released, and closed should its socket open after all).
- *
- * A young one stamped a moment ago and unknown to API Gateway is either opening (its `$connect` has just answered, and
- * API Gateway learns of it within moments) or was closed at once by its player. Asked once more, right away, an
- * opening one is mostly known by then, and is kept; one its player closed is still unknown. No sleep: one more
- * GetConnection, for these only.
- */
-async function fateOf(deps: GhostDeps, item: ConnectionRecord, now: number): Promise<'kept' | 'gone' | 'mayOpen'> {
-  let v = verdict(deps, item, await ask(deps, item.connectionId), now);
-  const stampedYoung = () => v === 'young' && stampedBefore(item, now);
-  if (stampedYoung() && mayStillOpen(item.handshakeAt!, Date.now())) {
-    v = verdict(deps, item, await ask(deps, item.connectionId), now);
-  }
-  if (v === 'gone') return 'gone';
-  return stampedYoung() ? 'mayOpen' : 'kept';
-}
-
-/** Releases `gone` in one write of the counter; those in `mayOpen` are closed if their socket opens after all. */
+/** Releases `gone` in one write of the counter. */
 async function releaseTogether(
   deps: GhostDeps,
   counter: CounterRecord,
-  { gone, mayOpen }: { gone: string[]; mayOpen: UncountedSocket[] },
+  gone: string[],
   now: number,
 ): Promise<ReclaimOutcome> {
   const released = await deps.store.releaseGhosts(counter, gone, now);
@@ -144,21 +93,7 @@ async function releaseTogether(
   if (!released) return { kind: 'freed', streams: gone.length };
   deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
   for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
-  // While the caller goes on admitting.
-  const closing = Promise.all(mayOpen.map((socket) => closeIfOpens(deps, socket, now))).then(() => undefined);
-  return { kind: 'freed', streams: gone.length, closing };
-}
-
-async function closeIfOpens(deps: GhostDeps, socket: UncountedSocket, now: number) {
-  try {
-    await endUncounted(deps, socket, { reason: 'uncounted' }, { now, youngMs: deps.handshakeGraceMs });
-  } catch (error) {
-    // Closed on its next message instead, if it lives.
-    deps.logger.warn('could not close a reclaimed connection', {
-      connectionId: socket.connectionId,
-      error: String(error),
-    });
-  }
+  return { kind: 'freed', streams: gone.length };
 }
 
 export interface SweepReport {
@@ -205,7 +140,7 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
   await forEachLimited([...candidates.values()], 32, async ({ connectionId, userId, connectedAt }) => {
     users.add(userId);
     if (now - connectedAt <= deps.maxConnectionMs && (await ask(deps, connectionId)) !== 'gone') return;
-    // The index is eventually consistent: the item itself decides, and a young one gets its handshake's grace.
+    // The index is eventually consistent: the item itself decides, and one in its opening window is waited for.
     const c = await store.getConnection(connectionId);
     if (c?.state !== 'open' || (await judge(deps, c, now)) === 'alive') return;
     const outcome = await store.release(connectionId, 'swept', now, c);

@@ -142,13 +142,7 @@ export async function endConnection(
   const at = (deps.now ?? Date.now)();
   // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
   const released = await deps.store.release(connectionId, 'kicked', at, connection);
-  const socket = await endIfReleasedHere(
-    deps,
-    released,
-    connection,
-    { reason: 'kicked' },
-    { now: at, youngMs: deps.handshakeGraceMs },
-  );
+  const socket = await endIfReleasedHere(deps, released, connection, { reason: 'kicked' });
   deps.audit.info('support: end connection', {
     staff,
     action: 'endConnection',

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_LIMIT_POLICY, LIMIT_POLICIES } from '../core/policy.js';
+import { type LatencyBand, parseStoreLatency, STORE_LATENCY_FORMAT } from './store-latency.js';
 
 /** `setTimeout` fires at once for anything above 2^31-1 ms; no timer here may be longer. */
 const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -119,6 +120,17 @@ const LocalSettingsSchema = z.object({
   faultDropDisconnect: unsetIfEmpty(rate),
   /** share (0 to 1) of admitted `$connect`s whose handshake then fails, with no `$disconnect` */
   faultFailHandshake: unsetIfEmpty(rate),
+  /** every DynamoDB call of the handlers delayed by a draw from these bands (store-latency.ts); none when unset */
+  faultStoreLatency: unsetIfEmpty(
+    z
+      .preprocess(
+        (v) => (typeof v === 'string' ? (parseStoreLatency(v) ?? v) : v),
+        z.array(z.object({ share: z.number(), minMs: z.number(), maxMs: z.number() }), {
+          error: STORE_LATENCY_FORMAT,
+        }),
+      )
+      .optional() as z.ZodType<LatencyBand[] | undefined>,
+  ),
   /** the handlers' log level (Powertools' own variable) */
   logLevel: unsetIfEmpty(
     z.preprocess(
@@ -168,6 +180,7 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   hardTimeoutSeconds: 'HARD_TIMEOUT_SECONDS',
   faultDropDisconnect: 'FAULT_DROP_DISCONNECT',
   faultFailHandshake: 'FAULT_FAIL_HANDSHAKE',
+  faultStoreLatency: 'FAULT_STORE_LATENCY',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   jwtIssuer: 'JWT_ISSUER',
   jwtAudience: 'JWT_AUDIENCE',

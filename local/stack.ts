@@ -19,6 +19,7 @@ import { GatewayEmulator } from './gateway/emulator.js';
 import { type LocalIdentity, localIdentity } from './identity.js';
 import { type LocalSettings, localSettings } from './settings.js';
 import type { LocalSigningKey } from './signing-key.js';
+import { delayStoreCalls } from './store-latency.js';
 import { newAdminToken, type SupportAuth, SupportServer } from './support-server.js';
 import type { WebPagesOptions } from './web-pages.js';
 
@@ -115,6 +116,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
       { logLevel: settings.logLevel, metrics: options.metrics },
     );
+    if (settings.faultStoreLatency) delayStoreCalls(runtime.store.db, settings.faultStoreLatency);
     emulator.attach(
       {
         $connect: createConnectHandler(runtime),

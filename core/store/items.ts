@@ -22,7 +22,10 @@ export interface ConnectionRecord {
   state: 'open' | 'closed';
   closedAt?: number;
   closeReason?: CloseReason;
-  /** when its `$connect` passed its last check, just before the handshake completed (absent: it never did) */
+  /**
+   * when the write that admitted it was sent (ms): its opening window starts here (lifecycle.ts). Absent only on
+   * items written by an older version
+   */
   handshakeAt?: number;
 }
 

@@ -16,7 +16,6 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { LimitPolicy } from '../policy.js';
 import type { CoreEvents } from '../ports.js';
 import {
@@ -150,7 +149,8 @@ export class StreamStore {
       condition += ' AND attribute_not_exists(#s)';
     }
     const input: TransactWriteCommandInput = {
-      ClientRequestToken: requestToken('admit', conn.connectionId, conn.connectedAt, round),
+      // The send time is part of the token: a redelivered `$connect` writes anew and finds its own item (duplicate).
+      ClientRequestToken: requestToken('admit', conn.connectionId, conn.handshakeAt ?? conn.connectedAt, round),
       TransactItems: [
         {
           Update: {
@@ -193,7 +193,12 @@ export class StreamStore {
     const { heldBy: oldConnectionId, maxConnectionMs } = options;
     const at = conn.connectedAt;
     const input: TransactWriteCommandInput = {
-      ClientRequestToken: requestToken('takeOver', conn.connectionId, conn.connectedAt, oldConnectionId),
+      ClientRequestToken: requestToken(
+        'takeOver',
+        conn.connectionId,
+        conn.handshakeAt ?? conn.connectedAt,
+        oldConnectionId,
+      ),
       TransactItems: [
         {
           Update: {
@@ -265,7 +270,12 @@ export class StreamStore {
       conditions.push('#sOld = :old');
     }
     const reasons = await this.transact({
-      ClientRequestToken: requestToken('evict', conn.connectionId, conn.connectedAt, victim.connectionId),
+      ClientRequestToken: requestToken(
+        'evict',
+        conn.connectionId,
+        conn.handshakeAt ?? conn.connectedAt,
+        victim.connectionId,
+      ),
       TransactItems: [
         {
           Update: {
@@ -401,34 +411,6 @@ export class StreamStore {
       if (name === 'TimeoutError' || name === 'AbortError')
         return { ok: false, reason: `the store did not answer within ${timeoutMs} ms` };
       return { ok: false, reason: `the store cannot be reached (${name})` };
-    }
-  }
-
-  /**
-   * The `$connect`'s last word before its handshake completes: stamps `handshakeAt` on the item if it is still open.
-   * Exactly one of this and a release wins (both are conditional on the item being open), so whoever ends the
-   * connection knows from the stamp whether a socket is opening. 'ended' with the item as it was when it is not.
-   */
-  async markHandshake(
-    connectionId: string,
-    at: number,
-  ): Promise<{ kind: 'marked' } | { kind: 'ended'; connection?: ConnectionRecord }> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: connKey(connectionId),
-          UpdateExpression: 'SET handshakeAt = :at',
-          ConditionExpression: '#state = :open',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':at': at, ':open': 'open' },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { kind: 'marked' };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return { kind: 'ended', connection: error.Item ? toConnection(unmarshall(error.Item)) : undefined };
     }
   }
 

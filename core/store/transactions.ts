@@ -21,7 +21,10 @@ export interface Cancellation {
   item?: Item;
 }
 
-/** Idempotency token for a transaction, derived from what the event says, never from the clock. */
+/**
+ * Idempotency token for a transaction, derived from what the event says and when this write was first sent: the
+ * SDK's and our own retries of it reuse the token, a redelivered event writes anew.
+ */
 export function requestToken(...parts: Array<string | number>): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 36);
 }

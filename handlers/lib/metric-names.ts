@@ -41,8 +41,8 @@ export const RefusalReason = {
   unavailable: 'unavailable',
   /** a newer connection of the same stream arrived meanwhile */
   replaced: 'replaced',
-  /** ended (reclaimed, kicked) before its handshake completed */
-  withdrawn: 'withdrawn',
+  /** the store answered the admitting write too late for the socket to open within its window (lifecycle.ts) */
+  tooLate: 'tooLate',
 } as const;
 
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];

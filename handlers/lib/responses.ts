@@ -11,8 +11,6 @@ export const ErrorCode = {
   LIMIT_REACHED: 'LIMIT_REACHED',
   /** a newer connection of the same stream arrived while this one was being admitted */
   REPLACED: 'REPLACED',
-  /** the stream was ended (reclaimed, kicked) while its `$connect` was still running */
-  WITHDRAWN: 'WITHDRAWN',
   /** refused by the gateway before `$connect`: not a WebSocket handshake API Gateway would take */
   INVALID_HANDSHAKE: 'INVALID_HANDSHAKE',
   // message frames

@@ -1,6 +1,6 @@
 /** `$connect`: admit the stream under the user's limit, or refuse the handshake. */
 import { connect } from '../../core/admission.js';
-import { AdmissionWithdrawnError, LimitReachedError, StreamReplacedError } from '../../core/errors.js';
+import { AdmissionTooLateError, LimitReachedError, StreamReplacedError } from '../../core/errors.js';
 import { parseConnect } from '../lib/connect-request.js';
 import type { WebSocketHandler } from '../lib/events.js';
 import { MetricName, RefusalReason } from '../lib/metric-names.js';
@@ -42,15 +42,13 @@ export function createConnectHandler({ config, deps, logger, metrics }: Runtime)
           body: errorBody(ErrorCode.REPLACED, 'a newer connection of this stream arrived meanwhile and holds it'),
         };
       }
-      if (error instanceof AdmissionWithdrawnError) {
-        metrics.refused(RefusalReason.withdrawn);
-        logger.info('stream ended before its handshake completed', {
-          connectionId: error.connectionId,
-          reason: error.reason,
-        });
+      if (error instanceof AdmissionTooLateError) {
+        // The store was slow, not down: the item stays a ghost until its window passes; a retry gets in.
+        metrics.refused(RefusalReason.tooLate);
+        logger.warn('admission answered too late to open in time', { connectionId: error.connectionId });
         return {
-          statusCode: 409,
-          body: errorBody(ErrorCode.WITHDRAWN, 'this stream was ended while it was being admitted; connect again'),
+          statusCode: 503,
+          body: errorBody(ErrorCode.UNAVAILABLE, 'the store is slow right now; connect again'),
         };
       }
       // Fail closed: a stream that could not be counted is not admitted.

@@ -22,7 +22,6 @@ describe('the bench: each kind of race.store call alone', () => {
       'guardTransactionAt256',
       'guardTransactionAt8',
       'refusedTransaction',
-      'stamp',
     ]);
     for (const cost of Object.values(operations)) expect(cost.perSecond).toBeGreaterThan(0);
   });

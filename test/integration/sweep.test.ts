@@ -3,6 +3,7 @@
  * counter back to the live connections, and leaves live ones alone.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
@@ -22,8 +23,6 @@ beforeAll(async () => {
     streamLimit: 3,
     leaseSeconds: LEASE_SECONDS,
     sweepIntervalSeconds: SWEEP_SECONDS,
-    // As in production, the lease is no shorter than the handshake grace.
-    handshakeGraceSeconds: LEASE_SECONDS,
   });
   store = storeFor(stack);
 });
@@ -52,7 +51,8 @@ describe('sweep', () => {
         const counters = await Promise.all(users.map((u) => store.getCounter(u)));
         return counters.every((c) => c.active === 1);
       },
-      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000,
+      // A ghost is released once its lease ran out and its opening window passed (it might still have been opening).
+      Math.max(LEASE_SECONDS * 1000, OPENING_WINDOW_MS) + SWEEP_SECONDS * 1000 + 2000,
       50,
     );
     const reclaimedAfterMs = Date.now() - ghostedAt;
@@ -87,7 +87,8 @@ describe('sweep', () => {
 
     await eventually(
       async () => (await store.getCounter(userId)).active === 1,
-      (LEASE_SECONDS + SWEEP_SECONDS) * 1000 + 2000,
+      // A ghost is released once its lease ran out and its opening window passed (it might still have been opening).
+      Math.max(LEASE_SECONDS * 1000, OPENING_WINDOW_MS) + SWEEP_SECONDS * 1000 + 2000,
       50,
     );
 

@@ -467,7 +467,7 @@ function printResults(r: Results, file: string) {
   const o = r.storeOperations;
   const op = (x: { perSecond: number; dynamoCpuMs: number }) => `${x.perSecond}/s (${x.dynamoCpuMs} ms)`;
   log(
-    `  store calls, each alone  guard transaction ${op(o.guardTransaction)}, refused ${op(o.refusedTransaction)}, stamp ${op(o.stamp)}, GetItem ${op(o.getItem)}, BatchGetItem of 3 ${op(o.batchGetOfThree)} (rate at concurrency 50, DynamoDB Local CPU per call)`,
+    `  store calls, each alone  guard transaction ${op(o.guardTransaction)}, refused ${op(o.refusedTransaction)}, GetItem ${op(o.getItem)}, BatchGetItem of 3 ${op(o.batchGetOfThree)} (rate at concurrency 50, DynamoDB Local CPU per call)`,
   );
   log(
     `  guard transaction at 8 / 50 / 256 in flight: ${o.guardTransactionAt8.perSecond} / ${o.guardTransaction.perSecond} / ${o.guardTransactionAt256.perSecond} per second`,

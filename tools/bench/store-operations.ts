@@ -14,7 +14,6 @@ export interface OperationCost {
 export type StoreOperations = Record<
   | 'guardTransaction'
   | 'refusedTransaction'
-  | 'stamp'
   | 'getItem'
   | 'batchGetOfThree'
   | 'guardTransactionAt8'
@@ -72,7 +71,6 @@ export async function storeOperations(
     },
     cpuMs,
   );
-  const stamp = await measure(3 * users, 50, (i) => store.markHandshake(`${tag}-a${i}`, Date.now()), cpuMs);
   const getItem = await measure(3 * users, 50, (i) => store.getConnection(`${tag}-a${i}`), cpuMs);
   const counters = await Promise.all(Array.from({ length: users }, (_, i) => store.getCounter(`${tag}-au${i}`)));
   const batchGetOfThree = await measure(users, 50, (i) => store.countedConnections(counters[i]!), cpuMs);
@@ -81,7 +79,6 @@ export async function storeOperations(
   return {
     guardTransaction,
     refusedTransaction,
-    stamp,
     getItem,
     batchGetOfThree,
     guardTransactionAt8,
