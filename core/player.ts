@@ -7,7 +7,7 @@ import { endIfReleasedHere } from './ended.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import { effectiveLimit, planOrDefault } from './store/items.js';
-import type { ReleaseOutcome, StreamStore } from './store/store.js';
+import type { ReleaseOutcome, StreamStore } from './store/port.js';
 
 export interface PlayerDeps {
   store: StreamStore;

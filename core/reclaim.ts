@@ -6,7 +6,7 @@
 import { type Clock, chase, openBy, realClock } from './lifecycle.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
-import type { StreamStore } from './store/store.js';
+import type { StreamStore } from './store/port.js';
 
 export interface GhostDeps {
   store: StreamStore;

@@ -14,7 +14,7 @@ import {
   effectiveLimit,
   planOrDefault,
 } from './store/items.js';
-import type { ReleaseOutcome, StreamStore } from './store/store.js';
+import type { ReleaseOutcome, StreamStore } from './store/port.js';
 
 export interface SupportDeps {
   store: StreamStore;

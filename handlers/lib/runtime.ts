@@ -8,7 +8,7 @@ import type { AdmissionDeps } from '../../core/admission.js';
 import { type Config, loadConfig } from '../../core/config.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
 import type { ConnectionGateway, CoreEvents } from '../../core/ports.js';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { createDocumentClient, createDynamoStore, type DynamoStreamStore } from '../../core/store/dynamodb/store.js';
 import { MetricName, SERVICE_NAME } from './metric-names.js';
 import { emfMetrics, type ServiceMetrics, silentMetrics } from './metrics.js';
 
@@ -17,7 +17,7 @@ export interface Runtime {
   logger: Logger;
   /** every staff action is written here, whatever the service's log level */
   audit: Logger;
-  store: StreamStore;
+  store: DynamoStreamStore;
   gateway: ConnectionGateway;
   deps: AdmissionDeps;
   /** silent unless given (the Lambda entries give EMF; the local stack and the tests keep quiet) */
@@ -42,7 +42,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     if (event.kind === 'ghostReclaimed') metrics.count(MetricName.ghostsReclaimed);
     else if (event.cause === 'conflict') metrics.count(MetricName.conflictsRetried);
   };
-  const store = new StreamStore(createDocumentClient(config.dynamodbEndpoint), {
+  const store = createDynamoStore(createDocumentClient(config.dynamodbEndpoint), {
     tableName: config.tableName,
     events,
     leaseShards: config.leaseShards,

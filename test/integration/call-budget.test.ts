@@ -9,7 +9,7 @@ import { ApiGatewayConnections, createManagementClient } from '../../core/gatewa
 import { OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import { checkAges, sweep } from '../../core/reclaim.js';
 import { sleep } from '../../core/retry.js';
-import { createDocumentClient } from '../../core/store/store.js';
+import { createDocumentClient } from '../../core/store/dynamodb/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { streamWriteUnits, streamWriteUnitsBefore } from '../../tools/capacity/model.js';
 import { eventually, mustOpen, request } from '../support/sockets.js';

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { sleep } from '../../core/retry.js';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { seeded } from '../../tools/capacity/simulate.js';
 import { endedFrames, openRecording, type SocketEnd } from '../support/ended.js';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { sleep } from '../../core/retry.js';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { endedFrames, openRecording, recordUntilClose, type SocketEnd } from '../support/ended.js';
 import { invariantViolations } from '../support/oracle.js';

@@ -11,7 +11,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { createTokenVerifier } from '../../core/identity/verify.js';
-import { createDocumentClient } from '../../core/store/store.js';
+import { createDocumentClient } from '../../core/store/dynamodb/store.js';
 import {
   LOCAL_AUDIENCE,
   LOCAL_ISSUER,

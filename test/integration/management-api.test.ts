@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManagementClient } from '../../core/gateway.js';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, nextMessage } from '../support/sockets.js';

@@ -4,7 +4,7 @@
  * 4xx and writes nothing. Real sockets through the emulator, a real DynamoDB Local.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import { type LocalSigningKey, mintToken, newSigningKey } from '../../local/signing-key.js';
 import type { LocalStack } from '../../local/stack.js';
 import { endedFrames, recordUntilClose } from '../support/ended.js';

@@ -5,8 +5,9 @@
 
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../core/store/dynamodb/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import { keys } from '../../core/store/schema.js';
-import { createDocumentClient, type StreamStore } from '../../core/store/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, openSocket } from '../support/sockets.js';

@@ -1,6 +1,6 @@
 /** Lambda and API Gateway may deliver an event twice: nothing is counted or released twice. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { WebSocketHandler } from '../../handlers/lib/events.js';
 import { createConnectHandler } from '../../handlers/routes/connect.js';
 import { createDisconnectHandler } from '../../handlers/routes/disconnect.js';

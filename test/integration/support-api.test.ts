@@ -1,7 +1,7 @@
 /** Support staff against the running local stack: real HTTP, real sockets, real DynamoDB Local. */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sleep } from '../../core/retry.js';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually } from '../support/sockets.js';

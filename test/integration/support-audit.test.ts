@@ -1,7 +1,8 @@
 /** A user's history of staff actions: written by the support API with the action, kept in the table, read back. */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient, type StreamStore } from '../../core/store/store.js';
+import { createDocumentClient } from '../../core/store/dynamodb/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';

@@ -4,7 +4,7 @@
  * The service's default here is `block-new`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { endedFrames, recordUntilClose } from '../support/ended.js';
 import { Players } from '../support/players.js';

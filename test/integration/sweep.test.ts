@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import { sleep } from '../../core/retry.js';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { eventually, mustOpen, request } from '../support/sockets.js';

@@ -1,6 +1,6 @@
 /** API Gateway's idle (10 min) and hard (2 h) timeouts, shortened: the socket closes and the stream is released. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { closed, eventually, mustOpen, request } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';

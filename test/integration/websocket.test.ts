@@ -1,7 +1,7 @@
 /** The player's socket through the local gateway: admitted, counted, refused, released. Real DynamoDB Local. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, mustOpen, openUrl, request } from '../support/sockets.js';

@@ -1,7 +1,7 @@
 /** Shared by the fuzz targets (test/integration/fuzz-*.test.ts): batches of inputs, table snapshots, raw HTTP. */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
-import { createDocumentClient } from '../../core/store/store.js';
+import { createDocumentClient } from '../../core/store/dynamodb/store.js';
 import type { LocalStack } from '../../local/stack.js';
 import { jsonOf, type RawAnswer, rawRequest } from './raw-http.js';
 

@@ -2,7 +2,7 @@
  * The invariants every interleaving must leave behind, read from both sides: the sockets API Gateway (the emulator)
  * holds open, and the store. Used after bursts, kicks, takeovers and faults.
  */
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 
 export interface Violation {

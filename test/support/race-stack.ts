@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type WebSocket from 'ws';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack, LocalStackOptions } from '../../local/stack.js';
 import { openRecording, type RecordedOpen } from './ended.js';
 import { Players } from './players.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { createDocumentClient, createDynamoStore, type DynamoStreamStore } from '../../core/store/dynamodb/store.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 
 /** The local stack on free ports, against the run's DynamoDB Local, with a table of its own. */
@@ -20,8 +20,8 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
  * A store of the test's own on the stack's table, to read and arrange state beside the stack; pass `db` to count or
  * shape the calls it makes.
  */
-export function storeFor(stack: LocalStack, db = createDocumentClient(stack.dynamodbEndpoint)): StreamStore {
-  return new StreamStore(db, { tableName: stack.tableName });
+export function storeFor(stack: LocalStack, db = createDocumentClient(stack.dynamodbEndpoint)): DynamoStreamStore {
+  return createDynamoStore(db, { tableName: stack.tableName });
 }
 
 let counter = 0;

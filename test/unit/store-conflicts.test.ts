@@ -7,11 +7,11 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreContentionError } from '../../core/errors.js';
-import { StreamStore } from '../../core/store/store.js';
+import { createDynamoStore } from '../../core/store/dynamodb/store.js';
 
 const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'local' }));
 const mock = mockClient(db);
-const store = new StreamStore(db, { tableName: 't' });
+const store = createDynamoStore(db, { tableName: 't' });
 const conn = { connectionId: 'c1', userId: 'u1', connectedAt: 1, leaseExpiresAt: 2 };
 const policy = { defaultLimit: 3, maxConnectionMs: 7_200_000 };
 

@@ -7,7 +7,7 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CoreEvent } from '../../core/ports.js';
-import { StreamStore } from '../../core/store/store.js';
+import { createDynamoStore } from '../../core/store/dynamodb/store.js';
 
 const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'local' }));
 const mock = mockClient(db);
@@ -27,7 +27,7 @@ describe('When a transaction has to be tried again', () => {
   it('reports each retry with its cause, and nothing once it goes through', async () => {
     // Prepare
     const events: CoreEvent[] = [];
-    const store = new StreamStore(db, { tableName: 't', events: (e) => events.push(e) });
+    const store = createDynamoStore(db, { tableName: 't', events: (e) => events.push(e) });
     mock
       .on(TransactWriteCommand)
       .rejectsOnce(cancelled('TransactionConflict'))
@@ -47,7 +47,7 @@ describe('When a transaction has to be tried again', () => {
 
   it('reports nothing for a refused condition, which is an answer and not retried', async () => {
     const events: CoreEvent[] = [];
-    const store = new StreamStore(db, { tableName: 't', events: (e) => events.push(e) });
+    const store = createDynamoStore(db, { tableName: 't', events: (e) => events.push(e) });
     mock.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed'));
 
     await store.admit(conn, policy);

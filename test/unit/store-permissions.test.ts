@@ -12,7 +12,7 @@ import {
 } from '../../core/store/permissions.js';
 
 const storeDir = new URL('../../core/store/', import.meta.url);
-const sources = readdirSync(storeDir)
+const sources = readdirSync(storeDir, { recursive: true, encoding: 'utf8' })
   .filter((f) => f.endsWith('.ts'))
   .map((f) => readFileSync(new URL(f, storeDir), 'utf8'))
   .join('\n');

@@ -7,7 +7,7 @@
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import type { ConnectionGateway, Liveness } from '../../core/ports.js';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import { perSecond } from './scenarios.js';
 
 /** API Gateway as the core sees it: the sockets that are open. An admitted connect's socket opens as it answers. */

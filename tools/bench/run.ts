@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { sleep } from '../../core/retry.js';
-import { createDocumentClient, StreamStore } from '../../core/store/store.js';
+import { createDocumentClient, createDynamoStore, type DynamoStreamStore } from '../../core/store/dynamodb/store.js';
 import { type EmbeddedDynamoDb, ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { failedHandshakes, type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
@@ -90,7 +90,7 @@ async function stopChild(child: ChildProcess) {
 }
 
 /** The guard's own transaction, straight to DynamoDB Local: `count` admits by `workers` in parallel. */
-async function rawAdmits(store: StreamStore, tag: string, count: number, workers: number): Promise<number> {
+async function rawAdmits(store: DynamoStreamStore, tag: string, count: number, workers: number): Promise<number> {
   const at = Date.now();
   let next = 0;
   const t0 = performance.now();
@@ -158,7 +158,7 @@ interface Bench {
   dynamo: EmbeddedDynamoDb;
   stack: ChildProcess;
   url: string;
-  store: StreamStore;
+  store: DynamoStreamStore;
   /** tells this run's users and connections apart from earlier runs' on the same table */
   run: string;
   cleanups: Cleanups;
@@ -194,7 +194,7 @@ async function setUp(cleanups: Cleanups): Promise<Bench> {
   cleanups.add(dynamo.stop);
   await ensureTable(dynamo.endpoint, 'streamgate');
   const { child: stack, url } = await startStack(dynamo, cleanups);
-  const store = new StreamStore(createDocumentClient(dynamo.endpoint), { tableName: 'streamgate' });
+  const store = createDynamoStore(createDocumentClient(dynamo.endpoint), { tableName: 'streamgate' });
   return { dynamo, stack, url, store, run: Date.now().toString(36), cleanups };
 }
 

@@ -4,7 +4,7 @@
  * lost without `$disconnect`, all reconnecting at once). Real `ws` clients, loopback only.
  */
 import WebSocket from 'ws';
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 import type { LatencySummary } from '../loadtest/engine.js';
 import { histogram, micros, summary } from '../loadtest/tally.js';
 

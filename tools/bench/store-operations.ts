@@ -3,7 +3,7 @@
  * DynamoDB Local spends on it. DynamoDB Local applies one write at a time (the guard transaction runs at the same rate
  * from 8 to 256 in flight, on about one core), so a scenario's ceiling is set by the writes it needs per admission.
  */
-import type { StreamStore } from '../../core/store/store.js';
+import type { StreamStore } from '../../core/store/port.js';
 
 export interface OperationCost {
   perSecond: number;

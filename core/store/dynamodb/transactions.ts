@@ -10,9 +10,9 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { StoreContentionError } from '../errors.js';
-import { RetryableError, retryWithBackoff } from '../retry.js';
-import type { Item } from './items.js';
+import { StoreContentionError } from '../../errors.js';
+import { RetryableError, retryWithBackoff } from '../../retry.js';
+import type { Item } from '../items.js';
 
 /** Why one item of a cancelled transaction did not go through, with the item as it was when its condition failed. */
 export interface Cancellation {

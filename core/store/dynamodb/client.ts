@@ -1,7 +1,7 @@
 /** The DynamoDB client the store runs on: AWS's, or DynamoDB Local's when an endpoint is given. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { localClientConfig } from '../aws-local.js';
+import { localClientConfig } from '../../aws-local.js';
 
 /**
  * A Lambda container handles one event at a time, so the SDK's 50 sockets are plenty there; the local stack runs

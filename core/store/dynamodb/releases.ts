@@ -1,0 +1,133 @@
+/**
+ * Everything that stops counting a connection: its release (by `$disconnect`, a kick, its player, the sweep), ghosts
+ * released together by a refused connect, a counted connection whose item is gone, and a count that drifted.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type CloseReason, type ConnectionRecord, type CounterRecord, closed } from '../items.js';
+import type { ReleaseOutcome } from '../port.js';
+import { getConnection } from './reads.js';
+import { closeConnection, connKey, countedAttr, streamAttr, type Table, uncount, userKey } from './table.js';
+
+/**
+ * Closes a connection and gives its stream back, exactly once: whoever calls second (a redelivered
+ * `$disconnect`, a kick racing a disconnect, the sweep) finds it already released. `known` is the connection as the
+ * caller just read it (spares a read).
+ *
+ * Two single-item writes, not a transaction (half the write units): the counter first, on condition it still counts
+ * the connection; then the item is closed, on condition it is still open. Between the two the item is open but no
+ * longer counted, which nothing treats as a stream; a crash there leaves it for the sweep, whose release finds it
+ * uncounted and closes it. 'released' goes to the one caller whose close of the item succeeded, not to the one whose
+ * uncount did: two enders can each win one of the two writes (one uncounts, the other closes first), and only one
+ * of them may tell the socket why it ends.
+ */
+export async function release(
+  table: Table,
+  connectionId: string,
+  reason: CloseReason,
+  at: number,
+  known?: ConnectionRecord,
+): Promise<ReleaseOutcome> {
+  const connection = known ?? (await getConnection(table, connectionId));
+  if (!connection) return { kind: 'unknown' };
+  if (connection.state === 'closed') return { kind: 'alreadyReleased', connection };
+  // The claim can only belong to this connection while it is counted: a takeover moves both in one write.
+  const claims = connection.streamId ? [connection.streamId] : [];
+  await table.conditionalUpdate(uncount(table, connection.userId, connectionId, claims).Update);
+  // Also closes one that was open but no longer counted: the counter had drifted, or a release crashed in between.
+  if (await table.conditionalUpdate(closeConnection(table, connectionId, reason, at).Update)) {
+    return { kind: 'released', connection: closed(connection, reason, at) };
+  }
+  return { kind: 'alreadyReleased', connection };
+}
+
+/**
+ * Releases ghosts found by a refused connect, all in one write of the counter (their members and stream claims
+ * removed, `active` down by as many), on condition it still counts every one of them; then closes their items.
+ * False when the condition failed: some were released meanwhile (by their `$disconnect`, or another refused
+ * connect of the same user, which then closes the items itself).
+ */
+export async function releaseGhosts(
+  table: Table,
+  counter: CounterRecord,
+  connectionIds: string[],
+  at: number,
+): Promise<boolean> {
+  const names: Record<string, string> = {};
+  const conditions: string[] = [];
+  const removed: string[] = [];
+  connectionIds.forEach((id, i) => {
+    names[`#c${i}`] = countedAttr(id);
+    conditions.push(`attribute_exists(#c${i})`);
+    removed.push(`#c${i}`);
+  });
+  let claim = 0;
+  for (const [streamId, holder] of counter.streams) {
+    if (!connectionIds.includes(holder)) continue;
+    names[`#s${claim}`] = streamAttr(streamId);
+    removed.push(`#s${claim++}`);
+  }
+  const uncounted = await table.conditionalUpdate({
+    TableName: table.tableName,
+    Key: userKey(counter.userId),
+    UpdateExpression: `SET active = active - :n REMOVE ${removed.join(', ')}`,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: { ':n': connectionIds.length },
+  });
+  if (!uncounted) return false;
+  await Promise.all(
+    connectionIds.map((id) => table.conditionalUpdate(closeConnection(table, id, 'reclaimed', at).Update)),
+  );
+  return true;
+}
+
+/**
+ * Forgets a counted connection whose item no longer exists or is already closed (deleted by TTL or by hand), with
+ * any stream claim still pointing at it: a claim left behind would make every reconnect of that stream a takeover
+ * of nothing.
+ */
+export async function forgetMissing(table: Table, counter: CounterRecord, connectionId: string): Promise<boolean> {
+  const claims = [...counter.streams].filter(([, holder]) => holder === connectionId).map(([streamId]) => streamId);
+  const reasons = await table.transact({
+    TransactItems: [
+      {
+        ConditionCheck: {
+          TableName: table.tableName,
+          Key: connKey(connectionId),
+          ConditionExpression: 'attribute_not_exists(pk) OR #state = :closed',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':closed': 'closed' },
+        },
+      },
+      uncount(table, counter.userId, connectionId, claims),
+    ],
+  });
+  return !reasons;
+}
+
+/**
+ * Makes `active` equal the number of counted connections, if the counter still reads `observed` (a connect or
+ * release in between changes it, and then the caller looks again).
+ */
+export async function repairCount(
+  table: Table,
+  userId: string,
+  { observed, actual }: { observed: number; actual: number },
+): Promise<boolean> {
+  try {
+    await table.db.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: userKey(userId),
+        UpdateExpression: 'SET active = :actual',
+        ConditionExpression: 'active = :observed',
+        ExpressionAttributeValues: { ':actual': actual, ':observed': observed },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The store as the core sees it: every read and conditional write the lifecycle, support and the sweep make, and
+ * nothing about how they are made. `dynamodb/` implements it on DynamoDB (what runs locally and in Lambda);
+ * `memory.ts` implements the same conditions in memory (the core's unit and model tests). Both pass the same
+ * contract tests (test/support/store-contract.ts).
+ */
+import type { LimitPolicy } from '../policy.js';
+import type { AuditRecord, CloseReason, ConnectionRecord, CounterRecord, NewConnection } from './items.js';
+
+export type AdmitOutcome =
+  | { kind: 'admitted' }
+  /** this connectionId was already written: a redelivered `$connect` */
+  | { kind: 'duplicate'; existing: ConnectionRecord }
+  | { kind: 'limitReached'; counter: CounterRecord }
+  | { kind: 'streamHeld'; heldBy: string; counter: CounterRecord };
+
+export type TakeOverOutcome =
+  | { kind: 'tookOver' }
+  | { kind: 'duplicate'; existing: ConnectionRecord }
+  /** the stream is no longer held by that connection: start over */
+  | { kind: 'changed' };
+
+export type EvictOutcome =
+  | { kind: 'evicted' }
+  /** this connectionId was already written: a redelivered `$connect` */
+  | { kind: 'duplicate'; existing: ConnectionRecord }
+  /**
+   * the counter is not as it was read (the victim was released or evicted by another connect, room came free, the
+   * policy or the limit changed): here it is now, to look again
+   */
+  | { kind: 'changed'; counter: CounterRecord };
+
+export type ReleaseOutcome =
+  | { kind: 'released'; connection: ConnectionRecord }
+  | { kind: 'alreadyReleased'; connection: ConnectionRecord }
+  | { kind: 'unknown' };
+
+export interface AdmitOptions {
+  /** the limit when the user has no override: the plan's (token claim) or the service's default */
+  defaultLimit: number;
+  /** API Gateway's hard limit on a socket's life; sets the item's TTL */
+  maxConnectionMs: number;
+  /** which try this is for the event; part of the idempotency token so a later try is not the earlier one */
+  round?: number;
+}
+
+export interface TakeOverOptions {
+  /** the connection that holds the stream now */
+  heldBy: string;
+  maxConnectionMs: number;
+}
+
+export interface EvictOptions {
+  /** the connection to end, and the stream id it holds on the counter (if any) */
+  victim: { connectionId: string; streamId?: string };
+  /** the limit when the user has no override: the plan's (token claim) or the service's default */
+  defaultLimit: number;
+  /** the policy when the user has no override: the eviction happens only if `evict-oldest` is in force */
+  defaultPolicy: LimitPolicy;
+  maxConnectionMs: number;
+}
+
+/** Open connections that connected in `[from, to)`, from the sweep's index. */
+export interface AgeWindow {
+  from: number;
+  to: number;
+}
+
+export type Health = { ok: true } | { ok: false; reason: string };
+
+/** The user's counter and the connection items: the count guard and everything that ends a stream. */
+export interface ConnectionStore {
+  /**
+   * Counts a new connection and writes its item in one conditional write, if the user is under their limit (the
+   * override when set, else `defaultLimit`) and does not already hold `streamId`.
+   */
+  admit(conn: NewConnection, options: AdmitOptions): Promise<AdmitOutcome>;
+  /**
+   * Hands `streamId` from `heldBy` to the new connection in one conditional write: the old one is closed, the new
+   * one counted in its place, and `active` does not move.
+   */
+  takeOver(conn: NewConnection & { streamId: string }, options: TakeOverOptions): Promise<TakeOverOutcome>;
+  /**
+   * `evict-oldest`: ends `victim` and counts the new connection in its place, in one conditional write, on
+   * condition the victim is still counted, the user holds exactly their limit and `evict-oldest` is in force.
+   */
+  evict(conn: NewConnection, options: EvictOptions): Promise<EvictOutcome>;
+  /**
+   * Closes a connection and gives its stream back, exactly once. 'released' goes to the one caller whose close of the
+   * item succeeded: only that one may tell the socket why it ends. `known`: the connection as the caller just read it.
+   */
+  release(connectionId: string, reason: CloseReason, at: number, known?: ConnectionRecord): Promise<ReleaseOutcome>;
+  /**
+   * Releases ghosts all in one write of the counter, on condition it still counts every one of them; then closes
+   * their items. False when the condition failed (some were released meanwhile).
+   */
+  releaseGhosts(counter: CounterRecord, connectionIds: string[], at: number): Promise<boolean>;
+  /** Forgets a counted connection whose item is missing or closed, with any stream claim still pointing at it. */
+  forgetMissing(counter: CounterRecord, connectionId: string): Promise<boolean>;
+  /** Makes `active` equal `actual` if the counter still reads `observed`. */
+  repairCount(userId: string, counts: { observed: number; actual: number }): Promise<boolean>;
+  getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
+  getCounter(userId: string): Promise<CounterRecord>;
+  /** Every connection the counter counts, read consistently; a counted id with no open item is `missing`. */
+  countedConnections(counter: CounterRecord): Promise<{ open: ConnectionRecord[]; missing: string[] }>;
+  /** Whether the store answers at all within `timeoutMs`. */
+  ping(timeoutMs: number): Promise<Health>;
+}
+
+/** Staff changes to a user and their history. */
+export interface AuditStore {
+  /** Sets or clears the user's limit override with its audit entry in one write; the counter after the change. */
+  setLimitOverride(userId: string, limit: number | undefined, options: { audit: AuditRecord }): Promise<CounterRecord>;
+  /** Sets or clears the user's policy override with its audit entry in one write; the counter after the change. */
+  setPolicyOverride(
+    userId: string,
+    policy: LimitPolicy | undefined,
+    options: { audit: AuditRecord },
+  ): Promise<CounterRecord>;
+  /** Writes one entry of a user's history on its own. */
+  recordAudit(entry: AuditRecord): Promise<void>;
+  /** The user's history, newest first, at most `limit` entries. */
+  auditTrail(userId: string, options: { limit: number }): Promise<AuditRecord[]>;
+}
+
+/** What the sweep reads: open connections by age, and where it stopped last. */
+export interface SweepIndex {
+  connectionsAged(window: AgeWindow): AsyncGenerator<{ connectionId: string; userId: string; connectedAt: number }>;
+  sweptTo(): Promise<number | undefined>;
+  /** Moves the cursor forward to `at`, never back. */
+  setSweptTo(at: number): Promise<void>;
+}
+
+export interface StreamStore extends ConnectionStore, AuditStore, SweepIndex {}
