@@ -9,13 +9,13 @@ import {
   type AdmittingConnection,
   admitting,
   answerBy,
-  type Clock,
   type ConnectRequest,
-  chaseBy,
+  memberOpenBy,
+  openByOf,
   realClock,
 } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
-import { type GhostDeps, reclaimGhosts } from './reclaim.js';
+import { awaitEnded, type GhostDeps, reclaimGhosts } from './reclaim.js';
 import { type ConnectionRecord, effectiveLimit, planOrDefault } from './store/items.js';
 
 export interface AdmissionDeps extends GhostDeps {
@@ -46,10 +46,10 @@ const newer = (a: { at: number; id: string }, b: { at: number; id: string }) =>
 
 export async function connect(deps: AdmissionDeps, request: ConnectRequest): Promise<ConnectResult> {
   const clock = deps.clock ?? realClock;
+  // A `$connect` that cannot finish in time gives up (503) rather than keep API Gateway waiting.
+  const giveUpAt = request.connectedAt + deps.handshakeGraceMs;
   let refusal: LimitReachedError | undefined;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    // A `$connect` that cannot finish in time gives up rather than open a socket later than enders look for it.
-    if (clock.now() - request.connectedAt > deps.handshakeGraceMs) break;
+  for (let round = 0; round < MAX_ROUNDS && clock.now() <= giveUpAt; round++) {
     const conn = admitting(deps, request, clock.now());
     const outcome = await deps.store.admit(conn, {
       defaultLimit: planOrDefault(request, deps.defaultLimit),
@@ -58,24 +58,30 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
     });
     switch (outcome.kind) {
       case 'admitted':
-        return answerInTime(clock, conn, { kind: 'admitted' });
+        return answerInTime(deps, conn, { kind: 'admitted' });
       case 'duplicate':
-        return { kind: 'duplicate' };
+        return duplicate(deps, outcome.existing);
       case 'streamHeld': {
-        const heldSince = outcome.counter.counted.get(outcome.heldBy) ?? 0;
-        const holder = { at: heldSince, id: outcome.heldBy };
-        if (newer(holder, { at: conn.connectedAt, id: conn.connectionId })) {
+        const { heldBy, counter } = outcome;
+        const replaced = { connectionId: heldBy, connectedAt: counter.counted.get(heldBy) ?? 0 };
+        if (newer({ at: replaced.connectedAt, id: heldBy }, { at: conn.connectedAt, id: conn.connectionId })) {
           throw new StreamReplacedError(conn.userId, conn.streamId!);
         }
-        const taking = admitting(deps, request, clock.now());
+        const replacedOpenBy = memberOpenBy(counter, heldBy, deps);
+        const taking = admitting(deps, request, clock.now(), replacedOpenBy);
         const taken = await deps.store.takeOver(
           { ...taking, streamId: conn.streamId! },
-          { heldBy: outcome.heldBy, maxConnectionMs: deps.maxConnectionMs },
+          { heldBy, maxConnectionMs: deps.maxConnectionMs },
         );
         if (taken.kind === 'changed') continue;
-        if (taken.kind === 'duplicate') return { kind: 'duplicate' };
-        await closeReplaced(deps, { connectionId: outcome.heldBy, connectedAt: heldSince }, taking);
-        return answerInTime(clock, taking, { kind: 'tookOver', replaced: outcome.heldBy });
+        if (taken.kind === 'duplicate') return duplicate(deps, taken.existing);
+        if (taken.kind === 'heldByEnding') {
+          // A kick or the player's own end is closing it: this socket opens once that one is gone.
+          await awaitEnded(deps, counter, { ...replaced, openBy: replacedOpenBy }, giveUpAt);
+          continue;
+        }
+        await closeReplaced(deps, { connectionId: heldBy, openBy: replacedOpenBy }, taking);
+        return answerInTime(deps, taking, { kind: 'tookOver', replaced: heldBy });
       }
       case 'limitReached': {
         const { counter } = outcome;
@@ -83,9 +89,9 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         refusal = new LimitReachedError(request.userId, counter.active, limit);
         if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) === 'evict-oldest') {
           const room = await makeRoom(deps, request, counter);
-          if (room.kind === 'duplicate') return { kind: 'duplicate' };
+          if (room.kind === 'duplicate') return duplicate(deps, room.existing);
           if (room.kind === 'evicted') {
-            return answerInTime(clock, room.admitted, { kind: 'evicted', evicted: room.victim });
+            return answerInTime(deps, room.admitted, { kind: 'evicted', evicted: room.victim });
           }
           if (room.kind === 'lookAgain') continue;
           // 'cannot': no stream to evict fairly (limit 0, staff lowered the limit below the count, counter drift):
@@ -101,13 +107,35 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
 }
 
 /**
- * The socket may open only if `$connect` answers within its window (lifecycle.ts): enders chase a socket in its
- * handshake until the window passes, and no longer. A write that answered later leaves a counted connection whose
- * socket never opens: a ghost, released once its window has passed.
+ * The socket may open only if `$connect` answers in time for API Gateway to know it by its `openBy` (lifecycle.ts):
+ * enders wait out a socket in its handshake until then, and no longer. A write that answered later withdraws its
+ * connection (its socket will never open) and refuses the handshake: the player tries again.
  */
-function answerInTime<T extends ConnectResult>(clock: Clock, conn: AdmittingConnection, result: T): T {
-  if (clock.now() > answerBy(conn.handshakeAt)) throw new AdmissionTooLateError(conn.connectionId);
-  return result;
+async function answerInTime<T extends ConnectResult>(
+  deps: AdmissionDeps,
+  conn: AdmittingConnection,
+  result: T,
+): Promise<T> {
+  const clock = deps.clock ?? realClock;
+  if (clock.now() <= answerBy(conn)) return result;
+  await deps.store.release(conn.connectionId, 'withdrawn', clock.now()).catch((error: unknown) => {
+    // Left counted, it is a ghost past its window: the next refused connect of the user releases it.
+    deps.logger.warn('could not withdraw a late admission', { connectionId: conn.connectionId, error: String(error) });
+  });
+  throw new AdmissionTooLateError(conn.connectionId);
+}
+
+/**
+ * The same `$connect` seen again (API Gateway or Lambda delivered it twice): nothing is written the second time, and
+ * it is answered as the first write decided, if that one can still open in time. Released by its own `$disconnect`,
+ * its socket is gone already: the answer opens nothing.
+ */
+function duplicate(deps: AdmissionDeps, existing: ConnectionRecord): ConnectResult {
+  const clock = deps.clock ?? realClock;
+  const inTime = clock.now() <= answerBy({ openBy: openByOf(existing, deps) });
+  if ((existing.state === 'open' && inTime) || existing.closeReason === 'disconnected') return { kind: 'duplicate' };
+  if (existing.closeReason === 'takenOver') throw new StreamReplacedError(existing.userId, existing.streamId ?? '');
+  throw new AdmissionTooLateError(existing.connectionId);
 }
 
 /** The socket is gone; give its stream back. Safe to run twice, or after a kick or the sweep got there first. */
@@ -150,13 +178,8 @@ export async function userStatus(
 /** The replaced socket is told and closed, even if it is still inside its own handshake. */
 async function closeReplaced(deps: AdmissionDeps, replaced: UncountedSocket, by: AdmittingConnection) {
   try {
-    // This `$connect` must answer in its own window; the replaced one's ends earlier (its write came first).
-    await endUncounted(
-      deps,
-      replaced,
-      { reason: 'takenOver', device: by.device },
-      { giveUpAt: chaseBy(by.handshakeAt) },
-    );
+    // Until the replaced one's `openBy`, which comes a margin before this connection's own (lifecycle.ts, admitting).
+    await endUncounted(deps, replaced, { reason: 'takenOver', device: by.device });
   } catch (error) {
     // The stream is already handed over; the socket, if it lives, is closed on its next message.
     deps.logger.warn('could not close the replaced connection', {

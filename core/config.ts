@@ -1,29 +1,29 @@
 import { ConfigError } from './errors.js';
 import { ClaimName, IDENTITY_DEFAULTS, type StaffRule, StaffValue } from './identity/claims.js';
 import { DEFAULT_LIMIT_POLICY, LIMIT_POLICIES, type LimitPolicy } from './policy.js';
-import { DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS } from './store/schema.js';
+import { RANGES, type Range } from './ranges.js';
 import * as z from './zod.js';
 
-const positiveInt = (fallback: number, max: number) =>
-  z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback);
+/** A setting shared with the local stack and the CDK app: its range and default come from core/ranges.ts. */
+const inRange = (r: Range) =>
+  z._default(z.coerce.number().check(...(r.integer ? [z.int()] : []), z.minimum(r.min), z.maximum(r.max)), r.default);
 
 const EnvSchema = z.object({
   TABLE_NAME: z.string().check(z.minLength(3)),
   AUTH_MODE: z.enum(['dev', 'jwt']),
   /** Where `@connections` lives: the emulator's port locally, the stage's callback URL in AWS. */
   MANAGEMENT_ENDPOINT: z.url(),
-  STREAM_LIMIT: positiveInt(3, 100),
+  STREAM_LIMIT: inRange(RANGES.streamLimit),
   /** How long a connection counts without a heartbeat before it may be checked as a ghost. */
-  LEASE_SECONDS: positiveInt(300, 86_400),
+  LEASE_SECONDS: inRange(RANGES.leaseSeconds),
   /** API Gateway closes every socket after 2 hours; a connection older than this is gone for sure. */
-  MAX_CONNECTION_SECONDS: positiveInt(7_200, 86_400),
-  /**
-   * While `$connect` runs, API Gateway answers GetConnection with 410 for the connection being set up, so a
-   * connection younger than this that answers 410 is asked twice before it is judged a ghost.
-   */
-  HANDSHAKE_GRACE_SECONDS: positiveInt(30, 3_600),
+  MAX_CONNECTION_SECONDS: inRange(RANGES.maxConnectionSeconds),
+  /** How long a `$connect` keeps trying to admit (races, a slow store) before it gives up with 503. */
+  HANDSHAKE_GRACE_SECONDS: inRange(RANGES.handshakeGraceSeconds),
+  /** By when after its admitting write a socket is open or never will be (core/lifecycle.ts). */
+  OPENING_WINDOW_SECONDS: inRange(RANGES.openingWindowSeconds),
   /** Partitions of the sweep's index; the CDK app sizes it from the expected connects per second (`leaseShardsFor`). */
-  LEASE_SHARDS: positiveInt(DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS),
+  LEASE_SHARDS: inRange(RANGES.leaseShards),
   DYNAMODB_ENDPOINT: z.optional(z.url()),
   /**
    * jwt mode: which claim of a verified token makes its bearer staff (the support API). The token itself is verified
@@ -43,6 +43,7 @@ export interface Config {
   leaseMs: number;
   maxConnectionMs: number;
   handshakeGraceMs: number;
+  openingWindowMs: number;
   leaseShards: number;
   dynamodbEndpoint?: string;
   /** jwt mode: the claim and value that make a token's bearer staff */
@@ -67,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     leaseMs: e.LEASE_SECONDS * 1000,
     maxConnectionMs: e.MAX_CONNECTION_SECONDS * 1000,
     handshakeGraceMs: e.HANDSHAKE_GRACE_SECONDS * 1000,
+    openingWindowMs: Math.round(e.OPENING_WINDOW_SECONDS * 1000),
     leaseShards: e.LEASE_SHARDS,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     staff: { claim: e.JWT_STAFF_CLAIM, value: e.JWT_STAFF_VALUE },

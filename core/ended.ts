@@ -6,13 +6,14 @@ import {
   type Clock,
   chase,
   ENDER_WAIT_DELAYS_MS,
-  openBy,
+  type LifecycleTimes,
+  openByOf,
   RECENT_CLOSE_MS,
   realClock,
-  surelyPastOpening,
 } from './lifecycle.js';
 import type { ConnectionGateway, Logger } from './ports.js';
-import type { CloseReason } from './store/items.js';
+import type { CloseReason, ConnectionRecord } from './store/items.js';
+import type { ReleaseOutcome, StreamStore } from './store/port.js';
 
 export const ENDED_REASONS = [
   'takenOver',
@@ -60,69 +61,66 @@ export async function tellThenClose(
   return deps.gateway.disconnect(connectionId);
 }
 
-/** A socket whose stream has just stopped counting, and when its `$connect` arrived. */
+/** A socket whose stream has just stopped counting, and by when it is open or never will be (lifecycle.ts). */
 export interface UncountedSocket {
   connectionId: string;
-  connectedAt: number;
-  /** when its admitting write was sent, when the caller read it on the item (it never changes once written) */
-  handshakeAt?: number;
-}
-
-export interface EndUncountedOptions {
-  /** stop trying by then even if the socket's window lasts longer: a `$connect` doing the close must answer in time */
-  giveUpAt?: number;
+  openBy: number;
 }
 
 export interface EndUncountedDeps extends TellThenCloseDeps {
-  store: { getConnection(connectionId: string): Promise<{ handshakeAt?: number } | undefined> };
-  /** how long a `$connect` may run before it gives up (an item without `handshakeAt` is judged by it) */
-  handshakeGraceMs: number;
   clock?: Clock;
 }
 
 /**
- * tellThenClose for a socket whose stream has just been ended in the store (taken over, reclaimed, kicked, ended by
- * its user): call it after the release, never before. API Gateway answers 410 for a socket still inside its
- * handshake, which would then open uncounted; so while the connection's opening window lasts (lifecycle.ts), a 410
- * is tried again at the chase cadence. The window is short and `$connect` enforces it on itself, so this ends, in
- * Lambda too, before the caller answers, and no socket of the stream opens after it.
+ * tellThenClose for a socket whose stream has just been ended in the store (taken over, evicted, kicked, ended by its
+ * player): call it after the write that ended it, by the one whose write did. API Gateway answers 410 for a socket
+ * still inside its handshake, which would then open uncounted; so a 410 is asked again at the chase cadence until an
+ * answer comes to a question asked after the socket's `openBy` (lifecycle.ts). `$connect` enforces `openBy` on itself,
+ * so this ends within the window, in Lambda too, and no socket of the stream opens after it.
  */
 export async function endUncounted(
   deps: EndUncountedDeps,
   socket: UncountedSocket,
   ended: { reason: EndedReason; device?: string | null },
-  options: EndUncountedOptions = {},
 ): Promise<'closed' | 'gone'> {
-  const clock = deps.clock ?? realClock;
-  const first = await tellThenClose(deps, socket.connectionId, ended);
-  if (first === 'closed' || surelyPastOpening(socket.connectedAt, clock.now(), deps.handshakeGraceMs)) return first;
-  const handshakeAt = socket.handshakeAt ?? (await deps.store.getConnection(socket.connectionId))?.handshakeAt;
-  const until = Math.min(
-    openBy({ connectedAt: socket.connectedAt, handshakeAt }, deps.handshakeGraceMs),
-    options.giveUpAt ?? Number.POSITIVE_INFINITY,
-  );
   return chase(
-    clock,
-    until,
+    deps.clock ?? realClock,
+    socket.openBy,
     () => tellThenClose(deps, socket.connectionId, ended),
     (outcome) => outcome === 'closed',
-    first,
   );
 }
 
+export interface EndStreamDeps extends EndUncountedDeps {
+  store: Pick<StreamStore, 'closeItem' | 'uncount'>;
+}
+
+export interface EndStreamOutcome {
+  /** 'released' when this call ended it; 'alreadyReleased' when another ender (or its `$disconnect`) did first */
+  release: ReleaseOutcome['kind'];
+  socket: 'closed' | 'gone' | 'endedElsewhere';
+}
+
 /**
- * endUncounted for the one ender whose release closed the item. A stream released meanwhile by someone else (a
- * takeover, an eviction, a kick, its player, its `$disconnect`) is told and closed by them: a second `ended` frame
- * would contradict the first.
+ * A kick or a player's end (lifecycle.ts, ending): the item is closed first, on condition it is open, so exactly one
+ * ender tells the socket why; the socket is told and closed; only then is the stream uncounted, so no new socket can
+ * take its slot while it is still open, however slow the store. Another ender that got there first tells it instead:
+ * a second `ended` frame would contradict the first.
  */
-export async function endIfReleasedHere(
-  deps: EndUncountedDeps,
-  release: { kind: string },
-  socket: UncountedSocket,
-  ended: { reason: EndedReason; device?: string | null },
-  options: EndUncountedOptions = {},
-): Promise<'closed' | 'gone' | 'endedElsewhere'> {
-  return release.kind === 'released' ? endUncounted(deps, socket, ended, options) : 'endedElsewhere';
+export async function endStream(
+  deps: EndStreamDeps,
+  connection: ConnectionRecord,
+  ended: { reason: Extract<EndedReason, CloseReason>; at: number; times: LifecycleTimes },
+): Promise<EndStreamOutcome> {
+  const closing = await deps.store.closeItem(connection.connectionId, ended.reason, ended.at, connection);
+  if (closing.kind !== 'released') return { release: closing.kind, socket: 'endedElsewhere' };
+  const openBy = openByOf(connection, ended.times);
+  // Should API Gateway fail here, the slot stays held (the caller answers with an error): the socket, if it lives, is
+  // closed on its next message and its `$disconnect` frees the slot; if it is gone, the next refused connect does.
+  const socket = await endUncounted(deps, { connectionId: connection.connectionId, openBy }, { reason: ended.reason });
+  // Closed, or unknown to a question asked after its window: gone for sure.
+  await deps.store.uncount(connection);
+  return { release: 'released', socket };
 }
 
 /** Who ends a stream and then tells its socket why, moments after the release. */

@@ -4,19 +4,12 @@
  * (`StreamStore.evict`), so the count never passes the limit and two connects racing for the same victim cannot both
  * evict it: the loser looks again at the counter its failed condition returned.
  */
-import { endUncounted } from './ended.js';
+import { endUncounted, type UncountedSocket } from './ended.js';
 import { StoreContentionError } from './errors.js';
-import {
-  type AdmittingConnection,
-  admitting,
-  type ConnectRequest,
-  chaseBy,
-  realClock,
-  surelyPastOpening,
-} from './lifecycle.js';
+import { type AdmittingConnection, admitting, type ConnectRequest, memberOpenBy, realClock } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
-import type { GhostDeps } from './reclaim.js';
-import { type CounterRecord, effectiveLimit, planOrDefault } from './store/items.js';
+import { awaitEnded, type GhostDeps } from './reclaim.js';
+import { type ConnectionRecord, type CounterRecord, effectiveLimit, planOrDefault } from './store/items.js';
 
 export interface EvictionDeps extends GhostDeps {
   defaultLimit: number;
@@ -27,7 +20,7 @@ export type RoomOutcome =
   /** `victim` was ended and the new connection counted in its place, as `admitted` */
   | { kind: 'evicted'; victim: string; admitted: AdmittingConnection }
   /** this `$connect` was already written (redelivered) */
-  | { kind: 'duplicate' }
+  | { kind: 'duplicate'; existing: ConnectionRecord }
   /** room came free, the stream id is held (a takeover), the policy changed, or ghosts were released: admit again */
   | { kind: 'lookAgain' }
   /**
@@ -42,13 +35,17 @@ export type RoomOutcome =
  */
 export const MAX_EVICTION_TRIES = 64;
 
-/** What API Gateway says of a counted connection: when it was last active, or that it does not know it. */
-type Activity = { kind: 'active'; at: number } | { kind: 'gone' } | { kind: 'unknown' };
+/**
+ * What API Gateway says of a counted connection: when it was last active, or that it does not know it (and when it
+ * was asked: a 410 is final only for a question asked after the connection's `openBy`, lifecycle.ts).
+ */
+type Activity = { kind: 'active'; at: number } | { kind: 'gone'; askedAt: number } | { kind: 'unknown' };
 
 async function activityOf(deps: EvictionDeps, connectionId: string): Promise<Activity> {
   try {
+    const askedAt = (deps.clock ?? realClock).now();
     const at = await deps.gateway.lastActive(connectionId);
-    return at === 'gone' ? { kind: 'gone' } : { kind: 'active', at };
+    return at === 'gone' ? { kind: 'gone', askedAt } : { kind: 'active', at };
   } catch (error) {
     deps.logger.warn('GetConnection failed; ranked by its connect time', { connectionId, error: String(error) });
     return { kind: 'unknown' };
@@ -58,8 +55,9 @@ async function activityOf(deps: EvictionDeps, connectionId: string): Promise<Act
 /**
  * Makes room for `conn` by evicting the user's least recently active stream. Asks API Gateway once per counted
  * connection when each was last active (`lastActiveAt`: a heartbeat or any message renews it). A connection API
- * Gateway no longer knows is released as a ghost instead, unless it is young: then it may still be inside its
- * handshake, ranks by its connect time, and if evicted is closed once it opens (`endUncounted`).
+ * Gateway no longer knows is released as a ghost instead, unless it may still be opening (asked before its `openBy`):
+ * then it ranks by its connect time, and if evicted is closed once it opens (`endUncounted`). A victim some teller
+ * is ending already (a kick) is waited for instead: this socket must not open beside it.
  */
 export async function makeRoom(deps: EvictionDeps, conn: ConnectRequest, first: CounterRecord): Promise<RoomOutcome> {
   const now = conn.connectedAt;
@@ -80,10 +78,10 @@ export async function makeRoom(deps: EvictionDeps, conn: ConnectRequest, first: 
     for (const [i, id] of unasked.entries()) known.set(id, answers[i]!);
 
     const ghosts = ids.filter((id) => {
-      const connectedAt = counter.counted.get(id)!;
-      if (now - connectedAt > deps.maxConnectionMs) return true;
+      if (now - counter.counted.get(id)! > deps.maxConnectionMs) return true;
       // Unknown and maybe still in its handshake ranks by its connect time instead (and is chased if evicted).
-      return known.get(id)!.kind === 'gone' && surelyPastOpening(connectedAt, clock.now(), deps.handshakeGraceMs);
+      const answer = known.get(id)!;
+      return answer.kind === 'gone' && answer.askedAt > memberOpenBy(counter, id, deps);
     });
     if (ghosts.length > 0) {
       // A gone stream frees its slot without ending anyone's: released as a refusal would, then admitted again.
@@ -95,18 +93,24 @@ export async function makeRoom(deps: EvictionDeps, conn: ConnectRequest, first: 
     }
 
     const victim = leastRecentlyActive(counter, known);
-    const admitted = admitting(deps, conn, clock.now());
+    const victimOpenBy = memberOpenBy(counter, victim, deps);
+    const admitted = admitting(deps, conn, clock.now(), victimOpenBy);
     const outcome = await deps.store.evict(admitted, {
       victim: { connectionId: victim, streamId: streamHeldBy(counter, victim) },
       defaultLimit,
       defaultPolicy: deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY,
       maxConnectionMs: deps.maxConnectionMs,
     });
-    if (outcome.kind === 'duplicate') return { kind: 'duplicate' };
+    if (outcome.kind === 'duplicate') return outcome;
     if (outcome.kind === 'evicted') {
       deps.logger.info('stream evicted', { userId: conn.userId, evicted: victim, by: conn.connectionId });
-      await closeEvicted(deps, { connectionId: victim, connectedAt: counter.counted.get(victim)! }, admitted);
+      await closeEvicted(deps, { connectionId: victim, openBy: victimOpenBy }, admitted);
       return { kind: 'evicted', victim, admitted };
+    }
+    if (outcome.kind === 'victimEnding') {
+      const ending = { connectionId: victim, connectedAt: counter.counted.get(victim)!, openBy: victimOpenBy };
+      await awaitEnded(deps, counter, ending, conn.connectedAt + deps.handshakeGraceMs);
+      return lookAgain;
     }
     counter = outcome.counter;
   }
@@ -138,14 +142,10 @@ function streamHeldBy(counter: CounterRecord, connectionId: string): string | un
 }
 
 /** The evicted socket is told why and by which device, then closed, even if it is still inside its own handshake. */
-async function closeEvicted(
-  deps: EvictionDeps,
-  victim: { connectionId: string; connectedAt: number },
-  by: AdmittingConnection,
-) {
+async function closeEvicted(deps: EvictionDeps, victim: UncountedSocket, by: AdmittingConnection) {
   try {
-    // This `$connect` must answer in its own window; the victim's ends earlier (its write came first).
-    await endUncounted(deps, victim, { reason: 'evicted', device: by.device }, { giveUpAt: chaseBy(by.handshakeAt) });
+    // Until the victim's `openBy`, which comes a margin before this connection's own (lifecycle.ts, admitting).
+    await endUncounted(deps, victim, { reason: 'evicted', device: by.device });
   } catch (error) {
     // The slot is already handed over; the socket, if it lives, is closed on its next message.
     deps.logger.warn('could not close the evicted connection', {

@@ -2,60 +2,82 @@
  * A connection's life, in one place: its phases, the conditional write that moves it from one to the next, who tells
  * its socket why it ends and who closes it, and every time bound the core relies on, each named once with its reason.
  *
- *              admit | takeOver | evict              the window passes
- *     (none) ─────────────────────────▶ opening ─────────────────────▶ open
- *                                          │                             │
- *                release | takeOver | evict (as the replaced or evicted one)
- *                                          ▼                             ▼
- *                                       ending ──────────────────────▶ closed
- *                                                the window passes
+ *   (none) ──admit | takeOver | evict──▶ opening ──its window passes──▶ live
+ *                                           │                            │
+ *             kick | player end: the item closed, by one teller only     │
+ *                                           ▼                            ▼
+ *                                        ending ──socket closed, or window passed; then uncounted──▶ closed
+ *                                           ▲
+ *   opening | live ──$disconnect | ghost released | taken over | evicted (item closed and uncounted)──▶ closed
  *
- * - opening: counted, and its socket may not be open yet. API Gateway answers 410 for a socket inside its handshake
- *   exactly as for one that is gone: this is the only phase in which that answer is ambiguous.
- * - open: counted, past its opening window. API Gateway knows its socket, or the socket is gone for good (a ghost:
- *   its `$disconnect` was lost or its handshake failed), and then 410 means gone.
- * - ending: released (its item closed) while its socket may still open. Whoever closed the item tells the socket why
- *   and closes it, trying until the window passes.
- * - closed: released, past the window: no socket of it can open any more.
+ * Each arrow is one conditional write (a transaction where two items move together):
+ * - admit, takeOver, evict: the counter counts the connection and its item is written, with `openBy` (below). A
+ *   takeover or an eviction closes the replaced connection's item and uncounts it in the same transaction; the
+ *   `$connect` that did it tells that socket why and closes it before it answers, so its own socket opens after.
+ * - a kick or a player's end closes the item (`state` open -> closed) on condition it is open: the one caller whose
+ *   write succeeds is the teller. It tells the socket why, closes it, and only then uncounts it: while it is ending
+ *   the connection still holds its slot, so no new socket can open beside it, however slow the store.
+ * - `$disconnect` closes the item and uncounts it (the socket is gone); a ghost (its socket gone for sure) is
+ *   uncounted and closed by a refused connect or the sweep; an ending connection whose socket is gone for sure is
+ *   uncounted by whoever finds it so (`forgetMissing`). None of these tell anyone: there is no socket to tell.
  *
- * The one rule for API Gateway's 410 ("unknown"): a connection whose opening window has not passed may still open;
- * past it, unknown means gone. It holds at any store latency because `$connect` enforces the window on itself: the
- * item records when its admitting write was sent (`handshakeAt`), and a `$connect` whose write answered too late to
- * open the socket in time refuses the handshake (503) instead. A slow store makes admissions fail, never open late.
+ * Phases, from the item, the counter and the clock:
+ * - opening: counted, item open, before `openBy`: its socket may not be open yet, and API Gateway answers 410 for a
+ *   socket inside its handshake exactly as for one that is gone. This is the only phase where that answer is ambiguous.
+ * - live: counted, item open, past `openBy`: API Gateway knows its socket, or it is gone for good (a ghost).
+ * - ending: counted, item closed: a teller is telling and closing its socket.
+ * - closed: not counted.
+ *
+ * The one rule for API Gateway's 410: a question asked after the connection's `openBy` that answers 410 means gone;
+ * before it, the socket may still open, and whoever must know asks again at the chase cadence until it is known or
+ * an answer comes to a question asked after `openBy`. `$connect` enforces `openBy` on itself: it answers by
+ * `openBy - REGISTRATION_MARGIN_MS` or refuses the handshake (503) and withdraws. So a slow store makes admissions
+ * fail, never open late, and every chase ends within the window: in Lambda too, before its caller answers.
  */
-import type { ConnectionRecord, NewConnection } from './store/items.js';
+import type { ConnectionRecord, CounterRecord, NewConnection } from './store/items.js';
 
 /**
- * A socket opens within this long of its admitting write being sent, or never. Long enough for a throttled DynamoDB
- * with SDK retries to answer most writes (p99 of seconds); short enough that an ender can chase a socket still in its
- * handshake before it answers, which is what makes closes work in Lambda, where nothing runs after the answer.
+ * A socket opens within this long of its admitting write being sent, or never (the default of OPENING_WINDOW_SECONDS).
+ * Long enough for a throttled DynamoDB with SDK retries to answer most writes (seconds at p99); short enough that an
+ * ender can wait out a socket still in its handshake before it answers, which is what makes closes work in Lambda,
+ * where nothing runs after the answer. It is also how long a refused connect may wait on a sibling still opening.
  */
-export const OPENING_WINDOW_MS = 5_000;
+export const DEFAULT_OPENING_WINDOW_MS = 5_000;
 
 /**
- * Between `$connect`'s answer and API Gateway knowing the socket: the handshake's last step. `$connect` answers by
- * this much before its window ends, so that the socket is known before the window has passed.
+ * Between `$connect`'s answer and API Gateway knowing the socket (the handshake's last step), plus any skew between
+ * the clocks of two Lambda hosts: `$connect` answers at least this long before its `openBy`. The one time bound that
+ * rests on API Gateway rather than on the store.
  */
-export const ANSWER_MARGIN_MS = 500;
+export const REGISTRATION_MARGIN_MS = 500;
 
-/** How often a socket in its handshake is asked about, or tried again, while its window lasts. */
+/**
+ * A takeover or an eviction asks about the socket it replaced until that one's `openBy`, then once more; the answer
+ * to that last question is allowed this long before its own answer would come too late. Only availability rests on it:
+ * a slower answer makes that `$connect` withdraw and answer 503, never open late.
+ */
+export const LAST_ANSWER_ALLOWANCE_MS = 500;
+
+/** How often a socket in its handshake is asked about, or closed again, while its window lasts. */
 export const CHASE_DELAYS_MS = [25, 50, 100, 200, 400, 500] as const;
 
 /**
- * A `$connect` that chases a socket it replaced or evicted stops this long before its own answer is due, so that the
- * chase never makes it answer too late (its own window would then refuse it).
- */
-export const CHASE_STOP_BEFORE_ANSWER_MS = 600;
-
-/**
- * A close this recent by an ender that tells its socket why may still have its `ended` frame on the way: a message
- * from that socket waits up to ENDER_WAIT_MS for it before telling the socket `uncounted` itself. Only which frame
- * the player sees depends on these two; the close happens either way.
+ * A message from a socket whose item a teller closed this recently may be racing the teller's own `ended` frame: it
+ * waits up to the sum of ENDER_WAIT_DELAYS_MS for the socket to be gone before telling it `uncounted` itself. Only
+ * which frame the player sees depends on these two; the close happens either way. The wait covers one chase step.
  */
 export const RECENT_CLOSE_MS = 10_000;
 export const ENDER_WAIT_DELAYS_MS = [100, 200, 300, 400] as const;
 
-/** Time as the core sees it: real in the handlers, fake in the core's unit tests. */
+/** The lifecycle's settings, from the deployment's configuration. */
+export interface LifecycleTimes {
+  /** OPENING_WINDOW_SECONDS: see DEFAULT_OPENING_WINDOW_MS */
+  openingWindowMs: number;
+  /** HANDSHAKE_GRACE_SECONDS: how long a `$connect` may keep trying to admit before it gives up (503) */
+  handshakeGraceMs: number;
+}
+
+/** Time as the core sees it: real in the handlers, virtual in the core's unit and model tests. */
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -66,74 +88,84 @@ export const realClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-export type Phase = 'opening' | 'open' | 'ending' | 'closed';
-
-type Timed = Pick<ConnectionRecord, 'connectedAt' | 'handshakeAt'>;
+export type Phase = 'opening' | 'live' | 'ending' | 'closed';
 
 /**
- * When the connection's socket is open, or never will be. Every item written today records `handshakeAt`; an item
- * without one (written by an older version) had its handshake grace: `$connect` gave up that long after arriving.
+ * When a connection's socket is open, or never will be. Items written today carry `openBy`. Older ones: a stamp
+ * (`handshakeAt`) plus the window, or without one, the handshake grace (`$connect` gave up by then) plus the window.
  */
-export function openBy(c: Timed, graceMs: number): number {
-  return (c.handshakeAt ?? c.connectedAt + graceMs) + OPENING_WINDOW_MS;
+export function openByOf(
+  c: Pick<ConnectionRecord, 'connectedAt' | 'openBy' | 'handshakeAt'>,
+  times: LifecycleTimes,
+): number {
+  if (c.openBy !== undefined) return c.openBy;
+  return (c.handshakeAt ?? c.connectedAt + times.handshakeGraceMs) + times.openingWindowMs;
 }
 
-/** The one rule: may a connection API Gateway does not know still open? Only while its opening window lasts. */
-export function mayStillOpen(c: Timed, now: number, graceMs: number): boolean {
-  return now <= openBy(c, graceMs);
+/** A counted connection's `openBy`, from the counter alone (members written by older versions: see openByOf). */
+export function memberOpenBy(counter: CounterRecord, connectionId: string, times: LifecycleTimes): number {
+  const connectedAt = counter.counted.get(connectionId) ?? 0;
+  return openByOf({ connectedAt, openBy: counter.openBy.get(connectionId) }, times);
 }
+
+export function phaseOf(
+  c: Pick<ConnectionRecord, 'connectedAt' | 'openBy' | 'handshakeAt' | 'state'>,
+  counted: boolean,
+  now: number,
+  times: LifecycleTimes,
+): Phase {
+  if (!counted) return 'closed';
+  if (c.state === 'closed') return 'ending';
+  return now <= openByOf(c, times) ? 'opening' : 'live';
+}
+
+/** A `$connect` to admit, as API Gateway describes it (`connectedAt`, ms, is its arrival). */
+export type ConnectRequest = Omit<NewConnection, 'leaseExpiresAt' | 'openBy'>;
+
+/** A connection as one admitting write records it. */
+export type AdmittingConnection = NewConnection & { openBy: number };
 
 /**
- * Whether a connection whose connect arrived at `connectedAt` is past its window for sure, without reading its item:
- * its `$connect` gave up after the grace, and the window of its last write then passed.
+ * The connection as the admitting write sent at `sentAt` records it. Its window nests around the one it replaces (a
+ * takeover, an eviction): its `$connect` closes that socket before answering, chasing it until that one's `openBy`,
+ * so its own `openBy` comes later by the last question's allowance and the margin, and the chase does not make it
+ * answer too late.
  */
-export function surelyPastOpening(connectedAt: number, now: number, graceMs: number): boolean {
-  return now > connectedAt + graceMs + OPENING_WINDOW_MS;
+export function admitting(
+  deps: { leaseMs: number } & LifecycleTimes,
+  request: ConnectRequest,
+  sentAt: number,
+  replacedOpenBy?: number,
+): AdmittingConnection {
+  const own = sentAt + deps.openingWindowMs;
+  const nested = (replacedOpenBy ?? Number.NEGATIVE_INFINITY) + LAST_ANSWER_ALLOWANCE_MS + REGISTRATION_MARGIN_MS;
+  const openBy = Math.max(own, nested);
+  return { ...request, openBy, leaseExpiresAt: request.connectedAt + deps.leaseMs };
 }
 
-export function phaseOf(c: Timed & Pick<ConnectionRecord, 'state'>, now: number, graceMs: number): Phase {
-  const young = mayStillOpen(c, now, graceMs);
-  if (c.state === 'open') return young ? 'opening' : 'open';
-  return young ? 'ending' : 'closed';
-}
+/** The latest moment a `$connect` may answer 200 for this connection: API Gateway must know it by `openBy`. */
+export const answerBy = (conn: { openBy: number }) => conn.openBy - REGISTRATION_MARGIN_MS;
 
 /**
- * The latest moment a `$connect` whose admitting write was sent at `handshakeAt` may answer 200: its socket must be
- * known to API Gateway before the window passes.
- */
-export const answerBy = (handshakeAt: number) => handshakeAt + OPENING_WINDOW_MS - ANSWER_MARGIN_MS;
-
-/** Until when a `$connect` whose write was sent at `handshakeAt` may chase the socket it replaced or evicted. */
-export const chaseBy = (handshakeAt: number) => answerBy(handshakeAt) - CHASE_STOP_BEFORE_ANSWER_MS;
-
-/**
- * Runs `attempt` now and then at the chase cadence, until it reports done or `until` passes. What every ender uses to
- * close a socket that may still be in its handshake, and a refused connect to ask about one.
+ * Asks `attempt` until `done`, or until an answer comes to a question asked after `until`: API Gateway's 410 is final
+ * only for a question asked once the window has passed (a question asked just before it can be answered after the
+ * socket opened). The first question is asked at once; `first`, when given, is one the caller already asked at
+ * `firstAskedAt`.
  */
 export async function chase<T>(
   clock: Clock,
   until: number,
   attempt: () => Promise<T>,
   done: (result: T) => boolean,
-  /** the first attempt's result, when the caller has made it already */
-  first?: T,
+  first?: { result: T; askedAt: number },
 ): Promise<T> {
-  let result = first === undefined ? await attempt() : first;
-  for (let i = 0; !done(result) && clock.now() < until; i++) {
-    const delay = CHASE_DELAYS_MS[Math.min(i, CHASE_DELAYS_MS.length - 1)]!;
-    await clock.sleep(Math.max(0, Math.min(delay, until - clock.now())));
+  let askedAt = first?.askedAt ?? clock.now();
+  let result = first ? first.result : await attempt();
+  for (let i = 0; !done(result) && askedAt <= until; i++) {
+    const cadence = CHASE_DELAYS_MS[Math.min(i, CHASE_DELAYS_MS.length - 1)]!;
+    await clock.sleep(Math.max(0, Math.min(cadence, until + 1 - clock.now())));
+    askedAt = clock.now();
     result = await attempt();
   }
   return result;
-}
-
-/** A `$connect` to admit, as API Gateway describes it (`connectedAt`, ms, is its arrival). */
-export type ConnectRequest = Omit<NewConnection, 'leaseExpiresAt' | 'handshakeAt'>;
-
-/** A connection as one admitting write records it: with when that write was sent, its window's start. */
-export type AdmittingConnection = NewConnection & { handshakeAt: number };
-
-/** The connection as one admitting write records it: its lease, and when the write was sent (its window's start). */
-export function admitting(deps: { leaseMs: number }, request: ConnectRequest, sentAt: number): AdmittingConnection {
-  return { ...request, handshakeAt: sentAt, leaseExpiresAt: request.connectedAt + deps.leaseMs };
 }

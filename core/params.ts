@@ -1,3 +1,4 @@
+import { LIMIT_OVERRIDE_RANGE } from './ranges.js';
 import * as z from './zod.js';
 
 /** The contract's alphabet for user and stream ids. */
@@ -10,7 +11,9 @@ export const StreamIdSchema = z
   .string()
   .check(z.regex(ID_PATTERN, 'streamId must be 1 to 128 of A-Z a-z 0-9 . _ - : @'));
 export const DeviceSchema = z.string().check(z.regex(LABEL_PATTERN, 'device must be 1 to 128 printable characters'));
-export const LimitSchema = z.number().check(z.int(), z.minimum(0), z.maximum(100));
+export const LimitSchema = z
+  .number()
+  .check(z.int(), z.minimum(LIMIT_OVERRIDE_RANGE.min), z.maximum(LIMIT_OVERRIDE_RANGE.max));
 
 export type ParamCheck<T> = { ok: true; value: T } | { ok: false; message: string };
 

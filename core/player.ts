@@ -3,22 +3,21 @@
  * read a refused handshake's 429, and end one of them to make room. Every lookup starts from the caller's own
  * counter, so another user's streams are never reached, whatever id is asked for.
  */
-import { endIfReleasedHere } from './ended.js';
+import { endStream } from './ended.js';
+import { type Clock, type LifecycleTimes, realClock } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import { effectiveLimit, planOrDefault } from './store/items.js';
 import type { ReleaseOutcome, StreamStore } from './store/port.js';
 
-export interface PlayerDeps {
+export interface PlayerDeps extends LifecycleTimes {
   store: StreamStore;
   gateway: ConnectionGateway;
   logger: Logger;
   defaultLimit: number;
-  /** a socket younger than this may still be inside its handshake (see `endUncounted`) */
-  handshakeGraceMs: number;
   /** the policy at the limit for users without a staff-set one; `block-new` when unset */
   defaultPolicy?: LimitPolicy;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export interface OwnStreamView {
@@ -78,10 +77,8 @@ export async function endOwnStream(deps: PlayerDeps, userId: string, streamId: s
   // The claim lives on the caller's own counter, so the item is theirs; checked again because ids are cheap to check
   // and a stale claim (its item closed or expired) must not end anything.
   if (connection?.state !== 'open' || connection.userId !== userId) return { kind: 'notFound' };
-  const at = (deps.now ?? Date.now)();
-  // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
-  const released = await deps.store.release(connectionId, 'endedByUser', at, connection);
-  const socket = await endIfReleasedHere(deps, released, connection, { reason: 'endedByUser' });
-  deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release: released.kind });
-  return { kind: 'ended', connectionId, release: released.kind };
+  const at = (deps.clock ?? realClock).now();
+  const { release, socket } = await endStream(deps, connection, { reason: 'endedByUser', at, times: deps });
+  deps.logger.info('stream ended by its user', { userId, streamId, connectionId, socket, release });
+  return { kind: 'ended', connectionId, release };
 }

@@ -3,22 +3,17 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
-import { type Clock, chase, openBy, realClock } from './lifecycle.js';
+import { type Clock, chase, type LifecycleTimes, openByOf, realClock } from './lifecycle.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
 import type { StreamStore } from './store/port.js';
 
-export interface GhostDeps {
+export interface GhostDeps extends LifecycleTimes {
   store: StreamStore;
   gateway: ConnectionGateway;
   leaseMs: number;
   maxConnectionMs: number;
-  /**
-   * how long a `$connect` may run before it gives up (503); API Gateway's own integration timeout is 29 s. A
-   * connection's opening window (lifecycle.ts) starts from its admitting write, sent within this of its arrival.
-   */
-  handshakeGraceMs: number;
-  /** real unless a test gives a fake one */
+  /** real unless a test gives a virtual one */
   clock?: Clock;
   logger: Logger;
   /** told about each ghost reclaimed (for metrics) */
@@ -37,23 +32,47 @@ async function ask(deps: GhostDeps, connectionId: string): Promise<Answer> {
   }
 }
 
+type Judged = Pick<ConnectionRecord, 'connectionId' | 'connectedAt' | 'openBy' | 'handshakeAt'>;
+
 /**
- * Whether a counted connection is a ghost. Past API Gateway's hard 2-hour limit it is, whatever the answer; API
- * Gateway not answering releases nothing on a guess. Unknown to API Gateway (410) is ambiguous only while the
- * connection's opening window lasts (lifecycle.ts: it may be inside its handshake): it is asked again at the chase
- * cadence until it is known (kept) or the window has passed (gone for sure). No time rests on the store: the window
- * is enforced by `$connect` itself.
+ * Whether a counted connection's socket is gone for sure (lifecycle.ts, the one rule for 410). Past API Gateway's
+ * hard 2-hour limit it is, whatever the answer; API Gateway not answering releases nothing on a guess. A 410 to a
+ * question asked before the connection's `openBy` is asked again until the socket is known (alive) or a question
+ * asked after `openBy` gets 410 (gone). No time here rests on the store: `$connect` enforces `openBy` on itself.
  */
-async function judge(deps: GhostDeps, c: ConnectionRecord, now: number): Promise<Liveness> {
-  if (now - c.connectedAt > deps.maxConnectionMs) return 'gone';
+export async function judge(deps: GhostDeps, c: Judged): Promise<Liveness> {
   const clock = deps.clock ?? realClock;
+  if (clock.now() - c.connectedAt > deps.maxConnectionMs) return 'gone';
   const answer = await chase(
     clock,
-    openBy(c, deps.handshakeGraceMs),
+    openByOf(c, deps),
     () => ask(deps, c.connectionId),
     (a) => a !== 'gone',
   );
   return answer === 'gone' ? 'gone' : 'alive';
+}
+
+/**
+ * Waits, until `giveUpAt` at most, for an ending connection's socket to be gone for sure (its teller closes it), then
+ * stops counting it should neither its teller nor its `$disconnect` have yet. What a `$connect` does when the stream
+ * it takes over, or the victim it chose, is being ended by someone else: its own socket must not open beside that one.
+ */
+export async function awaitEnded(
+  deps: GhostDeps,
+  counter: CounterRecord,
+  c: Judged,
+  giveUpAt: number,
+): Promise<'forgotten' | 'stillOpen'> {
+  const clock = deps.clock ?? realClock;
+  const gone = await chase(
+    clock,
+    giveUpAt,
+    async () => (await judge(deps, c)) === 'gone',
+    (isGone) => isGone,
+  );
+  if (!gone) return 'stillOpen';
+  await deps.store.forgetMissing(counter, c.connectionId);
+  return 'forgotten';
 }
 
 export type ReclaimOutcome =
@@ -66,34 +85,37 @@ export type ReclaimOutcome =
  * Releases a user's ghosts and repairs the counter's drift; says whether another admission try can succeed.
  *
  * Every counted connection's item is read first, in one BatchGetItem (which also shows the counter's drift: members
- * whose item is gone); then API Gateway is asked about each, all together. A refusal of a live user costs two store
- * calls. The gone ones are released together in one write of the counter. A connection still in its opening window
- * that API Gateway does not know is asked again until it is known or its window has passed (judge): a sibling of the
- * same burst is kept, and one its player closed at once, its `$disconnect` lost, is released when the window ends.
- * So the gone ones can no longer open, and nobody needs to chase their sockets.
+ * whose item is gone or closed); then API Gateway is asked about each, all together (`judge`). A refusal of a live
+ * user costs two store calls. Gone open ones are released together in one write of the counter; gone ending ones
+ * (closed by a teller that has not uncounted them yet, or crashed) and missing ones are forgotten one by one. An
+ * ending one whose socket is still open keeps its slot: its teller frees it once the socket is closed.
  */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
   const items = await deps.store.countedConnections(counter);
-  const fates = await Promise.all(items.open.map(async (item) => ({ item, fate: await judge(deps, item, now) })));
-  const ghosts = fates.filter(({ fate }) => fate === 'gone').map(({ item }) => item.connectionId);
-  if (ghosts.length > 0) return releaseTogether(deps, counter, [...ghosts, ...items.missing], now);
-  const { freed } = await repairCounter(deps, counter, items);
+  const judged = await Promise.all(
+    [...items.open, ...items.ending].map(async (item) => ({ item, gone: (await judge(deps, item)) === 'gone' })),
+  );
+  const ghosts = judged.filter(({ item, gone }) => gone && item.state === 'open').map(({ item }) => item.connectionId);
+  const ended = judged.filter(({ item, gone }) => gone && item.state === 'closed').map(({ item }) => item.connectionId);
+  let freed = 0;
+  if (ghosts.length > 0) freed += await releaseTogether(deps, counter, ghosts, now);
+  for (const connectionId of [...ended, ...items.missing]) {
+    // Forgotten now, or released by its own `$disconnect` or teller since the counter was read: free either way.
+    await deps.store.forgetMissing(counter, connectionId);
+    freed++;
+  }
+  if (freed === 0) freed += await repairCount(deps, counter);
   return freed > 0 ? { kind: 'freed', streams: freed } : { kind: 'nothingFreed' };
 }
 
-/** Releases `gone` in one write of the counter. */
-async function releaseTogether(
-  deps: GhostDeps,
-  counter: CounterRecord,
-  gone: string[],
-  now: number,
-): Promise<ReclaimOutcome> {
-  const released = await deps.store.releaseGhosts(counter, gone, now);
-  // Released here or, a moment ago, by a `$disconnect` or another refused connect: the slots are free either way.
-  if (!released) return { kind: 'freed', streams: gone.length };
-  deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
-  for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
-  return { kind: 'freed', streams: gone.length };
+/** Releases `gone` in one write of the counter; how many slots came free. */
+async function releaseTogether(deps: GhostDeps, counter: CounterRecord, gone: string[], now: number): Promise<number> {
+  // False: released here or, a moment ago, by a `$disconnect` or another refused connect: free either way.
+  if (await deps.store.releaseGhosts(counter, gone, now)) {
+    deps.logger.info('ghosts reclaimed', { userId: counter.userId, connectionIds: gone });
+    for (const connectionId of gone) deps.events?.({ kind: 'ghostReclaimed', connectionId, userId: counter.userId });
+  }
+  return gone.length;
 }
 
 export interface SweepReport {
@@ -142,7 +164,7 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
     if (now - connectedAt <= deps.maxConnectionMs && (await ask(deps, connectionId)) !== 'gone') return;
     // The index is eventually consistent: the item itself decides, and one in its opening window is waited for.
     const c = await store.getConnection(connectionId);
-    if (c?.state !== 'open' || (await judge(deps, c, now)) === 'alive') return;
+    if (c?.state !== 'open' || (await judge(deps, c)) === 'alive') return;
     const outcome = await store.release(connectionId, 'swept', now, c);
     if (outcome.kind === 'released') report.released++;
   });
@@ -156,36 +178,20 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
   return report;
 }
 
-/**
- * The counter's own repairs: a count that disagrees with its members (edited by hand, or left by an older version),
- * and members with no open item. Returns the members still open, and how many streams came free.
- */
-async function repairCounter(
-  deps: GhostDeps,
-  counter: CounterRecord,
-  /** the counted connections' items, when the caller has just read them */
-  items?: { open: ConnectionRecord[]; missing: string[] },
-): Promise<{ open: ConnectionRecord[]; freed: number }> {
-  const { store } = deps;
-  let freed = 0;
-  if (
-    counter.active !== counter.counted.size &&
-    (await store.repairCount(counter.userId, { observed: counter.active, actual: counter.counted.size }))
-  ) {
-    deps.logger.warn('counter drift repaired', {
-      userId: counter.userId,
-      was: counter.active,
-      now: counter.counted.size,
-    });
-    freed += Math.max(0, counter.active - counter.counted.size);
-  }
-  const { open, missing } = items ?? (await store.countedConnections(counter));
-  for (const connectionId of missing) {
-    // Forgotten now, or released by its own `$disconnect` since the counter was read: free either way.
-    await store.forgetMissing(counter, connectionId);
-    freed++;
-  }
-  return { open, freed };
+/** A count that disagrees with its members (edited by hand, or left by an older version); slots that came free. */
+async function repairCount(deps: GhostDeps, counter: CounterRecord): Promise<number> {
+  const actual = counter.counted.size;
+  if (counter.active === actual) return 0;
+  if (!(await deps.store.repairCount(counter.userId, { observed: counter.active, actual }))) return 0;
+  deps.logger.warn('counter drift repaired', { userId: counter.userId, was: counter.active, now: actual });
+  return Math.max(0, counter.active - actual);
+}
+
+/** The sweep's repair of a drifted counter: the count, and members whose item is gone. */
+async function repairCounter(deps: GhostDeps, counter: CounterRecord): Promise<void> {
+  await repairCount(deps, counter);
+  const { missing } = await deps.store.countedConnections(counter);
+  for (const connectionId of missing) await deps.store.forgetMissing(counter, connectionId);
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {

@@ -2,8 +2,9 @@
  * What support staff can do: see a user's live streams, end one, change a user's limit, read what staff did to a
  * user. Every action is written to the user's history in the table and logged as one audit line.
  */
-import { endIfReleasedHere } from './ended.js';
+import { endStream } from './ended.js';
 import { ConnectionNotFoundError } from './errors.js';
+import { type Clock, type LifecycleTimes, realClock } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import {
@@ -16,18 +17,16 @@ import {
 } from './store/items.js';
 import type { ReleaseOutcome, StreamStore } from './store/port.js';
 
-export interface SupportDeps {
+export interface SupportDeps extends LifecycleTimes {
   store: StreamStore;
   gateway: ConnectionGateway;
   defaultLimit: number;
-  /** a connection younger than this may still be inside its handshake (see endUncounted) */
-  handshakeGraceMs: number;
   /** the policy at the limit for users without a staff-set one; `block-new` when unset */
   defaultPolicy?: LimitPolicy;
   /** every staff action is written here, whatever the service's log level */
   audit: Logger;
   logger: Logger;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export interface ConnectionView {
@@ -131,7 +130,10 @@ export async function listUserConnections(
   return view;
 }
 
-/** Closes the socket and releases its stream; says whether this call released it (or someone else got there first). */
+/**
+ * Ends a stream: tells its socket `kicked`, closes it, then releases its slot (lifecycle.ts, ending); says whether
+ * this call ended it (or another ender got there first and tells it instead).
+ */
 export async function endConnection(
   deps: SupportDeps,
   staff: string,
@@ -139,26 +141,24 @@ export async function endConnection(
 ): Promise<ReleaseOutcome['kind']> {
   const connection = await deps.store.getConnection(connectionId);
   if (connection?.state !== 'open') throw new ConnectionNotFoundError(connectionId);
-  const at = (deps.now ?? Date.now)();
-  // Released first, then closed: endUncounted can only tell a socket still opening from the item once it is closed.
-  const released = await deps.store.release(connectionId, 'kicked', at, connection);
-  const socket = await endIfReleasedHere(deps, released, connection, { reason: 'kicked' });
+  const at = (deps.clock ?? realClock).now();
+  const { release, socket } = await endStream(deps, connection, { reason: 'kicked', at, times: deps });
   deps.audit.info('support: end connection', {
     staff,
     action: 'endConnection',
     userId: connection.userId,
     connectionId,
     socket,
-    release: released.kind,
+    release,
   });
-  // Ending is already two steps (API Gateway closes the socket, then the store releases); the history entry is a
-  // third write in the same request. If it fails the stream stays ended: undoing a kick is worse than a missing
+  // Ending is already three steps (the item closed, the socket closed, the slot released); the history entry is one
+  // more write in the same request. If it fails the stream stays ended: undoing a kick is worse than a missing
   // entry, and the audit line above still records it.
   const detail = { connectionId, streamId: connection.streamId ?? null, device: connection.device ?? null };
   await deps.store
     .recordAudit({ userId: connection.userId, at, staff, action: 'endConnection', detail })
     .catch((error: Error) => deps.audit.error('support: history entry not written', { connectionId, error }));
-  return released.kind;
+  return release;
 }
 
 export async function setUserLimit(
@@ -167,14 +167,14 @@ export async function setUserLimit(
   userId: string,
   limit: number,
 ): Promise<UserLimitView> {
-  const audit = { userId, at: (deps.now ?? Date.now)(), staff, action: 'setLimit' as const, detail: { limit } };
+  const audit = { userId, at: (deps.clock ?? realClock).now(), staff, action: 'setLimit' as const, detail: { limit } };
   const counter = await deps.store.setLimitOverride(userId, limit, { audit });
   deps.audit.info('support: set limit', { staff, action: 'setLimit', userId, limit });
   return limitView(deps, counter);
 }
 
 export async function clearUserLimit(deps: SupportDeps, staff: string, userId: string): Promise<UserLimitView> {
-  const audit = { userId, at: (deps.now ?? Date.now)(), staff, action: 'clearLimit' as const, detail: {} };
+  const audit = { userId, at: (deps.clock ?? realClock).now(), staff, action: 'clearLimit' as const, detail: {} };
   const counter = await deps.store.setLimitOverride(userId, undefined, { audit });
   deps.audit.info('support: clear limit', { staff, action: 'clearLimit', userId });
   return limitView(deps, counter);
@@ -190,7 +190,7 @@ export async function setUserPolicy(
   // Setting and clearing are one action in the history: `detail.policy` is the policy set, or null for the default.
   const audit = {
     userId,
-    at: (deps.now ?? Date.now)(),
+    at: (deps.clock ?? realClock).now(),
     staff,
     action: 'setPolicy' as const,
     detail: { policy: policy ?? null },

@@ -4,11 +4,17 @@
  */
 import { z } from 'zod';
 import { LIMIT_POLICIES } from '../core/policy.js';
+import { RANGES, type Range } from '../core/ranges.js';
 
 /** Every context key this app reads starts with this, so they cannot collide with CDK's own flags. */
 export const CONTEXT_PREFIX = 'streamgate:';
 
 const count = (max: number) => z.coerce.number().int().min(1).max(max);
+/** A setting the handlers read too: its range comes from core/ranges.ts (the default is cdk.json's). */
+const shared = (r: Range) => {
+  const n = z.coerce.number().min(r.min).max(r.max);
+  return r.integer ? n.int() : n;
+};
 /** `-c key=true` arrives as a string; cdk.json gives a boolean. */
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
@@ -34,12 +40,14 @@ const SettingsSchema = z.object({
   /** The OAuth scope a token must carry to use the support routes (API Gateway and the handler both check). */
   staffScope: z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'staffScope must be one scope token'),
   /** Limit policy, passed to the handlers as their environment (see core/config.ts). */
-  streamLimit: count(100),
+  streamLimit: shared(RANGES.streamLimit),
   /** At the limit: refuse the newest stream, or end the least recently active one (support staff can set it per user). */
   limitPolicy: z.enum(LIMIT_POLICIES, { error: 'limitPolicy must be block-new or evict-oldest' }),
-  leaseSeconds: count(86_400),
-  maxConnectionSeconds: count(86_400),
-  handshakeGraceSeconds: count(3_600),
+  leaseSeconds: shared(RANGES.leaseSeconds),
+  maxConnectionSeconds: shared(RANGES.maxConnectionSeconds),
+  handshakeGraceSeconds: shared(RANGES.handshakeGraceSeconds),
+  /** core/lifecycle.ts: by when after its admitting write a socket is open or never will be */
+  openingWindowSeconds: shared(RANGES.openingWindowSeconds),
   /** Connects a second the deployment is sized for: sets the sweep index's shard count (`leaseShardsFor`). */
   expectedConnectsPerSecond: count(1_000_000),
   /** Lambda sizing and log keeping. */

@@ -121,6 +121,7 @@ export class StreamgateStack extends Stack {
       LIMIT_POLICY: s.limitPolicy,
       MAX_CONNECTION_SECONDS: String(s.maxConnectionSeconds),
       HANDSHAKE_GRACE_SECONDS: String(s.handshakeGraceSeconds),
+      OPENING_WINDOW_SECONDS: String(s.openingWindowSeconds),
       LEASE_SHARDS: String(leaseShardsFor(s.expectedConnectsPerSecond)),
       // Identity (core/identity/config.ts): one issuer for players and staff; staff carry the scope.
       JWT_ISSUER: s.jwtIssuer,

@@ -4,12 +4,13 @@
  */
 import { z } from 'zod';
 import { DEFAULT_LIMIT_POLICY, LIMIT_POLICIES } from '../core/policy.js';
+import { RANGES, type Range, rangeText } from '../core/ranges.js';
 import { type LatencyBand, parseStoreLatency, STORE_LATENCY_FORMAT } from './store-latency.js';
 
 /** `setTimeout` fires at once for anything above 2^31-1 ms; no timer here may be longer. */
 const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 /** API Gateway closes every socket after 2 hours, and the handlers judge older connections gone for sure. */
-const MAX_CONNECTION_SECONDS = 7_200;
+const MAX_CONNECTION_SECONDS = RANGES.maxConnectionSeconds.default;
 
 /** The environment leaves a variable empty (`X= npm start`) to mean "unset". */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
@@ -25,6 +26,12 @@ const whole = (fallback: number, min: number, max: number) => {
 const timerSeconds = (fallback: number, max: number) => {
   const range = `must be a number of seconds above 0 and at most ${max}`;
   return z.coerce.number({ error: range }).positive(range).max(max, range).default(fallback);
+};
+/** A setting the handlers read too: its range and default are core/ranges.ts's. */
+const shared = (r: Range) => {
+  const range = rangeText(r);
+  const n = z.coerce.number({ error: range }).min(r.min, range).max(r.max, range);
+  return (r.integer ? n.int(range) : n).default(r.default);
 };
 const RATE = 'must be a number from 0 to 1';
 const rate = z.coerce.number({ error: RATE }).min(0, RATE).max(1, RATE).default(0);
@@ -83,7 +90,7 @@ const LocalSettingsSchema = z.object({
   host: unsetIfEmpty(z.string().regex(/^\S+$/, 'must be an address or host name').default('127.0.0.1')),
   wsPort: unsetIfEmpty(port(3001)),
   httpPort: unsetIfEmpty(port(3000)),
-  streamLimit: unsetIfEmpty(whole(3, 1, 100)),
+  streamLimit: unsetIfEmpty(shared(RANGES.streamLimit)),
   /** random, and printed at start, when unset */
   adminToken: unsetIfEmpty(z.string().regex(/^\S+$/, 'must not contain spaces').optional()),
   authMode: unsetIfEmpty(oneOf(['dev', 'jwt']).default('dev')),
@@ -92,8 +99,10 @@ const LocalSettingsSchema = z.object({
   /** the embedded DynamoDB Local when unset */
   dynamodbEndpoint: unsetIfEmpty(z.url({ error: 'must be a URL such as http://127.0.0.1:8000' }).optional()),
   limitPolicy: unsetIfEmpty(oneOf(LIMIT_POLICIES).default(DEFAULT_LIMIT_POLICY)),
-  leaseSeconds: unsetIfEmpty(whole(300, 1, 86_400)),
-  handshakeGraceSeconds: unsetIfEmpty(whole(30, 1, 3_600)),
+  leaseSeconds: unsetIfEmpty(shared(RANGES.leaseSeconds)),
+  handshakeGraceSeconds: unsetIfEmpty(shared(RANGES.handshakeGraceSeconds)),
+  /** core/lifecycle.ts: by when after its admitting write a socket is open or never will be */
+  openingWindowSeconds: unsetIfEmpty(shared(RANGES.openingWindowSeconds)),
   /** 0 turns the periodic sweep off (tests that run it themselves) */
   sweepIntervalSeconds: unsetIfEmpty(
     z.coerce
@@ -170,6 +179,7 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   limitPolicy: 'LIMIT_POLICY',
   leaseSeconds: 'LEASE_SECONDS',
   handshakeGraceSeconds: 'HANDSHAKE_GRACE_SECONDS',
+  openingWindowSeconds: 'OPENING_WINDOW_SECONDS',
   sweepIntervalSeconds: 'SWEEP_INTERVAL_SECONDS',
   throttleRateLimit: 'THROTTLE_RATE_LIMIT',
   throttleBurstLimit: 'THROTTLE_BURST_LIMIT',

@@ -110,6 +110,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         STREAM_LIMIT: String(settings.streamLimit),
         LEASE_SECONDS: String(settings.leaseSeconds),
         HANDSHAKE_GRACE_SECONDS: String(settings.handshakeGraceSeconds),
+        OPENING_WINDOW_SECONDS: String(settings.openingWindowSeconds),
         LIMIT_POLICY: settings.limitPolicy,
         JWT_STAFF_CLAIM: identity?.staff.claim,
         JWT_STAFF_VALUE: identity?.staff.value,

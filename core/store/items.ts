@@ -5,7 +5,16 @@ import { counterAttributes } from './schema.js';
 /** A table item as the document client returns it: plain JavaScript values. */
 export type Item = Record<string, unknown>;
 
-export type CloseReason = 'disconnected' | 'kicked' | 'takenOver' | 'reclaimed' | 'swept' | 'endedByUser' | 'evicted';
+export type CloseReason =
+  | 'disconnected'
+  | 'kicked'
+  | 'takenOver'
+  | 'reclaimed'
+  | 'swept'
+  | 'endedByUser'
+  | 'evicted'
+  /** its own `$connect` answered too late for the socket to open in time, and refused the handshake */
+  | 'withdrawn';
 
 export interface ConnectionRecord {
   connectionId: string;
@@ -23,9 +32,11 @@ export interface ConnectionRecord {
   closedAt?: number;
   closeReason?: CloseReason;
   /**
-   * when the write that admitted it was sent (ms): its opening window starts here (lifecycle.ts). Absent only on
-   * items written by an older version
+   * by when its socket is open or never will be (ms; lifecycle.ts): its admitting write's send time plus the opening
+   * window. Absent only on items written by an older version
    */
+  openBy?: number;
+  /** older versions: when `$connect` passed its last check, just before the handshake completed */
   handshakeAt?: number;
 }
 
@@ -37,11 +48,13 @@ export interface CounterRecord {
   policyOverride?: LimitPolicy;
   /** connectionId -> connectedAt, every connection the counter counts */
   counted: Map<string, number>;
+  /** connectionId -> its `openBy` (lifecycle.ts), for members written by this version */
+  openBy: Map<string, number>;
   /** streamId -> connectionId */
   streams: Map<string, string>;
 }
 
-export type NewConnection = Omit<ConnectionRecord, 'state' | 'closedAt' | 'closeReason' | 'lastSeenAt'>;
+export type NewConnection = Omit<ConnectionRecord, 'state' | 'closedAt' | 'closeReason' | 'lastSeenAt' | 'handshakeAt'>;
 
 /**
  * The limit in force for a user: the staff-set override when there is one, else `fallback`: the plan's limit from
@@ -71,6 +84,7 @@ export function toConnection(item: Item = {}): ConnectionRecord {
     state: item.state === 'closed' ? 'closed' : 'open',
     closedAt: item.closedAt === undefined ? undefined : Number(item.closedAt),
     closeReason: item.closeReason as CloseReason | undefined,
+    openBy: item.openBy === undefined ? undefined : Number(item.openBy),
     handshakeAt: item.handshakeAt === undefined ? undefined : Number(item.handshakeAt),
   };
 }
@@ -79,10 +93,16 @@ export function toConnection(item: Item = {}): ConnectionRecord {
 export function toCounter(userId: string, item: Item = {}): CounterRecord {
   const { countedPrefix, streamPrefix } = counterAttributes;
   const counted = new Map<string, number>();
+  const openBy = new Map<string, number>();
   const streams = new Map<string, string>();
   for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith(countedPrefix)) counted.set(name.slice(countedPrefix.length), Number(value));
-    else if (name.startsWith(streamPrefix)) streams.set(name.slice(streamPrefix.length), String(value));
+    if (name.startsWith(countedPrefix)) {
+      const id = name.slice(countedPrefix.length);
+      // A member is [connectedAt, openBy]; older versions wrote connectedAt alone.
+      const [connectedAt, opensBy] = Array.isArray(value) ? value : [value];
+      counted.set(id, Number(connectedAt));
+      if (opensBy !== undefined) openBy.set(id, Number(opensBy));
+    } else if (name.startsWith(streamPrefix)) streams.set(name.slice(streamPrefix.length), String(value));
   }
   return {
     userId,
@@ -90,6 +110,7 @@ export function toCounter(userId: string, item: Item = {}): CounterRecord {
     limitOverride: item.limitOverride === undefined ? undefined : Number(item.limitOverride),
     policyOverride: isLimitPolicy(item.policyOverride) ? item.policyOverride : undefined,
     counted,
+    openBy,
     streams,
   };
 }

@@ -18,7 +18,9 @@ export type TakeOverOutcome =
   | { kind: 'tookOver' }
   | { kind: 'duplicate'; existing: ConnectionRecord }
   /** the stream is no longer held by that connection: start over */
-  | { kind: 'changed' };
+  | { kind: 'changed' }
+  /** the holder's item is closed and it is still counted: a teller is ending it (lifecycle.ts); wait for its socket */
+  | { kind: 'heldByEnding' };
 
 export type EvictOutcome =
   | { kind: 'evicted' }
@@ -28,7 +30,9 @@ export type EvictOutcome =
    * the counter is not as it was read (the victim was released or evicted by another connect, room came free, the
    * policy or the limit changed): here it is now, to look again
    */
-  | { kind: 'changed'; counter: CounterRecord };
+  | { kind: 'changed'; counter: CounterRecord }
+  /** the victim's item is closed and it is still counted: a teller is ending it (lifecycle.ts); wait for its socket */
+  | { kind: 'victimEnding' };
 
 export type ReleaseOutcome =
   | { kind: 'released'; connection: ConnectionRecord }
@@ -66,6 +70,24 @@ export interface AgeWindow {
   to: number;
 }
 
+export interface CountedConnections {
+  open: ConnectionRecord[];
+  ending: ConnectionRecord[];
+  missing: string[];
+}
+
+/** Sorts a counter's members by what their items say (shared by every store). */
+export function sortCounted(ids: string[], items: ReadonlyMap<string, ConnectionRecord>): CountedConnections {
+  const sorted: CountedConnections = { open: [], ending: [], missing: [] };
+  for (const id of ids) {
+    const c = items.get(id);
+    if (!c) sorted.missing.push(id);
+    else if (c.state === 'open') sorted.open.push(c);
+    else sorted.ending.push(c);
+  }
+  return sorted;
+}
+
 export type Health = { ok: true } | { ok: false; reason: string };
 
 /** The user's counter and the connection items: the count guard and everything that ends a stream. */
@@ -86,8 +108,16 @@ export interface ConnectionStore {
    */
   evict(conn: NewConnection, options: EvictOptions): Promise<EvictOutcome>;
   /**
-   * Closes a connection and gives its stream back, exactly once. 'released' goes to the one caller whose close of the
-   * item succeeded: only that one may tell the socket why it ends. `known`: the connection as the caller just read it.
+   * A teller's first step (lifecycle.ts, ending): closes the item on condition it is open, and leaves it counted.
+   * 'released' goes to the one caller whose write succeeded: only that one may tell the socket why it ends.
+   * `known`: the connection as the caller just read it.
+   */
+  closeItem(connectionId: string, reason: CloseReason, at: number, known?: ConnectionRecord): Promise<ReleaseOutcome>;
+  /** Stops counting a connection (and its stream claim), on condition the counter counts it; false if it did not. */
+  uncount(connection: Pick<ConnectionRecord, 'userId' | 'connectionId' | 'streamId'>): Promise<boolean>;
+  /**
+   * For a connection whose socket is gone: closes its item and stops counting it, exactly once however many callers
+   * do the same. 'released' goes to the one whose close of the item succeeded.
    */
   release(connectionId: string, reason: CloseReason, at: number, known?: ConnectionRecord): Promise<ReleaseOutcome>;
   /**
@@ -101,8 +131,11 @@ export interface ConnectionStore {
   repairCount(userId: string, counts: { observed: number; actual: number }): Promise<boolean>;
   getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
   getCounter(userId: string): Promise<CounterRecord>;
-  /** Every connection the counter counts, read consistently; a counted id with no open item is `missing`. */
-  countedConnections(counter: CounterRecord): Promise<{ open: ConnectionRecord[]; missing: string[] }>;
+  /**
+   * Every connection the counter counts, read consistently: `open` items, `ending` ones (closed while still counted:
+   * a teller is ending them, or crashed doing so) and `missing` ids (no item: deleted by TTL or by hand).
+   */
+  countedConnections(counter: CounterRecord): Promise<CountedConnections>;
   /** Whether the store answers at all within `timeoutMs`. */
   ping(timeoutMs: number): Promise<Health>;
 }

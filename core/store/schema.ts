@@ -2,18 +2,19 @@
  * The table's shape and every key format: the one source of truth shared by the store, the local stack (CreateTable)
  * and the CDK app. No SDK import, so the CDK app can load it without pulling in the DynamoDB client.
  *
- * One table, two kinds of item:
+ * One table, four kinds of item:
  *  - the user's counter   pk=`user#<userId>`  sk=`counter`
  *      active           number of counted (admitted, not yet released) connections
  *      limitOverride    optional per-user limit set by support staff (beats the default)
  *      policyOverride   optional per-user policy at the limit set by support staff (`block-new` | `evict-oldest`)
- *      `c:<connId>`     one attribute per counted connection (value: connectedAt, ms)
+ *      `c:<connId>`     one attribute per counted connection (value: [connectedAt, openBy], ms; see lifecycle.ts)
  *      `s:<streamId>`   one attribute per held streamId (value: the connectionId holding it)
  *    Keeping the counted set in the counter item itself means the count and its members change in the same
  *    write, so a refused connect learns every counted connection from the failed condition (no extra read).
  *  - one item per connection  pk=`conn#<connectionId>`  sk=`conn`
- *      userId, streamId, device, sourceIp, userAgent, connectedAt, lastSeenAt, leaseExpiresAt (ms),
- *      state (`open` | `closed`), closedAt, closeReason, expiresAt (TTL, seconds)
+ *      userId, streamId, device, sourceIp, userAgent, planLimit, connectedAt, lastSeenAt, leaseExpiresAt,
+ *      openBy (ms; by when its socket is open or never will be, see lifecycle.ts), state (`open` | `closed`),
+ *      closedAt, closeReason, expiresAt (TTL, seconds)
  *      leaseShard       present only while open: the partition key of the `byAge` index the sweep queries
  *    Written once at connect and never moved (no write per heartbeat or per sweep): the sweep finds connections by
  *    their age and asks API Gateway (GetConnection) whether they are still there.

@@ -55,6 +55,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     leaseMs: config.leaseMs,
     maxConnectionMs: config.maxConnectionMs,
     handshakeGraceMs: config.handshakeGraceMs,
+    openingWindowMs: config.openingWindowMs,
     defaultPolicy: config.defaultPolicy,
     logger,
     events,

@@ -82,6 +82,7 @@ export function createPlayerHandler({ store, gateway, logger, config, metrics }:
     logger,
     defaultLimit: config.defaultLimit,
     handshakeGraceMs: config.handshakeGraceMs,
+    openingWindowMs: config.openingWindowMs,
     defaultPolicy: config.defaultPolicy,
   };
   return async (event) => {

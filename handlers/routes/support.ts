@@ -9,6 +9,7 @@ import { ConnectionNotFoundError } from '../../core/errors.js';
 import { IDENTITY_DEFAULTS, isStaff, type StaffRule } from '../../core/identity/claims.js';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
 import { LIMIT_POLICIES } from '../../core/policy.js';
+import { LIMIT_OVERRIDE_RANGE } from '../../core/ranges.js';
 import {
   clearUserLimit,
   endConnection,
@@ -106,7 +107,7 @@ const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics): Route[] =
         return errorResponse(
           400,
           ErrorCode.INVALID_LIMIT,
-          `limit must be a whole number from 0 to 100 (${limit.message})`,
+          `limit must be a whole number from ${LIMIT_OVERRIDE_RANGE.min} to ${LIMIT_OVERRIDE_RANGE.max} (${limit.message})`,
         );
       return json(200, await setUserLimit(supportDeps, staff, userId, limit.value.limit));
     }),
@@ -164,6 +165,7 @@ export function createSupportHandler({ store, gateway, config, audit, logger, me
       gateway,
       defaultLimit: config.defaultLimit,
       handshakeGraceMs: config.handshakeGraceMs,
+      openingWindowMs: config.openingWindowMs,
       defaultPolicy: config.defaultPolicy,
       audit,
       logger,

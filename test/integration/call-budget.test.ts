@@ -6,14 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
-import { OPENING_WINDOW_MS } from '../../core/lifecycle.js';
+import { endOwnStream } from '../../core/player.js';
 import { checkAges, sweep } from '../../core/reclaim.js';
 import { sleep } from '../../core/retry.js';
 import { createDocumentClient } from '../../core/store/dynamodb/store.js';
+import { endConnection } from '../../core/support.js';
 import type { LocalStack } from '../../local/stack.js';
 import { streamWriteUnits, streamWriteUnitsBefore } from '../../tools/capacity/model.js';
 import { eventually, mustOpen, request } from '../support/sockets.js';
-import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+import { FAST_STORE_OPENING_WINDOW_SECONDS, newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let deps: AdmissionDeps;
@@ -55,6 +56,8 @@ beforeAll(async () => {
     leaseMs: 300_000,
     maxConnectionMs: 7_200_000,
     handshakeGraceMs: 30_000,
+    // Short, so the ghosts below pass theirs quickly; DynamoDB Local answers each write in milliseconds.
+    openingWindowMs: FAST_STORE_OPENING_WINDOW_SECONDS * 1000,
     logger: quiet,
   };
 });
@@ -102,7 +105,7 @@ describe('calls per reconnect after a network blip', () => {
     // Prepare: three admitted connects whose sockets never opened (unknown to API Gateway), past their window
     const userId = newUserId();
     for (const n of [1, 2, 3]) await connect(deps, request0(userId, n));
-    await sleep(OPENING_WINDOW_MS + 100);
+    await sleep(deps.openingWindowMs + 100);
     calls.length = 0;
     probes.length = 0;
     closes.length = 0;
@@ -123,6 +126,78 @@ describe('calls per reconnect after a network blip', () => {
       'UpdateItemCommand', // their items closed
       'TransactWriteItemsCommand',
     ]);
+  });
+});
+
+describe('calls per takeover, eviction and end', () => {
+  const reset = () => {
+    calls.length = 0;
+    probes.length = 0;
+    closes.length = 0;
+  };
+
+  it('a reconnect of a held stream: the refused transaction, the takeover, the old socket told and closed', async () => {
+    // Prepare: one live socket holding the stream
+    const userId = newUserId();
+    const old = await mustOpen(stack.wsUrl, { userId, streamId: 'movie' });
+    const { connectionId: oldId } = await request(old, { action: 'status' });
+    reset();
+
+    // Act
+    const result = await connect(deps, { ...request0(userId, 2), streamId: 'movie' });
+
+    // Assess
+    expect(result).toEqual({ kind: 'tookOver', replaced: oldId });
+    expect(calls).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand']);
+    expect(closes).toEqual([`send ${oldId}`, `disconnect ${oldId}`]);
+  });
+
+  it('evict-oldest at the limit: the refused transaction, one GetConnection each, the eviction, the victim closed', async () => {
+    // Prepare: three live sockets, the user's policy evict-oldest
+    const userId = newUserId();
+    const sockets = await Promise.all([0, 1, 2].map(() => mustOpen(stack.wsUrl, { userId })));
+    await Promise.all(sockets.map((s) => request(s, { action: 'status' })));
+    const evicting = { ...deps, defaultPolicy: 'evict-oldest' as const };
+    reset();
+
+    // Act
+    const result = await connect(evicting, request0(userId, 4));
+
+    // Assess
+    expect(result.kind).toBe('evicted');
+    expect(calls).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand']);
+    expect(closes).toHaveLength(2); // the victim's ended frame and its close
+    for (const s of sockets) s.terminate();
+  });
+
+  it('a kick: the item read, closed, the socket told and closed, then the slot freed, and the history entry', async () => {
+    // Prepare
+    const userId = newUserId();
+    const socket = await mustOpen(stack.wsUrl, { userId, streamId: 'movie' });
+    const { connectionId } = await request(socket, { action: 'status' });
+    reset();
+
+    // Act
+    await endConnection({ ...deps, audit: quiet }, 'staff', connectionId as string);
+
+    // Assess
+    expect(calls).toEqual(['GetItemCommand', 'UpdateItemCommand', 'UpdateItemCommand', 'PutItemCommand']);
+    expect(closes).toEqual([`send ${connectionId}`, `disconnect ${connectionId}`]);
+  });
+
+  it("a player's own end: the counter and the item read, the item closed, the socket closed, the slot freed", async () => {
+    // Prepare
+    const userId = newUserId();
+    const socket = await mustOpen(stack.wsUrl, { userId, streamId: 'movie' });
+    const { connectionId } = await request(socket, { action: 'status' });
+    reset();
+
+    // Act
+    await endOwnStream(deps, userId, 'movie');
+
+    // Assess
+    expect(calls).toEqual(['GetItemCommand', 'GetItemCommand', 'UpdateItemCommand', 'UpdateItemCommand']);
+    expect(closes).toEqual([`send ${connectionId}`, `disconnect ${connectionId}`]);
   });
 });
 

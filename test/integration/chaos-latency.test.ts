@@ -152,10 +152,13 @@ async function runTrials(stack: LocalStack, seed: number, trials: number): Promi
   return figures;
 }
 
-/** As a player does: a 503 (the store is slow) or a handshake lost by the fault is tried again, a few times. */
+/**
+ * As a player does: a 503 (the store is slow) or a handshake lost by the fault (3 in 10 here) is tried again, up to
+ * ten times (the chance that ten in a row fail by the fault alone is 6 in a million).
+ */
 async function retrying(attempt: () => Promise<RecordedOpen>): Promise<RecordedOpen> {
   let r: RecordedOpen = { status: 0 };
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 10; i++) {
     r = await attempt();
     if (r.status !== 503 && r.status !== 0) return r;
   }

@@ -12,7 +12,13 @@ import { seeded } from '../../tools/capacity/simulate.js';
 import { endedFrames, openRecording, type SocketEnd } from '../support/ended.js';
 import { trialViolations } from '../support/oracle.js';
 import { openSocket } from '../support/sockets.js';
-import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
+import {
+  FAST_STORE_OPENING_WINDOW_SECONDS,
+  newUserId,
+  startTestStack,
+  storeFor,
+  supportRequest,
+} from '../support/stack.js';
 
 const LIMIT = 3;
 const stacks: LocalStack[] = [];
@@ -115,7 +121,12 @@ type StoreLike = ReturnType<typeof storeFor>;
 describe('chaos', () => {
   for (const policy of ['block-new', 'evict-oldest'] as const) {
     it(`${policy}: seeded interleavings leave the invariants and one ended frame per server close`, async () => {
-      const stack = await startTestStack({ streamLimit: LIMIT, sweepIntervalSeconds: 0, limitPolicy: policy });
+      const stack = await startTestStack({
+        streamLimit: LIMIT,
+        sweepIntervalSeconds: 0,
+        limitPolicy: policy,
+        openingWindowSeconds: FAST_STORE_OPENING_WINDOW_SECONDS,
+      });
       stacks.push(stack);
       const store = storeFor(stack);
       const seed = Number(process.env.CHAOS_SEED ?? 7);

@@ -13,7 +13,7 @@ import { endedFrames, openRecording, recordUntilClose, type SocketEnd } from '..
 import { invariantViolations } from '../support/oracle.js';
 import { Players } from '../support/players.js';
 import { eventually, request } from '../support/sockets.js';
-import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+import { FAST_STORE_OPENING_WINDOW_SECONDS, newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 const LIMIT = 3;
 /** Bursts under a loaded machine take a while; nothing here is timed. */
@@ -24,7 +24,12 @@ let store: StreamStore;
 const players = new Players(() => stack);
 
 beforeAll(async () => {
-  stack = await startTestStack({ streamLimit: LIMIT, limitPolicy: 'evict-oldest', sweepIntervalSeconds: 0 });
+  stack = await startTestStack({
+    streamLimit: LIMIT,
+    limitPolicy: 'evict-oldest',
+    sweepIntervalSeconds: 0,
+    openingWindowSeconds: FAST_STORE_OPENING_WINDOW_SECONDS,
+  });
   store = storeFor(stack);
 });
 

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
+import { DEFAULT_OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import type { ConnectionGateway, Liveness } from '../../core/ports.js';
 import { sleep } from '../../core/retry.js';
 import { useRaceStack } from '../support/race-stack.js';
@@ -42,6 +43,7 @@ function depsWith(gateway: ConnectionGateway): AdmissionDeps {
     leaseMs: 300_000,
     maxConnectionMs: 7_200_000,
     handshakeGraceMs: 30_000,
+    openingWindowMs: DEFAULT_OPENING_WINDOW_MS,
     logger: { info() {}, warn() {}, error() {} },
   };
 }

@@ -11,7 +11,7 @@ import { keys } from '../../core/store/schema.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
 import { closed, eventually, openSocket } from '../support/sockets.js';
-import { newUserId, startTestStack, storeFor } from '../support/stack.js';
+import { FAST_STORE_OPENING_WINDOW_SECONDS, newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
 let store: StreamStore;
@@ -20,7 +20,11 @@ const players = new Players(() => stack);
 
 beforeAll(async () => {
   // Production lease and handshake grace; no background sweep.
-  stack = await startTestStack({ streamLimit: 3, sweepIntervalSeconds: 0 });
+  stack = await startTestStack({
+    streamLimit: 3,
+    sweepIntervalSeconds: 0,
+    openingWindowSeconds: FAST_STORE_OPENING_WINDOW_SECONDS,
+  });
   db = createDocumentClient(stack.dynamodbEndpoint);
   store = storeFor(stack, db);
 });

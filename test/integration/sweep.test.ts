@@ -3,7 +3,7 @@
  * counter back to the live connections, and leaves live ones alone.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OPENING_WINDOW_MS } from '../../core/lifecycle.js';
+import { DEFAULT_OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
@@ -52,7 +52,7 @@ describe('sweep', () => {
         return counters.every((c) => c.active === 1);
       },
       // A ghost is released once its lease ran out and its opening window passed (it might still have been opening).
-      Math.max(LEASE_SECONDS * 1000, OPENING_WINDOW_MS) + SWEEP_SECONDS * 1000 + 2000,
+      Math.max(LEASE_SECONDS * 1000, DEFAULT_OPENING_WINDOW_MS) + SWEEP_SECONDS * 1000 + 2000,
       50,
     );
     const reclaimedAfterMs = Date.now() - ghostedAt;
@@ -88,7 +88,7 @@ describe('sweep', () => {
     await eventually(
       async () => (await store.getCounter(userId)).active === 1,
       // A ghost is released once its lease ran out and its opening window passed (it might still have been opening).
-      Math.max(LEASE_SECONDS * 1000, OPENING_WINDOW_MS) + SWEEP_SECONDS * 1000 + 2000,
+      Math.max(LEASE_SECONDS * 1000, DEFAULT_OPENING_WINDOW_MS) + SWEEP_SECONDS * 1000 + 2000,
       50,
     );
 

@@ -9,7 +9,7 @@ import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack, LocalStackOptions } from '../../local/stack.js';
 import { openRecording, type RecordedOpen } from './ended.js';
 import { Players } from './players.js';
-import { startTestStack, storeFor } from './stack.js';
+import { FAST_STORE_OPENING_WINDOW_SECONDS, startTestStack, storeFor } from './stack.js';
 
 export interface RaceStack {
   /** set before the first test runs */
@@ -42,7 +42,11 @@ export function useRaceStack(options: LocalStackOptions): RaceStack {
     openRecorded: (params) => openRecording(ready(stack).wsUrl, params, sockets),
   };
   beforeAll(async () => {
-    stack = await startTestStack({ sweepIntervalSeconds: 0, ...options });
+    stack = await startTestStack({
+      sweepIntervalSeconds: 0,
+      openingWindowSeconds: FAST_STORE_OPENING_WINDOW_SECONDS,
+      ...options,
+    });
     store = storeFor(stack);
   });
   afterEach(() => stack?.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 }));

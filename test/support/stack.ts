@@ -3,6 +3,14 @@ import { inject } from 'vitest';
 import { createDocumentClient, createDynamoStore, type DynamoStreamStore } from '../../core/store/dynamodb/store.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 
+/**
+ * The opening window (lifecycle.ts) for the race tests' stacks, on a store answering in milliseconds: a connect that
+ * meets a socket still opening, or one closed young without its `$disconnect`, waits until that one's window has
+ * passed, so a short window keeps those tests short. What they assert does not rest on it; the chaos test under a
+ * slow store and the model test run the default.
+ */
+export const FAST_STORE_OPENING_WINDOW_SECONDS = 2;
+
 /** The local stack on free ports, against the run's DynamoDB Local, with a table of its own. */
 export async function startTestStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   return startLocalStack({

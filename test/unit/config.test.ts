@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       leaseMs: 300_000,
       maxConnectionMs: 7_200_000,
       handshakeGraceMs: 30_000,
+      openingWindowMs: 5_000,
       leaseShards: 4,
       dynamodbEndpoint: undefined,
       staff: { claim: 'scope', value: 'streamgate:staff' },

@@ -12,6 +12,7 @@ const config = {
   leaseMs: 60_000,
   maxConnectionMs: 7_200_000,
   handshakeGraceMs: 30_000,
+  openingWindowMs: 5_000,
   leaseShards: 4,
   defaultPolicy: 'block-new' as const,
   dynamodbEndpoint: 'http://127.0.0.1:9',

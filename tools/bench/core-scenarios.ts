@@ -6,9 +6,10 @@
  */
 import { type AdmissionDeps, connect } from '../../core/admission.js';
 import { LimitReachedError } from '../../core/errors.js';
+import { DEFAULT_OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import type { ConnectionGateway, Liveness } from '../../core/ports.js';
 import type { StreamStore } from '../../core/store/port.js';
-import { perSecond } from './scenarios.js';
+import { perSecond, type Timing } from './scenarios.js';
 
 /** API Gateway as the core sees it: the sockets that are open. An admitted connect's socket opens as it answers. */
 class SocketsInMemory implements ConnectionGateway {
@@ -42,6 +43,7 @@ function coreDeps(store: StreamStore, gateway: ConnectionGateway): AdmissionDeps
     leaseMs: 300_000,
     maxConnectionMs: 7_200_000,
     handshakeGraceMs: 30_000,
+    openingWindowMs: DEFAULT_OPENING_WINDOW_MS,
     logger: quiet,
   };
 }
@@ -95,21 +97,23 @@ export async function coreBurst(store: StreamStore, prefix: string, users: numbe
 }
 
 /**
- * The ghost storm through the core: users x perUser streams admitted, their sockets lost without `$disconnect`, then
- * as many connects again at once.
+ * The ghost storm through the core: users x perUser streams admitted, played for a while, their sockets lost without
+ * `$disconnect`, then as many connects again at once.
  */
 export async function coreStorm(
   store: StreamStore,
   prefix: string,
-  { users, perUser, settleMs }: { users: number; perUser: number; settleMs: number },
+  { users, perUser, ...timing }: { users: number; perUser: number } & Timing,
+  openingWindowMs = DEFAULT_OPENING_WINDOW_MS,
 ): Promise<CoreRun> {
   const sockets = new SocketsInMemory();
-  const deps = coreDeps(store, sockets);
+  const deps = { ...coreDeps(store, sockets), openingWindowMs };
   const setUp = await connectAll(deps, sockets, prefix, { users, perUser });
   if (setUp.admitted !== users * perUser) throw new Error(`core storm set-up admitted ${setUp.admitted}`);
+  await new Promise((r) => setTimeout(r, timing.playedMs));
   sockets.open.clear();
   sockets.closedOpen = 0;
-  await new Promise((r) => setTimeout(r, settleMs));
+  await new Promise((r) => setTimeout(r, timing.settleMs));
   const { ids: _, ...run } = await connectAll(deps, sockets, prefix, { users, perUser });
   return run;
 }

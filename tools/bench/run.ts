@@ -6,16 +6,17 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import { sleep } from '../../core/retry.js';
 import { createDocumentClient, createDynamoStore, type DynamoStreamStore } from '../../core/store/dynamodb/store.js';
 import { type EmbeddedDynamoDb, ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
-import { failedHandshakes, type LoadReport, runLoad } from '../loadtest/engine.js';
+import { type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 import { coreBurst, coreStorm } from './core-scenarios.js';
-import { burst, closeAll, ghostStorm, rawBurst, refusals } from './scenarios.js';
-import { type StoreOperations, storeOperations } from './store-operations.js';
+import { printResults, results, writeResults } from './report.js';
+import { burst, closeAll, deadStreams, ghostStorm, rawBurst, refusals } from './scenarios.js';
+import { storeOperations } from './store-operations.js';
 
 const CONCURRENCY = 50;
 const STREAMS = 3000; // 1000 users x 3
@@ -26,8 +27,13 @@ const BURST_USERS = 150;
 const BURST_PER_USER = 4;
 /** The ghost storm: 100 users x 3 streams lost without `$disconnect`, all reconnecting at once. */
 const STORM_USERS = 100;
-/** How long the lost sockets have been gone when their players come back */
-const STORM_SETTLE_MS = 1000;
+/**
+ * The storm's streams play past their opening window before they are lost (streams that had been playing: a ghost
+ * younger than its window may still be opening, and a reconnect waits it out), and their players come back 1 s later.
+ */
+const STORM_TIMING = { playedMs: DEFAULT_OPENING_WINDOW_MS + 1_000, settleMs: 1_000 };
+/** The dead-stream bound: users each holding 3 streams, one of which dies without `$disconnect`. */
+const DEAD_STREAM_USERS = 50;
 const REFUSALS = 200;
 /** `--quick` skips the slow phases that do not change with the admission path (memory, the load tester's ceiling). */
 const QUICK = process.argv.includes('--quick');
@@ -133,15 +139,6 @@ function players(url: string, users: number, concurrency: number, prefix: string
   ]);
 }
 
-const pick = (r: LoadReport) => ({
-  admitted: r.admitted,
-  heldAtEnd: r.heldAtEnd,
-  admittedPerSecond: r.admittedPerSecond.mean,
-  connectMs: r.latencyMs.admitted,
-  violations: r.violations,
-  errors: failedHandshakes(r),
-});
-
 /** What every phase stops on the way out, last started first stopped. */
 class Cleanups {
   private readonly steps: Array<() => Promise<void>> = [];
@@ -244,7 +241,7 @@ async function rawAround<T>(
  * rate measured right before and after it on the same DynamoDB Local (other work on a shared machine moves the raw
  * rate during a run; what counts is the ratio within the same minutes). The burst is also run straight to the store.
  */
-async function measureMoments(bench: Bench) {
+export async function measureMoments(bench: Bench) {
   log(
     `burst: ${BURST_USERS * BURST_PER_USER} handshakes at once (${BURST_USERS} users x ${BURST_PER_USER}, limit 3), between two raw runs...`,
   );
@@ -272,7 +269,7 @@ async function measureMoments(bench: Bench) {
   });
   const pids = [child.pid!, bench.dynamo.pid];
   const stormOf = async (prefix: string) => {
-    const r = await ghostStorm(url, prefix, STORM_USERS, 3, STORM_SETTLE_MS);
+    const r = await ghostStorm(url, prefix, STORM_USERS, 3, STORM_TIMING);
     for (const h of r.results) h.socket?.terminate();
     return r;
   };
@@ -280,16 +277,26 @@ async function measureMoments(bench: Bench) {
   await stormOf(`stormwarm-${bench.run}`);
   await quiet(pids);
   const storm = await rawAround(bench, 'storm', () => stormOf(`storm-${bench.run}`));
+  log(
+    `dead-stream bound: ${DEAD_STREAM_USERS} users at their limit, one stream each dies and its player opens another...`,
+  );
+  // Streams that had played past their window, and streams a second old (still inside it).
+  const deadOld = await deadStreams(url, `deadold-${bench.run}`, DEAD_STREAM_USERS, {
+    limit: 3,
+    ageMs: DEFAULT_OPENING_WINDOW_MS + 1_000,
+  });
+  await quiet(pids);
+  const deadYoung = await deadStreams(url, `deadyoung-${bench.run}`, DEAD_STREAM_USERS, { limit: 3, ageMs: 1_000 });
   await stopChild(child);
   await untilQuiet(bench);
   log('ghost storm, through the core alone: the same storm on the store, with API Gateway held in memory...');
   const stormCore = await coreStorm(bench.store, `corestorm-${bench.run}`, {
     users: STORM_USERS,
     perUser: 3,
-    settleMs: STORM_SETTLE_MS,
+    ...STORM_TIMING,
   });
   await untilQuiet(bench);
-  return { burstRun, burstRaw, burstCore, refusal, storm, stormCore };
+  return { burstRun, burstRaw, burstCore, refusal, storm, stormCore, deadStreams: { old: deadOld, young: deadYoung } };
 }
 
 /** What each kind of store call costs DynamoDB Local: where each scenario's ceiling comes from. */
@@ -344,145 +351,6 @@ async function measureTool(cleanups: Cleanups) {
   return { report, beforeKiB, heldKiB };
 }
 
-type Throughput = Awaited<ReturnType<typeof measureThroughput>>;
-type Idle = Awaited<ReturnType<typeof measureIdleSockets>>;
-type Tool = Awaited<ReturnType<typeof measureTool>>;
-type Moments = Awaited<ReturnType<typeof measureMoments>>;
-
-const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : 0);
-
-function moments(m: Moments) {
-  const { burstRun, burstRaw, burstCore, refusal, storm, stormCore } = m;
-  const strip = <T extends { results: unknown }>({ results: _, ...rest }: T) => rest;
-  return {
-    burst: {
-      ...strip(burstRun.result),
-      raw: burstRun.raw,
-      /** goal: at least 0.8 */
-      ratio: ratio(burstRun.result.admittedPerSecond, burstRun.raw),
-      rawBurst: burstRaw,
-      ratioToRawBurst: ratio(burstRun.result.admittedPerSecond, burstRaw.admittedPerSecond),
-      /** the same burst through the core alone: the design's store work, no stack */
-      core: { ...burstCore, ratio: ratio(burstCore.admittedPerSecond, burstRun.raw) },
-      ratioToCore: ratio(burstRun.result.admittedPerSecond, burstCore.admittedPerSecond),
-    },
-    refusal: { ...refusal, goalP50Ms: 20 },
-    ghostStorm: {
-      ...strip(storm.result),
-      raw: storm.raw,
-      /** goal: at least 0.5, with p99 under 2 s */
-      ratio: ratio(storm.result.admittedPerSecond, storm.raw),
-      core: { ...stormCore, ratio: ratio(stormCore.admittedPerSecond, storm.raw) },
-      ratioToCore: ratio(storm.result.admittedPerSecond, stormCore.admittedPerSecond),
-    },
-  };
-}
-
-function results(
-  throughput: Throughput,
-  sequential: LoadReport,
-  m: Moments,
-  storeOperations: StoreOperations,
-  idle?: Idle,
-  tool?: Tool,
-) {
-  const { raw, rawBefore, rawAfter, e2e } = throughput;
-  return {
-    date: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
-    concurrency: CONCURRENCY,
-    raw: { transactionsPerSecond: Math.round(raw), before: Math.round(rawBefore), after: Math.round(rawAfter) },
-    endToEnd: pick(e2e),
-    ratio: Math.round((e2e.admittedPerSecond.mean / raw) * 100) / 100,
-    sequentialConnectMs: sequential.latencyMs.admitted,
-    ...moments(m),
-    storeOperations,
-    idleSockets: idle && {
-      held: idle.held,
-      stackRssBeforeMiB: Math.round(idle.beforeKiB / 1024),
-      stackRssHeldMiB: Math.round(idle.heldKiB / 1024),
-      perSocketKiB: Math.round(idle.perSocketKiB * 10) / 10,
-    },
-    tool: tool && {
-      sockets: tool.report.heldAtEnd,
-      handshakesPerSecond: tool.report.admittedPerSecond.mean,
-      connectMs: tool.report.latencyMs.admitted,
-      rssHeldMiB: Math.round(tool.heldKiB / 1024),
-      rssGrowthMiB: Math.round((tool.heldKiB - tool.beforeKiB) / 1024),
-      errors: failedHandshakes(tool.report),
-    },
-  };
-}
-
-type Results = ReturnType<typeof results>;
-
-/** The results file under tools/bench/results/, named by the run's date; returns its path. */
-function writeResults(r: Results): string {
-  mkdirSync('tools/bench/results', { recursive: true });
-  const file = `tools/bench/results/${r.date.replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
-  return file;
-}
-
-/** The human report on stderr. */
-function printResults(r: Results, file: string) {
-  const l = (x: { p50: number; p99: number }) => `p50 ${x.p50} ms, p99 ${x.p99} ms`;
-  log('');
-  log(`streamgate bench (${r.machine.cpus} cores, ${r.machine.node})`);
-  log(
-    `  raw guard transactions   ${r.raw.transactionsPerSecond}/s at concurrency ${CONCURRENCY} (${r.raw.before}/s before, ${r.raw.after}/s after)`,
-  );
-  log(
-    `  end-to-end admissions    ${r.endToEnd.admittedPerSecond}/s at concurrency ${CONCURRENCY} (${r.endToEnd.admitted} admitted, ${r.endToEnd.violations} violations)`,
-  );
-  log(`  ratio end-to-end / raw   ${r.ratio}`);
-  log(`  connect under load       ${l(r.endToEnd.connectMs)}`);
-  log(`  connect one at a time    ${l(r.sequentialConnectMs)} (n=${r.sequentialConnectMs.count})`);
-  const b = r.burst;
-  log(
-    `  burst                    ${b.admittedPerSecond} admitted/s (${b.admitted} admitted, ${b.refused} refused, ${b.errors} errors); admitted ${l(b.admittedMs)}; refused ${l(b.refusedMs)}`,
-  );
-  log(
-    `  ratio burst / raw        ${b.ratio} (goal 0.8; raw around it ${b.raw}/s); to the same burst straight to the store (${b.rawBurst.admittedPerSecond}/s): ${b.ratioToRawBurst}`,
-  );
-  log(
-    `  burst, core alone        ${b.core.admittedPerSecond} admitted/s (${b.core.admitted} admitted, ${b.core.closedAfterAdmission} of them closed after, ${b.core.refused} refused, ${b.core.errors} errors): ${b.core.ratio} of raw, the design's ceiling here; the stack reaches ${b.ratioToCore} of it`,
-  );
-  log(
-    `  refusal at the limit     ${l(r.refusal.refusedMs)} over ${r.refusal.tries} tries (goal p50 < 20 ms); answers ${JSON.stringify(r.refusal.statuses)}`,
-  );
-  const g = r.ghostStorm;
-  log(
-    `  ghost storm              ${g.admittedPerSecond} re-admitted/s (${g.admitted} of ${g.ghosts}, ${g.refused} refused, ${g.errors} errors); ${l(g.admittedMs)}`,
-  );
-  log(`  ratio ghost storm / raw  ${g.ratio} (goal 0.5, p99 < 2000 ms; raw around it ${g.raw}/s)`);
-  log(
-    `  ghost storm, core alone  ${g.core.admittedPerSecond} re-admitted/s (${g.core.admitted} admitted, ${g.core.closedAfterAdmission} of them closed after, ${g.core.refused} refused, ${g.core.errors} errors): ${g.core.ratio} of raw, the design's ceiling here; the stack reaches ${g.ratioToCore} of it`,
-  );
-  const o = r.storeOperations;
-  const op = (x: { perSecond: number; dynamoCpuMs: number }) => `${x.perSecond}/s (${x.dynamoCpuMs} ms)`;
-  log(
-    `  store calls, each alone  guard transaction ${op(o.guardTransaction)}, refused ${op(o.refusedTransaction)}, GetItem ${op(o.getItem)}, BatchGetItem of 3 ${op(o.batchGetOfThree)} (rate at concurrency 50, DynamoDB Local CPU per call)`,
-  );
-  log(
-    `  guard transaction at 8 / 50 / 256 in flight: ${o.guardTransactionAt8.perSecond} / ${o.guardTransaction.perSecond} / ${o.guardTransactionAt256.perSecond} per second`,
-  );
-  if (r.idleSockets)
-    log(
-      `  idle sockets             ${r.idleSockets.held} held, ${r.idleSockets.perSocketKiB} KiB each in the stack (RSS ${r.idleSockets.stackRssBeforeMiB} -> ${r.idleSockets.stackRssHeldMiB} MiB)`,
-    );
-  if (r.tool)
-    log(
-      `  load tester ceiling      ${r.tool.handshakesPerSecond} handshakes/s, ${r.tool.sockets} sockets held, RSS ${r.tool.rssHeldMiB} MiB, ${r.tool.errors} errors`,
-    );
-  log(`  written to ${file}`);
-}
-
 async function main() {
   const cleanups = new Cleanups();
   process.on('SIGINT', () => void cleanups.run().finally(() => process.exit(130)));
@@ -495,7 +363,7 @@ async function main() {
     const operations = await measureStoreOperations(bench);
     const idle = QUICK ? undefined : await measureIdleSockets(bench);
     const tool = QUICK ? undefined : await measureTool(cleanups);
-    const r = results(throughput, sequential, m, operations, idle, tool);
+    const r = results(CONCURRENCY, { throughput, sequential, moments: m, storeOperations: operations, idle, tool });
     printResults(r, writeResults(r));
     process.stdout.write(`${JSON.stringify(r)}\n`);
   } finally {

@@ -135,16 +135,67 @@ export async function refusals(base: string, userId: string, limit: number, trie
   return { tries, statuses, refusedMs: latency(times) };
 }
 
+/** How long the streams of a storm or a dead-stream run had been playing, and how long after the loss they come back. */
+export interface Timing {
+  /** from their admission to their loss: past the opening window (lifecycle.ts), streams that had been playing */
+  playedMs: number;
+  /** from their loss to their players' reconnect */
+  settleMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
- * Ghost storm, on a stack that drops every `$disconnect`: `users` x `perUser` streams are opened and lost without a
- * close frame, then all reconnect at the same moment.
+ * Ghost storm, on a stack that drops every `$disconnect`: `users` x `perUser` streams are opened, play for a while, are
+ * lost without a close frame, then all reconnect at the same moment.
  */
-export async function ghostStorm(base: string, prefix: string, users: number, perUser: number, settleMs: number) {
+export async function ghostStorm(base: string, prefix: string, users: number, perUser: number, timing: Timing) {
   const setUp = await burst(base, prefix, users, perUser);
   if (setUp.admitted !== users * perUser)
     throw new Error(`ghost storm set-up admitted ${setUp.admitted}: ${setUp.results.map((r) => r.status).join(',')}`);
+  await sleep(timing.playedMs);
   for (const r of setUp.results) r.socket?.terminate();
-  await new Promise((r) => setTimeout(r, settleMs));
+  await sleep(timing.settleMs);
   const storm = await burst(base, prefix, users, perUser);
   return { ghosts: setUp.admitted, ...storm };
+}
+
+export interface DeadStreamRun {
+  users: number;
+  /** new streams admitted in the dead one's place */
+  admitted: number;
+  /** from the dead socket's loss to the new socket's open, each user's */
+  slotFreeMs: LatencySummary;
+}
+
+/**
+ * The dead-stream bound, on a stack that drops every `$disconnect`: each user holds `limit` streams that have played
+ * for `ageMs`; one dies without `$disconnect` and its player opens another at once. Measured: from the death to the new
+ * socket being open, which is when the dead stream's slot serves a new connect.
+ */
+export async function deadStreams(
+  base: string,
+  prefix: string,
+  users: number,
+  { limit, ageMs }: { limit: number; ageMs: number },
+): Promise<DeadStreamRun> {
+  const held = await Promise.all(
+    Array.from({ length: users }, (_, u) =>
+      Promise.all(Array.from({ length: limit }, (_, i) => handshake(url(base, `${prefix}-${u}`, `s${i}`), 0))),
+    ),
+  );
+  if (held.flat().some((h) => h.status !== 101)) throw new Error('dead streams: the set-up was not all admitted');
+  await sleep(ageMs);
+  const runs = await Promise.all(
+    held.map(async (streams, u) => {
+      const died = performance.now();
+      streams[0]!.socket!.terminate();
+      const next = await handshake(url(base, `${prefix}-${u}`, 'next'), died);
+      next.socket?.terminate();
+      return next;
+    }),
+  );
+  for (const h of held.flat()) h.socket?.terminate();
+  const admitted = runs.filter((r) => r.status === 101);
+  return { users, admitted: admitted.length, slotFreeMs: latency(admitted.map((r) => r.at)) };
 }

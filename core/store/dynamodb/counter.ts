@@ -16,6 +16,7 @@ import type {
 } from '../port.js';
 import { getCounter } from './reads.js';
 import { closeConnection, countedAttr, putConnection, streamAttr, type Table, userKey } from './table.js';
+import type { Cancellation } from './transactions.js';
 import { requestToken } from './transactions.js';
 
 /**
@@ -25,10 +26,12 @@ import { requestToken } from './transactions.js';
 export async function admit(table: Table, conn: NewConnection, options: AdmitOptions): Promise<AdmitOutcome> {
   const { defaultLimit, maxConnectionMs, round = 0 } = options;
   const names: Record<string, string> = { '#c': countedAttr(conn.connectionId) };
-  let set = 'SET userId = :u, active = if_not_exists(active, :zero) + :one, #c = :at';
+  let set = 'SET userId = :u, active = if_not_exists(active, :zero) + :one, #c = :member';
+  // A user never seen before has no counter yet: admitted unless the limit is 0 (a plan of no streams).
+  const underDefault = defaultLimit > 0 ? '(attribute_not_exists(active) OR active < :limit)' : 'active < :limit';
   let condition =
     'attribute_not_exists(#c) AND ((attribute_exists(limitOverride) AND active < limitOverride) OR ' +
-    '(attribute_not_exists(limitOverride) AND (attribute_not_exists(active) OR active < :limit)))';
+    `(attribute_not_exists(limitOverride) AND ${underDefault}))`;
   if (conn.streamId) {
     names['#s'] = streamAttr(conn.streamId);
     set += ', #s = :id';
@@ -36,7 +39,7 @@ export async function admit(table: Table, conn: NewConnection, options: AdmitOpt
   }
   const input: TransactWriteCommandInput = {
     // The send time is part of the token: a redelivered `$connect` writes anew and finds its own item (duplicate).
-    ClientRequestToken: requestToken('admit', conn.connectionId, conn.handshakeAt ?? conn.connectedAt, round),
+    ClientRequestToken: requestToken('admit', conn.connectionId, conn.openBy ?? conn.connectedAt, round),
     TransactItems: [
       {
         Update: {
@@ -49,7 +52,7 @@ export async function admit(table: Table, conn: NewConnection, options: AdmitOpt
             ':u': conn.userId,
             ':zero': 0,
             ':one': 1,
-            ':at': conn.connectedAt,
+            ':member': member(conn),
             ':limit': defaultLimit,
             ...(conn.streamId ? { ':id': conn.connectionId } : {}),
           },
@@ -83,25 +86,20 @@ export async function takeOver(
   const { heldBy: oldConnectionId, maxConnectionMs } = options;
   const at = conn.connectedAt;
   const input: TransactWriteCommandInput = {
-    ClientRequestToken: requestToken(
-      'takeOver',
-      conn.connectionId,
-      conn.handshakeAt ?? conn.connectedAt,
-      oldConnectionId,
-    ),
+    ClientRequestToken: requestToken('takeOver', conn.connectionId, conn.openBy ?? conn.connectedAt, oldConnectionId),
     TransactItems: [
       {
         Update: {
           TableName: table.tableName,
           Key: userKey(conn.userId),
-          UpdateExpression: 'SET #s = :new, #cNew = :at REMOVE #cOld',
+          UpdateExpression: 'SET #s = :new, #cNew = :member REMOVE #cOld',
           ConditionExpression: '#s = :old AND attribute_exists(#cOld) AND attribute_not_exists(#cNew)',
           ExpressionAttributeNames: {
             '#s': streamAttr(conn.streamId),
             '#cNew': countedAttr(conn.connectionId),
             '#cOld': countedAttr(oldConnectionId),
           },
-          ExpressionAttributeValues: { ':new': conn.connectionId, ':old': oldConnectionId, ':at': at },
+          ExpressionAttributeValues: { ':new': conn.connectionId, ':old': oldConnectionId, ':member': member(conn) },
         },
       },
       closeConnection(table, oldConnectionId, 'takenOver', at, { allowMissing: true }),
@@ -110,10 +108,11 @@ export async function takeOver(
   };
   const reasons = await table.transact(input);
   if (!reasons) return { kind: 'tookOver' };
-  const connReason = reasons[2];
+  const [counterReason, oldReason, connReason] = reasons;
   if (connReason?.code === 'ConditionalCheckFailed') {
     return { kind: 'duplicate', existing: toConnection(connReason.item) };
   }
+  if (isEnding(counterReason, oldReason)) return { kind: 'heldByEnding' };
   return { kind: 'changed' };
 }
 
@@ -132,11 +131,11 @@ export async function evict(table: Table, conn: NewConnection, options: EvictOpt
     '#cOld': countedAttr(victim.connectionId),
   };
   const values: Record<string, unknown> = {
-    ':at': at,
+    ':member': member(conn),
     ':limit': defaultLimit,
     ':evict': 'evict-oldest' satisfies LimitPolicy,
   };
-  const set = ['#cNew = :at'];
+  const set = ['#cNew = :member'];
   const remove = ['#cOld'];
   const conditions = [
     'attribute_exists(#cOld)',
@@ -160,12 +159,7 @@ export async function evict(table: Table, conn: NewConnection, options: EvictOpt
     conditions.push('#sOld = :old');
   }
   const reasons = await table.transact({
-    ClientRequestToken: requestToken(
-      'evict',
-      conn.connectionId,
-      conn.handshakeAt ?? conn.connectedAt,
-      victim.connectionId,
-    ),
+    ClientRequestToken: requestToken('evict', conn.connectionId, conn.openBy ?? conn.connectedAt, victim.connectionId),
     TransactItems: [
       {
         Update: {
@@ -178,19 +172,38 @@ export async function evict(table: Table, conn: NewConnection, options: EvictOpt
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
-      // Missing or closed already: then the counter no longer counts it either, and the condition above fails.
+      // Missing: then the counter no longer counts it either, and the condition above fails. Closed while still
+      // counted: a teller is ending it (victimEnding).
       closeConnection(table, victim.connectionId, 'evicted', at, { allowMissing: true }),
       putConnection(table, conn, maxConnectionMs),
     ],
   });
   if (!reasons) return { kind: 'evicted' };
-  const [counterReason, , connReason] = reasons;
+  const [counterReason, victimReason, connReason] = reasons;
   if (connReason?.code === 'ConditionalCheckFailed') {
     return { kind: 'duplicate', existing: toConnection(connReason.item) };
   }
+  if (isEnding(counterReason, victimReason)) return { kind: 'victimEnding' };
   const counter =
     counterReason?.code === 'ConditionalCheckFailed'
       ? toCounter(conn.userId, counterReason.item)
       : await getCounter(table, conn.userId);
   return { kind: 'changed', counter };
+}
+
+/** A counter member: when the connection arrived (ordering, eviction rank) and its `openBy` (lifecycle.ts). */
+function member(conn: NewConnection): number | number[] {
+  return conn.openBy === undefined ? conn.connectedAt : [conn.connectedAt, conn.openBy];
+}
+
+/**
+ * The counter still counts the replaced connection as the write expected, but its item is closed: a teller is ending
+ * it (lifecycle.ts, ending). With the counter changed too, it was ended and uncounted already: look again.
+ */
+function isEnding(counterReason: Cancellation | undefined, replacedReason: Cancellation | undefined): boolean {
+  return (
+    counterReason?.code !== 'ConditionalCheckFailed' &&
+    replacedReason?.code === 'ConditionalCheckFailed' &&
+    replacedReason.item?.state === 'closed'
+  );
 }

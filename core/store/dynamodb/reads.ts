@@ -1,7 +1,7 @@
 /** Reads of the counter and the connection items, always consistent: every decision made from them is conditional. */
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type ConnectionRecord, type CounterRecord, toConnection, toCounter } from '../items.js';
-import type { Health } from '../port.js';
+import { type CountedConnections, type Health, sortCounted } from '../port.js';
 import { connKey, type Table, userKey } from './table.js';
 
 /**
@@ -36,11 +36,8 @@ export async function getCounter(table: Table, userId: string): Promise<CounterR
   return toCounter(userId, Item);
 }
 
-/** Every connection the user's counter counts, read consistently; a counted id with no item is `missing`. */
-export async function countedConnections(
-  table: Table,
-  counter: CounterRecord,
-): Promise<{ open: ConnectionRecord[]; missing: string[] }> {
+/** Every connection the user's counter counts, read consistently (see CountedConnections). */
+export async function countedConnections(table: Table, counter: CounterRecord): Promise<CountedConnections> {
   const ids = [...counter.counted.keys()];
   const found = new Map<string, ConnectionRecord>();
   for (let i = 0; i < ids.length; i += 100) {
@@ -56,12 +53,5 @@ export async function countedConnections(
       keys = out.UnprocessedKeys?.[table.tableName]?.Keys;
     }
   }
-  const open: ConnectionRecord[] = [];
-  const missing: string[] = [];
-  for (const id of ids) {
-    const c = found.get(id);
-    if (c && c.state === 'open') open.push(c);
-    else missing.push(id);
-  }
-  return { open, missing };
+  return sortCounted(ids, found);
 }

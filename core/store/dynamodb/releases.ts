@@ -10,18 +10,11 @@ import { getConnection } from './reads.js';
 import { closeConnection, connKey, countedAttr, streamAttr, type Table, uncount, userKey } from './table.js';
 
 /**
- * Closes a connection and gives its stream back, exactly once: whoever calls second (a redelivered
- * `$disconnect`, a kick racing a disconnect, the sweep) finds it already released. `known` is the connection as the
- * caller just read it (spares a read).
- *
- * Two single-item writes, not a transaction (half the write units): the counter first, on condition it still counts
- * the connection; then the item is closed, on condition it is still open. Between the two the item is open but no
- * longer counted, which nothing treats as a stream; a crash there leaves it for the sweep, whose release finds it
- * uncounted and closes it. 'released' goes to the one caller whose close of the item succeeded, not to the one whose
- * uncount did: two enders can each win one of the two writes (one uncounts, the other closes first), and only one
- * of them may tell the socket why it ends.
+ * Closes a connection's item on condition it is open: 'released' to the one caller whose write succeeded (the only
+ * one that may tell the socket why it ends), 'alreadyReleased' to the others. The counter still counts it: a teller
+ * uncounts it once the socket is closed (lifecycle.ts, ending). `known` is the connection as the caller just read it.
  */
-export async function release(
+export async function closeItem(
   table: Table,
   connectionId: string,
   reason: CloseReason,
@@ -31,14 +24,43 @@ export async function release(
   const connection = known ?? (await getConnection(table, connectionId));
   if (!connection) return { kind: 'unknown' };
   if (connection.state === 'closed') return { kind: 'alreadyReleased', connection };
-  // The claim can only belong to this connection while it is counted: a takeover moves both in one write.
-  const claims = connection.streamId ? [connection.streamId] : [];
-  await table.conditionalUpdate(uncount(table, connection.userId, connectionId, claims).Update);
-  // Also closes one that was open but no longer counted: the counter had drifted, or a release crashed in between.
   if (await table.conditionalUpdate(closeConnection(table, connectionId, reason, at).Update)) {
     return { kind: 'released', connection: closed(connection, reason, at) };
   }
   return { kind: 'alreadyReleased', connection };
+}
+
+/**
+ * Stops counting a connection, on condition the counter still counts it (exactly one caller succeeds). The claim on
+ * its stream goes with it: a claim can only belong to a counted connection, a takeover moves both in one write.
+ */
+export function uncountConnection(
+  table: Table,
+  connection: Pick<ConnectionRecord, 'userId' | 'connectionId' | 'streamId'>,
+): Promise<boolean> {
+  const claims = connection.streamId ? [connection.streamId] : [];
+  return table.conditionalUpdate(uncount(table, connection.userId, connection.connectionId, claims).Update);
+}
+
+/**
+ * For a connection whose socket is gone (`$disconnect`, the sweep, a `$connect` that withdrew): its item closed and
+ * its stream given back, exactly once whoever else does the same (a redelivered `$disconnect`, a kick, the sweep).
+ * Two single-item writes, not a transaction (half the write units): the item, then the counter. Between the two the
+ * item is closed but still counted, as an ending connection is; a crash there leaves it to the next refused connect
+ * of its user, which finds it so and forgets it (`forgetMissing`). The uncount is tried even when the item was closed
+ * already: a teller may be ending it, and the socket being gone, its slot is free.
+ */
+export async function release(
+  table: Table,
+  connectionId: string,
+  reason: CloseReason,
+  at: number,
+  known?: ConnectionRecord,
+): Promise<ReleaseOutcome> {
+  const closing = await closeItem(table, connectionId, reason, at, known);
+  if (closing.kind === 'unknown') return closing;
+  await uncountConnection(table, closing.connection);
+  return closing;
 }
 
 /**

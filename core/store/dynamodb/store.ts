@@ -8,7 +8,7 @@ import type { StreamStore } from '../port.js';
 import { auditTrail, recordAudit, setLimitOverride, setPolicyOverride } from './audit.js';
 import { admit, evict, takeOver } from './counter.js';
 import { countedConnections, getConnection, getCounter, ping } from './reads.js';
-import { forgetMissing, release, releaseGhosts, repairCount } from './releases.js';
+import { closeItem, forgetMissing, release, releaseGhosts, repairCount, uncountConnection } from './releases.js';
 import { connectionsAged, setSweptTo, sweptTo } from './sweep-index.js';
 import { createTable, type StoreOptions } from './table.js';
 
@@ -31,6 +31,8 @@ export function createDynamoStore(db: DynamoDBDocumentClient, options: StoreOpti
     admit: (conn, o) => admit(table, conn, o),
     takeOver: (conn, o) => takeOver(table, conn, o),
     evict: (conn, o) => evict(table, conn, o),
+    closeItem: (id, reason, at, known) => closeItem(table, id, reason, at, known),
+    uncount: (connection) => uncountConnection(table, connection),
     release: (id, reason, at, known) => release(table, id, reason, at, known),
     releaseGhosts: (counter, ids, at) => releaseGhosts(table, counter, ids, at),
     forgetMissing: (counter, id) => forgetMissing(table, counter, id),

@@ -102,6 +102,8 @@ export function closeConnection(
         ':id': connectionId,
         ':ttl': Math.ceil(at / 1000) + TOMBSTONE_SECONDS,
       },
+      // A failed close says why: the item was closed already (an ending connection), not missing.
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     },
   };
 }
