@@ -77,7 +77,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         if (taken.kind === 'duplicate') return duplicate(deps, taken.existing);
         if (taken.kind === 'heldByEnding') {
           // A kick or the player's own end is closing it: this socket opens once that one is gone.
-          await awaitEnded(deps, counter, { ...replaced, openBy: replacedOpenBy }, giveUpAt);
+          await awaitEnded(deps, conn.userId, { ...replaced, openBy: replacedOpenBy }, giveUpAt);
           continue;
         }
         await closeReplaced(deps, { connectionId: heldBy, openBy: replacedOpenBy }, taking);

@@ -109,7 +109,7 @@ export async function makeRoom(deps: EvictionDeps, conn: ConnectRequest, first: 
     }
     if (outcome.kind === 'victimEnding') {
       const ending = { connectionId: victim, connectedAt: counter.counted.get(victim)!, openBy: victimOpenBy };
-      await awaitEnded(deps, counter, ending, conn.connectedAt + deps.handshakeGraceMs);
+      await awaitEnded(deps, conn.userId, ending, conn.connectedAt + deps.handshakeGraceMs);
       return lookAgain;
     }
     counter = outcome.counter;

@@ -53,26 +53,33 @@ export async function judge(deps: GhostDeps, c: Judged): Promise<Liveness> {
 }
 
 /**
- * Waits, until `giveUpAt` at most, for an ending connection's socket to be gone for sure (its teller closes it), then
- * stops counting it should neither its teller nor its `$disconnect` have yet. What a `$connect` does when the stream
- * it takes over, or the victim it chose, is being ended by someone else: its own socket must not open beside that one.
+ * Waits, until `giveUpAt` at most, for an ending connection's slot to be free (lifecycle.ts, ending): what a `$connect`
+ * does when the stream it takes over, or the victim it chose, is being ended by someone else (its own socket must not
+ * open beside that one), and a refused connect about an ending member. Free once its teller (or its `$disconnect`)
+ * has uncounted it, which a teller does only once the socket is closed or gone for sure; or once a question asked
+ * after its `openBy` gets 410, when nobody has (a teller that crashed), and then this uncounts it.
  */
 export async function awaitEnded(
   deps: GhostDeps,
-  counter: CounterRecord,
+  userId: string,
   c: Judged,
   giveUpAt: number,
-): Promise<'forgotten' | 'stillOpen'> {
+): Promise<'free' | 'open'> {
   const clock = deps.clock ?? realClock;
-  const gone = await chase(
+  return chase(
     clock,
     giveUpAt,
-    async () => (await judge(deps, c)) === 'gone',
-    (isGone) => isGone,
+    async () => {
+      const askedAt = clock.now();
+      if ((await ask(deps, c.connectionId)) !== 'gone') return 'open';
+      const counter = await deps.store.getCounter(userId);
+      if (!counter.counted.has(c.connectionId)) return 'free';
+      if (askedAt <= openByOf(c, deps)) return 'open';
+      await deps.store.forgetMissing(counter, c.connectionId);
+      return 'free';
+    },
+    (slot) => slot === 'free',
   );
-  if (!gone) return 'stillOpen';
-  await deps.store.forgetMissing(counter, c.connectionId);
-  return 'forgotten';
 }
 
 export type ReclaimOutcome =
@@ -86,21 +93,22 @@ export type ReclaimOutcome =
  *
  * Every counted connection's item is read first, in one BatchGetItem (which also shows the counter's drift: members
  * whose item is gone or closed); then API Gateway is asked about each, all together (`judge`). A refusal of a live
- * user costs two store calls. Gone open ones are released together in one write of the counter; gone ending ones
- * (closed by a teller that has not uncounted them yet, or crashed) and missing ones are forgotten one by one. An
+ * user costs two store calls. Gone open ones are released together in one write of the counter; ending ones (closed
+ * by a teller) are free once their teller uncounted them (`awaitEnded`), and missing ones are forgotten one by one. An
  * ending one whose socket is still open keeps its slot: its teller frees it once the socket is closed.
  */
 export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
   const items = await deps.store.countedConnections(counter);
-  const judged = await Promise.all(
-    [...items.open, ...items.ending].map(async (item) => ({ item, gone: (await judge(deps, item)) === 'gone' })),
-  );
-  const ghosts = judged.filter(({ item, gone }) => gone && item.state === 'open').map(({ item }) => item.connectionId);
-  const ended = judged.filter(({ item, gone }) => gone && item.state === 'closed').map(({ item }) => item.connectionId);
-  let freed = 0;
+  const [open, ending] = await Promise.all([
+    Promise.all(items.open.map(async (item) => ({ item, gone: (await judge(deps, item)) === 'gone' }))),
+    // Not waited for past their window: one still open after it keeps its slot until its teller closes it.
+    Promise.all(items.ending.map((item) => awaitEnded(deps, counter.userId, item, openByOf(item, deps)))),
+  ]);
+  const ghosts = open.filter(({ gone }) => gone).map(({ item }) => item.connectionId);
+  let freed = ending.filter((slot) => slot === 'free').length;
   if (ghosts.length > 0) freed += await releaseTogether(deps, counter, ghosts, now);
-  for (const connectionId of [...ended, ...items.missing]) {
-    // Forgotten now, or released by its own `$disconnect` or teller since the counter was read: free either way.
+  for (const connectionId of items.missing) {
+    // Forgotten now, or released by its own `$disconnect` since the counter was read: free either way.
     await deps.store.forgetMissing(counter, connectionId);
     freed++;
   }

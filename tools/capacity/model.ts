@@ -73,12 +73,12 @@ export function lifecycle(input: LifecycleInput) {
     dynamodb: {
       calls: {
         transactWriteItems: 1,
-        /** the handshake stamp at connect, then the counter and the item at release */
-        updateItem: 3,
+        /** the item and the counter at release (the admitting write is the only one at connect) */
+        updateItem: 2,
         /** one per heartbeat (is it still counted?), one per sweep check of the user's counter, one at release */
         getItem: heartbeats + checks + 1,
       },
-      writeUnits: streamWriteUnits({ transactItems: 2, plainWrites: 3 }),
+      writeUnits: streamWriteUnits({ transactItems: 2, plainWrites: 2 }),
       readUnits: (heartbeats + checks + 1) * UNITS.consistentRead,
       writeUnitsBefore: streamWriteUnitsBefore({ durationS, leaseS }),
     },

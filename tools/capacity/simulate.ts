@@ -74,9 +74,9 @@ export function simulate(options: SimulationOptions) {
   const random = options.random ?? (() => randomBytes(4).readUInt32BE(0) / 4294967296);
   const shards = options.leaseShards ?? leaseShardsFor(connectsPerSecond);
   const users = Math.max(1, Math.round(concurrency / (options.streamsPerUser ?? 2)));
-  // Writes a second on the base table at steady state: a connect's transaction (counter and item, double) and its
-  // handshake stamp on the item, and a release's two plain writes (counter and item).
-  const tableUnitsPerSecond = connectsPerSecond * (2 * UNITS.transactItem + 3 * UNITS.plainWrite);
+  // Writes a second on the base table at steady state: a connect's transaction (counter and item, double), and a
+  // release's two plain writes (item and counter).
+  const tableUnitsPerSecond = connectsPerSecond * (2 * UNITS.transactItem + 2 * UNITS.plainWrite);
   const tablePartitions = Math.max(1, Math.ceil((2 * tableUnitsPerSecond) / PARTITION_WRITE_UNITS));
   let hottestTable = 0;
   let hottestIndex = 0;
@@ -95,12 +95,11 @@ export function simulate(options: SimulationOptions) {
       const shard = keys.leaseShardOf(id, shards);
       index.set(shard, (index.get(shard) ?? 0) + UNITS.indexWrite);
     };
-    // Connects: the counter and the new item in one transaction, the item's index entry, and the handshake stamp (a
-    // non-projected attribute: no index write).
+    // Connects: the counter and the new item in one transaction, and the item's index entry.
     for (let i = poisson(connectsPerSecond, random); i > 0; i--) {
       const id = connectionId(random);
       write(keys.counter(`u${Math.floor(random() * users)}`).pk, UNITS.transactItem);
-      write(keys.connection(id).pk, UNITS.transactItem + UNITS.plainWrite);
+      write(keys.connection(id).pk, UNITS.transactItem);
       indexWrite(id);
     }
     // Releases of streams opened earlier (any of the open ones, uniformly): two plain writes, the index entry deleted.
