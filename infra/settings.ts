@@ -151,10 +151,11 @@ export function readSettings(lookup: (key: string) => unknown): Settings {
   const kind = raw.identity ?? 'cognito';
   raw.identity = kind;
   if (kind === 'external') {
-    for (const key of ['jwtIssuer', 'jwtAudience', 'jwksUrl'] as const) {
-      if (raw[key] === undefined) problem(key, 'required with streamgate:identity=external');
+    const nouns = { jwtIssuer: 'issuer', jwtAudience: 'audience', jwksUrl: 'key set URL' } as const;
+    for (const [key, noun] of Object.entries(nouns)) {
+      if (raw[key] === undefined) problem(key, `required with streamgate:identity=external (your provider's ${noun})`);
       const why = placeholder(raw[key]);
-      if (why) problem(key, `${why}: set your identity provider's, or deploy with streamgate:identity=cognito`);
+      if (why) problem(key, `${why}: set your provider's ${noun}, or deploy with streamgate:identity=cognito`);
     }
     for (const [key, value] of Object.entries(EXTERNAL_DEFAULTS)) raw[key] ??= value;
     for (const key of COGNITO_KEYS)
@@ -167,7 +168,7 @@ export function readSettings(lookup: (key: string) => unknown): Settings {
   if (problems.length > 0) throw new SettingsError(`invalid CDK context: ${problems.join('; ')}`);
   const parsed = SettingsSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${CONTEXT_PREFIX}${i.path.join('.')}: ${i.message}`).join('; ');
+    const issues = parsed.error.issues.map((i) => `${CONTEXT_PREFIX}${String(i.path[0])}: ${i.message}`).join('; ');
     throw new SettingsError(`invalid CDK context: ${issues}`);
   }
   return parsed.data;
