@@ -12,7 +12,7 @@
  * API Gateway's HTTP JWT authorizers verify RSA signatures only: Cognito signs with RS256, and an external provider's
  * algorithms are refused at synth unless they are RSA (infra/settings.ts).
  */
-import { Aws, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import {
@@ -29,12 +29,11 @@ import {
   UserPoolGroup,
 } from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
+import { LIMIT_ATTRIBUTE, STAFF_GROUP } from './identity-names.js';
 import type { IdentitySettings } from './settings.js';
 
-/** The group whose members are support staff (`cognito:groups` in their tokens). */
-export const STAFF_GROUP = 'staff';
-/** The user pool attribute holding a player's plan limit; `custom:streams` in the ID token. */
-export const LIMIT_ATTRIBUTE = 'streams';
+export { LIMIT_ATTRIBUTE, STAFF_GROUP };
+
 /** The Cognito signing algorithm (the only one the pool uses). */
 const COGNITO_ALGORITHM = 'RS256';
 
@@ -168,6 +167,18 @@ export class Identity extends Construct {
       JWT_STAFF_CLAIM: 'cognito:groups',
       JWT_STAFF_VALUE: STAFF_GROUP,
     };
+    // What `npm run aws:user` and the deploy guide need (`cdk deploy --outputs-file`).
+    new CfnOutput(this, 'UserPoolIdOutput', { key: 'UserPoolId', value: this.userPool.userPoolId });
+    new CfnOutput(this, 'PlayerClientIdOutput', {
+      key: 'PlayerClientId',
+      value: this.playerClient.userPoolClientId,
+      description: 'app client of the demo player (players sign in)',
+    });
+    new CfnOutput(this, 'StaffClientIdOutput', {
+      key: 'StaffClientId',
+      value: this.staffClient.userPoolClientId,
+      description: 'app client of the support console (staff sign in)',
+    });
     const domain = this.domain.baseUrl();
     this.playerSignIn = {
       kind: 'cognito',

@@ -797,10 +797,13 @@ describe('When the stack is deployed', () => {
     expect(Object.keys(outputs).sort()).toEqual([
       'CallbackUrl',
       'PlayerApiUrl',
+      'PlayerClientId',
       'PlayerPageUrl',
+      'StaffClientId',
       'SupportApiUrl',
       'SupportConsoleUrl',
       'TableName',
+      'UserPoolId',
       'WebSocketUrl',
     ]);
     expect(JSON.stringify(outputs.WebSocketUrl!.Value)).toContain('wss://');
