@@ -20,6 +20,8 @@ async function main() {
     console.error(`aws:user: ${error.message}\n\n${USAGE}`);
     process.exit(2);
   }
+  // The pinned SDK's notice that later releases need Node 22 is not the deployer's concern here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const client = new CognitoIdentityProviderClient({ region: options.region });
   const result = await upsertUser(client, options);
   if (options.tokenFile !== undefined && result.idToken !== undefined) {
