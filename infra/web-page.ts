@@ -26,6 +26,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket } from 'aws
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { contentSecurityPolicy } from '../local/web-pages.js';
+import { PROJECT_ROOT } from './handler-function.js';
 
 /** The files every page loads beside its own (the sign-in module). */
 export const SHARED_FILES = 'web/shared';
@@ -124,8 +125,9 @@ export class WebPage extends Construct {
     new BucketDeployment(this, 'Deploy', {
       destinationBucket: this.bucket,
       sources: [
-        Source.asset(this.props.files, { exclude: ['config.json'] }),
-        Source.asset(SHARED_FILES),
+        // From the repository, whatever the working directory of `cdk synth`.
+        Source.asset(`${PROJECT_ROOT}${this.props.files}`, { exclude: ['config.json'] }),
+        Source.asset(`${PROJECT_ROOT}${SHARED_FILES}`),
         Source.jsonData('config.json', config),
       ],
       distribution: this.distribution,
