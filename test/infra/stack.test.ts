@@ -473,6 +473,7 @@ describe('When Lambda runs the bundles', () => {
     return { server, deleted };
   }
 
+  // Seven fresh Node processes, each loading its bundle: seconds on a busy machine, hence the timeout.
   it('loads every bundle with the template environment, and each answers as in AWS', async () => {
     // Prepare: DynamoDB Local, stand-ins for @connections and for the pool's key set (RSA, in the shape Cognito
     // serves it), and a player and a staff member's ID tokens as Cognito writes them.
@@ -570,7 +571,7 @@ describe('When Lambda runs the bundles', () => {
       jwks.close();
       management.server.close();
     }
-  });
+  }, 120_000);
 
   it('refuses at the authorizer a token the pool did not sign, before $connect runs', async () => {
     // Prepare
@@ -606,7 +607,7 @@ describe('When Lambda runs the bundles', () => {
     } finally {
       jwks.close();
     }
-  });
+  }, 60_000);
 });
 
 /** The pool's made-up physical ids in the deployed-shape test. */
@@ -1139,7 +1140,7 @@ describe('When a deployer runs cdk synth', () => {
       /^invalid CDK context: streamgate:jwtIssuer: "https:\/\/auth\.example\.com\/" is a placeholder/,
     );
     expect(lines.filter((l) => !l.includes('streamgate:') && !/Subprocess exited/.test(l))).toEqual([]);
-  });
+  }, 120_000);
 });
 
 /** The BucketDeployment of a page (`Console`, `PlayerPage`). */
