@@ -3,7 +3,7 @@
  * schedule, alarms and a dashboard. The handlers are the same files the local stack runs.
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import {
   CorsHttpMethod,
   HttpApi,
@@ -14,19 +14,21 @@ import {
   WebSocketApi,
   WebSocketStage,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { leaseShardsFor } from '../core/store/schema.js';
 import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
-import { SupportConsole } from './console.js';
 import { HandlerFunction } from './handler-function.js';
+import { Identity } from './identity.js';
 import { Monitoring } from './monitoring.js';
-import type { Settings } from './settings.js';
+import { identityOf, type Settings } from './settings.js';
 import { StreamTable } from './table.js';
+import { hostOf, WebPage } from './web-page.js';
 
 export interface StreamgateStackProps extends StackProps {
   settings: Settings;
@@ -53,6 +55,9 @@ export const PLAYER_ROUTES: { path: string; methods: HttpMethod[] }[] = [
 
 export const WEBSOCKET_STAGE = 'live';
 
+/** The support API's paths the console calls on its own origin (CloudFront routes them to the API). */
+export const CONSOLE_API_PATHS = ['/health', '/users/*', '/connections/*'];
+
 /** What the access logs of both HTTP APIs (support, player) record per request. */
 const HTTP_ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
@@ -77,7 +82,11 @@ export class StreamgateStack extends Stack {
   readonly playerStage: HttpStage;
   readonly streamTable: StreamTable;
   readonly monitoring: Monitoring;
-  readonly supportConsole: SupportConsole;
+  readonly supportConsole: WebPage;
+  readonly playerPage: WebPage;
+  readonly identity: Identity;
+  /** the account's API Gateway CloudWatch role, when the stack makes it */
+  readonly apiGatewayLogsRole?: Role;
 
   constructor(scope: Construct, id: string, props: StreamgateStackProps) {
     super(scope, id, props);
@@ -112,6 +121,32 @@ export class StreamgateStack extends Stack {
         : undefined,
     });
 
+    if (s.webSocketAccessLogs && s.apiGatewayCloudWatchRole === 'create') {
+      this.apiGatewayLogsRole = this.apiGatewayLogging();
+    }
+
+    // The pages first: the sign-in returns to their addresses. One log group for CDK's uploader of both.
+    const uploaderLogs = new LogGroup(this, 'PageUploaderLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.supportConsole = new WebPage(this, 'Console', {
+      files: 'web/console',
+      description: 'support console (staff sign in)',
+      outputKey: 'SupportConsoleUrl',
+      uploaderLogs,
+    });
+    this.playerPage = new WebPage(this, 'PlayerPage', {
+      files: 'web/player',
+      description: 'demo player (players sign in)',
+      outputKey: 'PlayerPageUrl',
+      uploaderLogs,
+    });
+    this.identity = new Identity(this, 'Identity', identityOf(s), {
+      playerUrl: this.playerPage.url,
+      consoleUrl: this.supportConsole.url,
+    });
+
     const environment = {
       TABLE_NAME: table.tableName,
       AUTH_MODE: 'jwt',
@@ -123,13 +158,8 @@ export class StreamgateStack extends Stack {
       HANDSHAKE_GRACE_SECONDS: String(s.handshakeGraceSeconds),
       OPENING_WINDOW_SECONDS: String(s.openingWindowSeconds),
       LEASE_SHARDS: String(leaseShardsFor(s.expectedConnectsPerSecond)),
-      // Identity (core/identity/config.ts): one issuer for players and staff; staff carry the scope.
-      JWT_ISSUER: s.jwtIssuer,
-      JWT_AUDIENCE: s.jwtAudience,
-      JWT_JWKS_URL: s.jwksUrl,
-      JWT_LIMIT_CLAIM: s.limitClaim,
-      JWT_STAFF_CLAIM: 'scope',
-      JWT_STAFF_VALUE: s.staffScope,
+      // Identity (core/identity/config.ts): who signs the tokens, the plan-limit claim, what makes staff.
+      ...this.identity.environment,
     };
     const handler = (name: string, entry: string, description: string, timeout = Duration.seconds(10)) =>
       new HandlerFunction(this, name, {
@@ -184,18 +214,12 @@ export class StreamgateStack extends Stack {
     });
     for (const route of [disconnect, message]) acknowledgeConnectedRoute(route);
 
-    // The console calls the API from its CloudFront origin; that origin is the only one the API allows.
-    this.supportConsole = new SupportConsole(this, 'Console');
+    // The console calls the API on its own CloudFront origin (routeToApi below), as locally: no CORS, and its
+    // content security policy connects to 'self' only.
     this.supportApi = new HttpApi(this, 'SupportApi', {
       apiName: `${id}-support`,
       description: 'Support staff: list and end connections, per-user limit overrides',
       createDefaultStage: false,
-      corsPreflight: {
-        allowOrigins: [this.supportConsole.origin],
-        allowHeaders: ['authorization', 'content-type'],
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.PUT, CorsHttpMethod.DELETE],
-        maxAge: Duration.hours(1),
-      },
     });
     this.supportStage = new HttpStage(this, 'SupportStage', {
       httpApi: this.supportApi,
@@ -204,7 +228,6 @@ export class StreamgateStack extends Stack {
       throttle: { rateLimit: s.supportRateLimit, burstLimit: s.supportBurstLimit },
       accessLogSettings: this.accessLogs('SupportAccessLogs', logRetention, HTTP_ACCESS_LOG_FIELDS),
     });
-    const staffJwt = new HttpJwtAuthorizer('StaffJwt', s.jwtIssuer, { jwtAudience: [s.jwtAudience] });
     const support = new HttpLambdaIntegration('SupportIntegration', f.Support);
     const [health] = this.supportApi.addRoutes({ path: '/health', methods: [HttpMethod.GET], integration: support });
     Validations.of(health!).acknowledge({
@@ -215,10 +238,11 @@ export class StreamgateStack extends Stack {
       this.supportApi.addRoutes({
         ...route,
         integration: support,
-        authorizer: staffJwt,
-        authorizationScopes: [s.staffScope],
+        authorizer: this.identity.staffAuthorizer,
+        authorizationScopes: this.identity.staffScopes,
       });
     }
+    this.supportConsole.routeToApi(this.supportStage, CONSOLE_API_PATHS);
 
     // Players call from their own pages, on any origin; the bearer token (never a cookie) is the credential, so any
     // origin may send one. Preflights are answered by API Gateway without authorization.
@@ -242,10 +266,9 @@ export class StreamgateStack extends Stack {
     });
     // The same issuer and audience as the socket's tokens, no scope: a player's own token is enough, and the
     // handler acts only on that token's `sub`.
-    const playerJwt = new HttpJwtAuthorizer('PlayerJwt', s.jwtIssuer, { jwtAudience: [s.jwtAudience] });
     const player = new HttpLambdaIntegration('PlayerIntegration', f.Player);
     for (const route of PLAYER_ROUTES) {
-      this.playerApi.addRoutes({ ...route, integration: player, authorizer: playerJwt });
+      this.playerApi.addRoutes({ ...route, integration: player, authorizer: this.identity.playerAuthorizer });
     }
 
     new Rule(this, 'SweepSchedule', {
@@ -270,7 +293,22 @@ export class StreamgateStack extends Stack {
       value: this.webSocketStage.callbackUrl,
       description: '@connections management API',
     });
-    this.supportConsole.publish(this.supportStage.url);
+    // The console: the support API on its own origin, so `apiUrl` is empty, as locally.
+    const signIn = this.identity.domain ? [this.identity.domain.baseUrl()] : [];
+    this.supportConsole.allowConnect(...signIn);
+    this.supportConsole.publish({ apiUrl: '', signIn: this.identity.consoleSignIn });
+    // The demo player: the WebSocket and the player API, each on its own origin.
+    this.playerPage.allowConnect(
+      `wss://${hostOf(this.webSocketStage.url)}`,
+      `https://${hostOf(this.playerStage.url)}`,
+      ...signIn,
+    );
+    this.playerPage.publish({
+      wsUrl: this.webSocketStage.url,
+      apiUrl: this.playerApi.apiEndpoint,
+      authMode: 'jwt',
+      signIn: this.identity.playerSignIn,
+    });
 
     new CfnOutput(this, 'SupportApiUrl', { value: this.supportStage.url, description: 'support API (staff token)' });
     new CfnOutput(this, 'PlayerApiUrl', {
@@ -278,6 +316,32 @@ export class StreamgateStack extends Stack {
       description: "player API (the player's token)",
     });
     new CfnOutput(this, 'TableName', { value: table.tableName });
+  }
+
+  /**
+   * API Gateway writes WebSocket access logs with one role per account and region, set in its account settings. The
+   * stack makes it and sets it; both are kept when the stack goes, because other APIs of the account may log
+   * through it by then (`apiGatewayCloudWatchRole=existing` leaves an account's own role alone).
+   */
+  private apiGatewayLogging(): Role {
+    const role = new Role(this, 'ApiGatewayLogsRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      description: 'API Gateway writes access and execution logs to CloudWatch Logs (account setting)',
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+    });
+    role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        "API Gateway's own managed policy for its account-wide logging role: the log groups it writes are named by " +
+        'API Gateway per API and stage, so no narrower resource can be written here',
+    });
+    // No L2 exists for the account setting (RestApi's cloudWatchRole makes one only for REST APIs).
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    // The stage's access logs are refused until the account names a role.
+    this.webSocketStage.node.addDependency(account);
+    return role;
   }
 
   private accessLogs(id: string, retention: RetentionDays, fields: Record<string, string>): IAccessLogSettings {

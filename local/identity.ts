@@ -30,6 +30,7 @@ type IdentitySettings = Pick<
   LocalSettings,
   | 'dataDir'
   | 'signingKeyFile'
+  | 'signingKeyAlgorithm'
   | 'jwtIssuer'
   | 'jwtAudience'
   | 'jwtJwksUrl'
@@ -64,6 +65,7 @@ export async function localIdentity(settings: IdentitySettings, signingKey?: Loc
     (
       await loadOrCreateSigningKey(
         signingKeyPath({ SIGNING_KEY_FILE: settings.signingKeyFile, DATA_DIR: settings.dataDir }),
+        settings.signingKeyAlgorithm,
       )
     ).key;
   const jwks = publicKeySet(key);

@@ -160,6 +160,8 @@ const LocalSettingsSchema = z.object({
   jwtStaffClaim: unsetIfEmpty(z.string().optional()),
   jwtStaffValue: unsetIfEmpty(z.string().optional()),
   signingKeyFile: unsetIfEmpty(z.string().optional()),
+  /** the algorithm of the signing key (RS256: as API Gateway's HTTP JWT authorizers verify); ES256 when made unset */
+  signingKeyAlgorithm: unsetIfEmpty(oneOf(['ES256', 'RS256']).optional()),
   /** set by code only: tests give each file a table of its own */
   tableName: z.string().min(3, 'must have at least 3 characters').default('streamgate'),
 });
@@ -200,6 +202,7 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   jwtStaffClaim: 'JWT_STAFF_CLAIM',
   jwtStaffValue: 'JWT_STAFF_VALUE',
   signingKeyFile: 'SIGNING_KEY_FILE',
+  signingKeyAlgorithm: 'SIGNING_KEY_ALGORITHM',
 };
 
 /** A setting out of range or malformed; the message names every bad one, on one line. */

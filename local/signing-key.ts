@@ -1,6 +1,8 @@
 /**
- * The local stack's own token issuer: one ES256 key pair, made on first use, whose public half the stack serves at
- * `/.well-known/jwks.json` and whose private half `npm run token` signs with.
+ * The local stack's own token issuer: one key pair, made on first use, whose public half the stack serves at
+ * `/.well-known/jwks.json` and whose private half `npm run token` signs with. ES256 by default; RS256
+ * (`SIGNING_KEY_ALGORITHM=RS256` when the key is made) signs as the deployed APIs verify: API Gateway's HTTP JWT
+ * authorizers take RSA signatures only. The key file records its algorithm, so the stack and the CLI always agree.
  *
  * Where the key lives (the same rule for `npm start` and the token CLI, so they always agree):
  *   1. `SIGNING_KEY_FILE` when set;
@@ -28,10 +30,13 @@ import { z } from 'zod';
 export const LOCAL_ISSUER = 'streamgate-local';
 export const LOCAL_AUDIENCE = 'streamgate';
 export const LOCAL_ALGORITHM = 'ES256';
+export const SIGNING_ALGORITHMS = ['ES256', 'RS256'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 const STAFF_SCOPE = 'streamgate:staff';
 
 export interface LocalSigningKey {
   kid: string;
+  alg: SigningAlgorithm;
   privateKey: CryptoKey;
   publicJwk: JWK;
   /** the file it was read from or written to; undefined when held in memory only */
@@ -42,13 +47,30 @@ export class SigningKeyFileError extends Error {
   override name = 'SigningKeyFileError';
 }
 
-const KeyFileSchema = z.object({
-  alg: z.literal(LOCAL_ALGORITHM),
-  kid: z.string().min(1),
-  privateJwk: z.looseObject({ kty: z.literal('EC'), crv: z.literal('P-256'), d: z.string(), x: z.string() }),
-});
+const KeyFileSchema = z.discriminatedUnion('alg', [
+  z.object({
+    alg: z.literal('ES256'),
+    kid: z.string().min(1),
+    privateJwk: z.looseObject({ kty: z.literal('EC'), crv: z.literal('P-256'), d: z.string(), x: z.string() }),
+  }),
+  z.object({
+    alg: z.literal('RS256'),
+    kid: z.string().min(1),
+    privateJwk: z.looseObject({ kty: z.literal('RSA'), n: z.string(), e: z.string(), d: z.string() }),
+  }),
+]);
 
 const CHECKOUT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The algorithm `SIGNING_KEY_ALGORITHM` asks for, if any (the token CLI reads it as `npm start` does). */
+export function signingAlgorithmOf(env: { SIGNING_KEY_ALGORITHM?: string }): SigningAlgorithm | undefined {
+  const raw = env.SIGNING_KEY_ALGORITHM;
+  if (raw === undefined || raw === '') return undefined;
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(raw)) {
+    throw new SigningKeyFileError(`SIGNING_KEY_ALGORITHM must be ES256 or RS256, not ${JSON.stringify(raw)}`);
+  }
+  return raw as SigningAlgorithm;
+}
 
 /** The key file `npm start` and `npm run token` use, from their environment. */
 export function signingKeyPath(env: { SIGNING_KEY_FILE?: string; DATA_DIR?: string }): string {
@@ -58,19 +80,32 @@ export function signingKeyPath(env: { SIGNING_KEY_FILE?: string; DATA_DIR?: stri
 }
 
 /** A fresh key held in memory only (tests, throwaway stacks). */
-export async function newSigningKey(): Promise<LocalSigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(LOCAL_ALGORITHM, { extractable: true });
+export async function newSigningKey(alg: SigningAlgorithm = LOCAL_ALGORITHM): Promise<LocalSigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
-  return { kid, privateKey, publicJwk: { ...publicJwk, kid, alg: LOCAL_ALGORITHM, use: 'sig' } };
+  return { kid, alg, privateKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' } };
 }
 
 /** Reads the key file, or makes the key and writes the file when there is none. Safe when two processes race. */
-export async function loadOrCreateSigningKey(file: string): Promise<{ key: LocalSigningKey; created: boolean }> {
+/**
+ * `alg`: the algorithm asked for (`SIGNING_KEY_ALGORITHM`); a file holding a key of another is refused rather than
+ * silently used. Unset: the file's key, or a new ES256 one.
+ */
+export async function loadOrCreateSigningKey(
+  file: string,
+  requested?: SigningAlgorithm,
+): Promise<{ key: LocalSigningKey; created: boolean }> {
   const existing = await readKeyFile(file);
+  if (existing && requested !== undefined && existing.alg !== requested) {
+    throw new SigningKeyFileError(
+      `${file} holds an ${existing.alg} key, not ${requested}: delete it and a new ${requested} key is made`,
+    );
+  }
   if (existing) return { key: existing, created: false };
-  const key = await newSigningKey();
-  const text = `${JSON.stringify({ alg: LOCAL_ALGORITHM, kid: key.kid, privateJwk: await exportJWK(key.privateKey) })}\n`;
+  const alg = requested ?? LOCAL_ALGORITHM;
+  const key = await newSigningKey(alg);
+  const text = `${JSON.stringify({ alg, kid: key.kid, privateJwk: await exportJWK(key.privateKey) })}\n`;
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   // Written aside, then linked into place: link fails if the name exists, so of two racing creators one wins and
   // the other reads the winner's complete file (never a half-written one).
@@ -103,13 +138,16 @@ async function readKeyFile(file: string): Promise<LocalSigningKey | undefined> {
   } catch {
     throw new SigningKeyFileError(`${file} is not a signing key; delete it and a new one is made`);
   }
-  const { d: _private, ...publicPart } = parsed.privateJwk;
-  const publicJwk: JWK = { kty: publicPart.kty, crv: publicPart.crv, x: publicPart.x, y: publicPart.y as string };
-  const privateKey = (await importJWK(parsed.privateJwk, LOCAL_ALGORITHM)) as CryptoKey;
+  const jwk = parsed.privateJwk;
+  // The public half only: no private member (d, p, q, dp, dq, qi) reaches the key set the stack serves.
+  const publicJwk: JWK =
+    jwk.kty === 'EC' ? { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y as string } : { kty: 'RSA', n: jwk.n, e: jwk.e };
+  const privateKey = (await importJWK(jwk, parsed.alg)) as CryptoKey;
   return {
     kid: parsed.kid,
+    alg: parsed.alg,
     privateKey,
-    publicJwk: { ...publicJwk, kid: parsed.kid, alg: LOCAL_ALGORITHM, use: 'sig' },
+    publicJwk: { ...publicJwk, kid: parsed.kid, alg: parsed.alg, use: 'sig' },
     file,
   };
 }
@@ -139,7 +177,7 @@ export async function mintToken(key: LocalSigningKey, options: MintOptions): Pro
   if (options.limit !== undefined) claims[options.limitClaim ?? 'streams'] = options.limit;
   if (options.staff) claims.scope = STAFF_SCOPE;
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: LOCAL_ALGORITHM, kid: key.kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setIssuer(options.issuer ?? LOCAL_ISSUER)
     .setAudience(options.audience ?? LOCAL_AUDIENCE)
     .setSubject(options.userId)

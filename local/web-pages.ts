@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 /** The repository's `web/` folder. */
 export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
 
+/** Not a page: its files (the sign-in module) are served beside every page, as a deployment copies them. */
+export const SHARED_FOLDER = 'shared';
+
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -54,23 +57,31 @@ interface PageFile {
   type: string;
 }
 
-/** Every servable file: URL path (`/console/app.js`) to file. */
-function listFiles(root: string, pages: readonly string[]): Map<string, PageFile> {
+/** Every servable file under `dir`, by its URL path below the folder (`/app.js`). */
+function filesUnder(dir: string): Map<string, PageFile> {
   const files = new Map<string, PageFile>();
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  const walk = (folder: string) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
       if (entry.name.startsWith('.')) continue;
-      const path = join(dir, entry.name);
+      const path = join(folder, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (entry.isFile()) {
         const type = CONTENT_TYPES[extname(entry.name).toLowerCase()];
-        if (type) files.set(`/${relative(root, path).split(sep).join('/')}`, { path, type });
+        if (type) files.set(`/${relative(dir, path).split(sep).join('/')}`, { path, type });
       }
     }
   };
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) walk(dir);
+  return files;
+}
+
+/** Every servable file: URL path (`/console/app.js`) to file; the shared files beside each page's own. */
+function listFiles(root: string, pages: readonly string[]): Map<string, PageFile> {
+  const files = new Map<string, PageFile>();
+  const shared = filesUnder(join(root, SHARED_FOLDER));
   for (const page of pages) {
-    const dir = join(root, page);
-    if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) walk(dir);
+    // A page's own file of the same name wins.
+    for (const [path, file] of [...shared, ...filesUnder(join(root, page))]) files.set(`/${page}${path}`, file);
   }
   return files;
 }
@@ -101,7 +112,7 @@ export class WebPages {
       options.pages ??
       (statSync(root, { throwIfNoEntry: false })?.isDirectory()
         ? readdirSync(root, { withFileTypes: true })
-            .filter((e) => e.isDirectory())
+            .filter((e) => e.isDirectory() && e.name !== SHARED_FOLDER)
             .map((e) => e.name)
         : []);
     this.pages = new Set(pages);

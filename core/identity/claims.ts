@@ -30,13 +30,28 @@ export function ownClaim(claims: Record<string, unknown>, name: string): unknown
 }
 
 /**
- * Whether the claims say staff. The claim may be a space-separated string (OAuth `scope`), an array (`groups`), or
- * an array as API Gateway's HTTP JWT authorizer flattens it for the handler: `"[viewers support]"`.
+ * The words of a scope or group claim: a list, a space-separated string (OAuth 2.0's `scope`: scope tokens separated
+ * by single spaces; commas are part of a token, never separators), or a list as API Gateway's HTTP JWT authorizer
+ * hands it to the handler, flattened to `"[a b]"` (`flattened`: the claims of a Lambda event, where every claim is a
+ * string).
  */
-export function isStaff(claims: Record<string, unknown>, rule: StaffRule): boolean {
-  const claim = ownClaim(claims, rule.claim);
-  if (Array.isArray(claim)) return claim.some((c) => c === rule.value);
-  if (typeof claim !== 'string') return false;
-  const list = claim.startsWith('[') && claim.endsWith(']') ? claim.slice(1, -1) : claim;
-  return list.split(/[\s,]+/).includes(rule.value);
+function wordsOf(value: unknown, flattened: boolean): string[] {
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  if (typeof value !== 'string') return [];
+  const list = flattened && value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
+  return list.split(' ').filter((word) => word !== '');
+}
+
+/**
+ * Whether the claims say staff. For the `scope` rule, the token's scopes as API Gateway's JWT authorizer reads them
+ * for a route's authorization scopes: the `scope` claim and the `scp` claim (Okta, Entra ID), each a space-separated
+ * string or a list. Another claim (`groups`, `cognito:groups`) is read as a list or a space-separated string.
+ *
+ * `flattened`: the claims come from API Gateway's event (`requestContext.authorizer.jwt.claims`), where a list claim
+ * arrives as `"[a b]"`. A string claim spelled with brackets reads the same there; in AWS the authorizer has refused
+ * such a token before the handler runs (its scope is not the staff scope), as the local stack's emulation does.
+ */
+export function isStaff(claims: Record<string, unknown>, rule: StaffRule, { flattened = false } = {}): boolean {
+  const names = rule.claim === 'scope' ? ['scope', 'scp'] : [rule.claim];
+  return names.some((name) => wordsOf(ownClaim(claims, name), flattened).includes(rule.value));
 }

@@ -236,7 +236,10 @@ function toIdentity(payload: JWTPayload, limitClaim: string, staff: StaffRule): 
   const rawLimit = ownClaim(payload, limitClaim);
   let streamLimit: number | undefined;
   if (rawLimit !== undefined) {
-    const limit = LimitSchema.safeParse(rawLimit);
+    // A number, or its decimal text: Cognito puts custom attributes (`custom:streams`) in tokens as strings.
+    const limit = LimitSchema.safeParse(
+      typeof rawLimit === 'string' && /^\d{1,3}$/.test(rawLimit) ? Number(rawLimit) : rawLimit,
+    );
     // A plan limit we cannot read is not silently replaced by the default, which may be more generous.
     if (!limit.success) throw new InvalidTokenError('badClaims', `${limitClaim} is not a whole number from 0 to 100`);
     streamLimit = limit.data;

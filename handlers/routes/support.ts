@@ -215,7 +215,8 @@ function staffOf(event: SupportEvent, authMode: 'dev' | 'jwt', rule: StaffRule):
   if (!claims || typeof sub !== 'string' || sub === '') {
     return { ok: false, refusal: errorResponse(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer STAFF_TOKEN') };
   }
-  if (!isStaff(claims, rule)) {
+  // API Gateway's claims: every one a string, lists flattened to "[a b]".
+  if (!isStaff(claims, rule, { flattened: true })) {
     return { ok: false, refusal: errorResponse(403, ErrorCode.FORBIDDEN, 'this token is not a staff token') };
   }
   return { ok: true, staff: sub };

@@ -2,8 +2,14 @@
  * The CDK app's template: what `cdk deploy` would create. Synthesized once for the whole file (bundling the
  * handlers with the local esbuild), with the context in cdk.json, cdk-nag included, as `npx cdk synth` does.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
@@ -13,9 +19,16 @@ import { HISTORY_QUERY_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../..
 import { leaseShardsFor, TABLE_SHAPE } from '../../core/store/schema.js';
 import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
 import { type BuiltApp, buildApp } from '../../infra/build.js';
-import { PLAYER_ROUTES, SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
+import { PROJECT_ROOT } from '../../infra/handler-function.js';
+import { LIMIT_ATTRIBUTE, STAFF_GROUP } from '../../infra/identity.js';
+import { CONSOLE_API_PATHS, PLAYER_ROUTES, SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
 import { ensureTable } from '../../local/dynamodb-local.js';
 import { wsEvent } from '../support/events.js';
+import { sign, testKey } from '../support/tokens.js';
+
+const execFileAsync = promisify(execFile);
+/** The pinned CDK CLI, as `npx cdk` runs it. */
+const CDK_CLI = fileURLToPath(new URL('../../node_modules/aws-cdk/bin/cdk', import.meta.url));
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
 const context: Record<string, unknown> = cdkJson.context;
@@ -42,6 +55,21 @@ beforeAll(() => {
 
 const resources = (type: string): [string, Resource][] =>
   Object.entries(template.findResources(type)) as [string, Resource][];
+/** Logical ids of the identity's resources. */
+const ids = () => {
+  const identity = built.stack.identity;
+  const id = (c: { node: { defaultChild?: unknown } }) => built.stack.getLogicalId(c.node.defaultChild as never);
+  return {
+    pool: id(identity.userPool!),
+    playerClient: id(identity.playerClient!),
+    staffClient: id(identity.staffClient!),
+    domain: id(identity.domain!),
+  };
+};
+/** The user pool's issuer, as every authorizer must trust it. */
+const poolIssuer = () => ({
+  'Fn::Join': ['', ['https://cognito-idp.', { Ref: 'AWS::Region' }, '.amazonaws.com/', { Ref: ids().pool }]],
+});
 /** The handlers' functions; CDK's own BucketDeployment uploader (the console's files) is not one of them. */
 const handlerFunctions = () =>
   resources('AWS::Lambda::Function').filter(([id]) => !id.startsWith('CustomCDKBucketDeployment'));
@@ -121,30 +149,38 @@ describe('When a player opens a stream, sends messages and leaves', () => {
 });
 
 describe('When support staff call the support API', () => {
-  it('checks tokens with a JWT authorizer whose issuer and audience come from context', () => {
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+  it("checks tokens with a JWT authorizer that trusts the user pool and admits the staff client's tokens only", () => {
+    const supportApiId = built.stack.getLogicalId(built.stack.supportApi.node.defaultChild as never);
+    const authorizer = resources('AWS::ApiGatewayV2::Authorizer').find(
+      ([, r]) => JSON.stringify(r.Properties.ApiId) === JSON.stringify({ Ref: supportApiId }),
+    )!;
+    expect(authorizer[1].Properties).toMatchObject({
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
-      JwtConfiguration: {
-        Issuer: context['streamgate:jwtIssuer'],
-        Audience: [context['streamgate:jwtAudience']],
-      },
+      JwtConfiguration: { Issuer: poolIssuer(), Audience: [{ Ref: ids().staffClient }] },
     });
   });
 
-  it('requires the staff scope on every support route', () => {
+  it('puts every support route behind that authorizer; the staff group is checked by the handler', () => {
     const expected = SUPPORT_ROUTES.flatMap((r) => r.methods.map((m) => `${m} ${r.path}`)).sort();
     const supportApiId = built.stack.getLogicalId(built.stack.supportApi.node.defaultChild as never);
     const staffRoutes = resources('AWS::ApiGatewayV2::Route')
       .filter(([, r]) => r.Properties.AuthorizationType === 'JWT')
       .filter(([, r]) => JSON.stringify(r.Properties.ApiId) === JSON.stringify({ Ref: supportApiId }))
       .map(([, r]) => {
-        expect(r.Properties.AuthorizationScopes).toEqual([context['streamgate:staffScope']]);
+        // Cognito's ID tokens carry no scope: the handler requires the `staff` group instead.
+        expect(r.Properties.AuthorizationScopes).toBeUndefined();
         expect(r.Properties.AuthorizerId).toEqual({ Ref: expect.any(String) });
         return r.Properties.RouteKey;
       })
       .sort();
     expect(staffRoutes).toEqual(expected);
+    for (const [, fn] of handlerFunctions()) {
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        JWT_STAFF_CLAIM: 'cognito:groups',
+        JWT_STAFF_VALUE: STAFF_GROUP,
+      });
+    }
   });
 
   it('leaves only the liveness probe open', () => {
@@ -179,13 +215,18 @@ describe('When a player asks about its own streams', () => {
     expect(routes.sort()).toEqual(expected);
   });
 
-  it("checks the player's token against the same issuer and audience as the socket's", () => {
+  it("checks the player's token against the same pool and client as the socket's", () => {
     const authorizers = onPlayerApi('AWS::ApiGatewayV2::Authorizer');
     expect(authorizers).toHaveLength(1);
     expect(authorizers[0]![1].Properties).toMatchObject({
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
-      JwtConfiguration: { Issuer: context['streamgate:jwtIssuer'], Audience: [context['streamgate:jwtAudience']] },
+      JwtConfiguration: { Issuer: poolIssuer(), Audience: [{ Ref: ids().playerClient }] },
+    });
+    const [, authorizerFn] = handlerFunctions().find(([id]) => id === fnIds.Authorizer)!;
+    expect((authorizerFn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      JWT_ISSUER: poolIssuer(),
+      JWT_AUDIENCE: { Ref: ids().playerClient },
     });
   });
 
@@ -304,10 +345,13 @@ describe('When the handlers are built', () => {
             NODE_OPTIONS: '--enable-source-maps',
             POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
             POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-            JWT_ISSUER: context['streamgate:jwtIssuer'],
-            JWT_AUDIENCE: context['streamgate:jwtAudience'],
-            JWT_JWKS_URL: context['streamgate:jwksUrl'],
-            JWT_STAFF_VALUE: context['streamgate:staffScope'],
+            JWT_ISSUER: poolIssuer(),
+            JWT_AUDIENCE: { Ref: ids().playerClient },
+            JWT_JWKS_URL: {
+              'Fn::Join': ['', [...(poolIssuer()['Fn::Join'][1] as unknown[]), '/.well-known/jwks.json']],
+            },
+            JWT_ALGORITHMS: 'RS256',
+            JWT_LIMIT_CLAIM: 'custom:streams',
           }),
         },
       });
@@ -335,66 +379,272 @@ describe('When the handlers are built', () => {
 });
 
 describe('When Lambda runs the bundles', () => {
-  /** The bundle of a handler and its environment as the template sets it, references made concrete. */
-  const deployed = (name: string) => {
+  /**
+   * The template's environment of a handler made concrete, as CloudFormation would: each reference resolved to a
+   * made-up physical id of its resource (the table to a real one on DynamoDB Local), and the two addresses a test
+   * cannot reach in AWS (the @connections API, the pool's key set) pointed at stand-ins on this machine. A variable
+   * the template does not set is not set here either.
+   */
+  const deployedEnv = (
+    name: string,
+    places: { tableName: string; callbackUrl: string; jwksUrl: string; dynamodbEndpoint: string },
+  ) => {
     const [, fn] = handlerFunctions().find(([id]) => id === fnIds[name])!;
-    const meta = (fn as unknown as { Metadata: Record<string, string> }).Metadata;
     const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    const env = Object.fromEntries(Object.entries(variables).filter(([, v]) => typeof v === 'string')) as Record<
-      string,
-      string
-    >;
-    return { file: `${built.app.outdir}/${meta['aws:asset:path']}/index.mjs`, env };
+    const physical: Record<string, string> = {
+      'AWS::Region': 'eu-west-1',
+      'AWS::URLSuffix': 'amazonaws.com',
+      [built.stack.getLogicalId(built.stack.streamTable.table.node.defaultChild as never)]: places.tableName,
+      [ids().pool]: POOL_ID,
+      [ids().playerClient]: PLAYER_CLIENT,
+      [ids().staffClient]: 'bundles-staff-client',
+      [built.stack.getLogicalId(built.stack.webSocketApi.node.defaultChild as never)]: 'wsapi0001',
+    };
+    const resolve = (value: unknown): string => {
+      if (typeof value === 'string') return value;
+      const v = value as Record<string, unknown>;
+      if ('Ref' in v) {
+        const id = physical[v.Ref as string];
+        if (id === undefined) throw new Error(`${name}: the test has no physical id for ${v.Ref}`);
+        return id;
+      }
+      if ('Fn::Join' in v) {
+        const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+        return parts.map(resolve).join(sep);
+      }
+      throw new Error(`${name}: cannot resolve ${JSON.stringify(value)}`);
+    };
+    const env = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolve(v)]));
+    expect(env.MANAGEMENT_ENDPOINT).toBe(`https://wsapi0001.execute-api.eu-west-1.amazonaws.com/${WEBSOCKET_STAGE}`);
+    expect(env.JWT_JWKS_URL).toBe(`${ISSUER_OF_POOL}/.well-known/jwks.json`);
+    return {
+      ...env,
+      MANAGEMENT_ENDPOINT: places.callbackUrl,
+      JWT_JWKS_URL: places.jwksUrl,
+      // Not in the template: the store client's local stand-in for DynamoDB (core/store/client.ts).
+      DYNAMODB_ENDPOINT: places.dynamodbEndpoint,
+    };
   };
 
-  it('admits and releases a stream against a real table with the shipped $connect and $disconnect bundles', async () => {
-    // Prepare: the two bundles in a fresh Node process, as Lambda loads them (no TypeScript, no node_modules), on
-    // DynamoDB Local; in jwt mode the identity is what the authorizer put in the request context.
-    const endpoint = inject('dynamodbEndpoint');
-    const tableName = `bundles-${Date.now()}`;
-    await ensureTable(endpoint, tableName);
-    const connect = deployed('Connect');
-    const disconnect = deployed('Disconnect');
-    const connectedAt = Date.now();
-    const connectEvent = wsEvent('CONNECT', 'bundle-conn-1', connectedAt);
-    connectEvent.requestContext.authorizer = { userId: 'bundle-user', principalId: 'bundle-user' };
-    const events = { connect: connectEvent, disconnect: wsEvent('DISCONNECT', 'bundle-conn-1', connectedAt) };
+  /** Runs a shipped bundle in a fresh Node process, as Lambda loads it, on each event in turn; its answers. */
+  const invoke = async (name: string, env: Record<string, string>, events: unknown[]): Promise<unknown[]> => {
+    const [, fn] = handlerFunctions().find(([id]) => id === fnIds[name])!;
+    const meta = (fn as unknown as { Metadata: Record<string, string> }).Metadata;
+    const file = `${built.app.outdir}/${meta['aws:asset:path']}/index.mjs`;
     const script = [
-      `const connect = await import(${JSON.stringify(`file://${connect.file}`)});`,
-      `const disconnect = await import(${JSON.stringify(`file://${disconnect.file}`)});`,
-      'const events = JSON.parse(process.env.EVENTS);',
-      'const context = { awsRequestId: "r1", functionName: "f", invokedFunctionArn: "arn", memoryLimitInMB: "256" };',
-      'const admitted = await connect.handler(events.connect, context);',
-      'const released = await disconnect.handler(events.disconnect, context);',
-      'process.stdout.write(JSON.stringify({ admitted, released }));',
+      `const { handler } = await import(${JSON.stringify(`file://${file}`)});`,
+      'const context = { awsRequestId: "r1", functionName: "f", invokedFunctionArn: "arn", memoryLimitInMB: "512" };',
+      'const answers = [];',
+      'for (const event of JSON.parse(process.env.EVENTS)) answers.push(await handler(event, context));',
+      'process.stdout.write("\\nANSWERS " + JSON.stringify(answers));',
     ].join(' ');
-
-    // Act
-    const run = spawnSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+    const run = await execFileAsync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
       env: {
         PATH: process.env.PATH,
         AWS_REGION: 'eu-west-1',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        ...connect.env,
-        TABLE_NAME: tableName,
-        DYNAMODB_ENDPOINT: endpoint,
-        MANAGEMENT_ENDPOINT: 'http://127.0.0.1:9/unused',
+        // What Lambda gives every function: credentials of its role (made up here; DynamoDB Local ignores them).
+        AWS_ACCESS_KEY_ID: 'bundles',
+        AWS_SECRET_ACCESS_KEY: 'bundles',
+        ...env,
         EVENTS: JSON.stringify(events),
       },
-      encoding: 'utf8',
       timeout: 30_000,
+    }).catch((error: { stderr?: string; message: string }) => {
+      throw new Error(`${name} bundle failed: ${error.stderr || error.message}`);
     });
+    return JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('\nANSWERS ') + 9));
+  };
 
-    // Assess
-    expect(run.status, run.stderr).toBe(0);
-    const { admitted, released } = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{"admitted"')));
-    expect(admitted.statusCode).toBe(200);
-    expect(released.statusCode).toBe(200);
-    const store = createDynamoStore(createDocumentClient(endpoint), { tableName });
-    expect(await store.getCounter('bundle-user')).toMatchObject({ active: 0 });
-    expect(await store.getConnection('bundle-conn-1')).toMatchObject({ userId: 'bundle-user', state: 'closed' });
-  });
+  /** A stand-in for API Gateway's @connections API: every connection is alive; what was deleted is recorded. */
+  function connectionsApi() {
+    const deleted: string[] = [];
+    const server = createServer((req, res) => {
+      const id = decodeURIComponent((req.url ?? '').replace(/^.*\/@connections\//, ''));
+      if (req.method === 'DELETE') {
+        deleted.push(id);
+        res.writeHead(204).end();
+      } else if (req.method === 'GET') {
+        const at = new Date().toISOString();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ connectedAt: at, lastActiveAt: at, identity: { sourceIp: '127.0.0.1' } }));
+      } else req.resume().on('end', () => res.writeHead(200).end());
+    });
+    return { server, deleted };
+  }
+
+  // Seven fresh Node processes, each loading its bundle: seconds on a busy machine, hence the timeout.
+  it('loads every bundle with the template environment, and each answers as in AWS', async () => {
+    // Prepare: DynamoDB Local, stand-ins for @connections and for the pool's key set (RSA, in the shape Cognito
+    // serves it), and a player and a staff member's ID tokens as Cognito writes them.
+    const endpoint = inject('dynamodbEndpoint');
+    const tableName = `bundles-${Date.now()}`;
+    await ensureTable(endpoint, tableName);
+    const key = testKey('RS256', 'cognito-key-1');
+    const { kty, n, e } = key.publicJwk;
+    const cognitoJwks = { keys: [{ alg: 'RS256', e, kid: key.kid, kty, n, use: 'sig' }] };
+    const jwks = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(cognitoJwks));
+    });
+    const management = connectionsApi();
+    await Promise.all([jwks, management.server].map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))));
+    const port = (srv: ReturnType<typeof createServer>) => (srv.address() as { port: number }).port;
+    const env = (name: string) =>
+      deployedEnv(name, {
+        tableName,
+        callbackUrl: `http://127.0.0.1:${port(management.server)}`,
+        jwksUrl: `http://127.0.0.1:${port(jwks)}/${POOL_ID}/.well-known/jwks.json`,
+        dynamodbEndpoint: endpoint,
+      });
+    const now = Math.floor(Date.now() / 1000);
+    const playerSub = randomUUID();
+    const idToken = (sub: string, extra: Record<string, unknown>) => ({
+      sub,
+      iss: ISSUER_OF_POOL,
+      aud: PLAYER_CLIENT,
+      token_use: 'id',
+      auth_time: now,
+      iat: now,
+      exp: now + 3600,
+      jti: randomUUID(),
+      origin_jti: randomUUID(),
+      event_id: randomUUID(),
+      email_verified: true,
+      email: `${sub}@streamgate.test`,
+      ...extra,
+    });
+    const playerClaims = idToken(playerSub, { 'cognito:username': 'alice', 'custom:streams': '2' });
+    const staffClaims = { ...idToken(randomUUID(), { 'cognito:username': 'agent-7' }), 'cognito:groups': ['staff'] };
+    const playerToken = await sign(key, playerClaims);
+    const connectionId = 'bundleConn1=';
+    const connectedAt = Date.now();
+    try {
+      // Act: the socket's authorizer verifies the player's token against the key set.
+      const [allow] = (await invoke('Authorizer', env('Authorizer'), [
+        {
+          type: 'REQUEST',
+          methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:wsapi0001/live/$connect',
+          queryStringParameters: { token: playerToken, streamId: 'movie-1' },
+          requestContext: { connectionId, routeKey: '$connect' },
+        },
+      ])) as [{ principalId: string; context: Record<string, unknown> }];
+      // Act: $connect with what API Gateway hands on from the authorizer; a status message; the player API
+      const connectEvent = wsEvent('CONNECT', connectionId, connectedAt, {
+        queryStringParameters: { streamId: 'movie-1', device: 'tv' },
+      });
+      connectEvent.requestContext.authorizer = { principalId: allow.principalId, ...allow.context };
+      const [admitted] = (await invoke('Connect', env('Connect'), [connectEvent])) as [{ statusCode: number }];
+      const [status] = (await invoke('Messages', env('Messages'), [
+        wsEvent('MESSAGE', connectionId, connectedAt, { body: '{"action":"status"}' }),
+      ])) as [{ statusCode: number; body: string }];
+      const [streams] = (await invoke('Player', env('Player'), [httpEvent('GET', '/me/streams', playerClaims)])) as [
+        { statusCode: number; body: string },
+      ];
+      // Act: support staff list the user's streams and end the one; the sweep runs; the late $disconnect
+      const [listing, kicked, notStaff] = (await invoke('Support', env('Support'), [
+        httpEvent('GET', `/users/${playerSub}/connections`, staffClaims),
+        httpEvent('DELETE', `/connections/${encodeURIComponent(connectionId)}`, staffClaims),
+        httpEvent('GET', `/users/${playerSub}/connections`, playerClaims),
+      ])) as [{ statusCode: number; body: string }, { statusCode: number }, { statusCode: number }];
+      const [sweep] = (await invoke('Sweep', env('Sweep'), [{ time: new Date().toISOString() }])) as [unknown];
+      const [released] = (await invoke('Disconnect', env('Disconnect'), [
+        wsEvent('DISCONNECT', connectionId, connectedAt),
+      ])) as [{ statusCode: number }];
+
+      // Assess
+      expect(allow).toMatchObject({ principalId: playerSub, context: { userId: playerSub, streamLimit: 2 } });
+      expect(admitted.statusCode).toBe(200);
+      expect(JSON.parse(status.body)).toMatchObject({ type: 'status', userId: playerSub, active: 1, limit: 2 });
+      expect(streams.statusCode).toBe(200);
+      expect(JSON.parse(streams.body)).toMatchObject({ userId: playerSub, limit: 2, active: 1 });
+      expect(listing.statusCode).toBe(200);
+      expect(JSON.parse(listing.body).connections).toEqual([expect.objectContaining({ connectionId })]);
+      expect(kicked.statusCode).toBe(204);
+      expect(management.deleted).toContain(connectionId);
+      expect(notStaff.statusCode).toBe(403);
+      expect(sweep).toBeDefined();
+      expect(released.statusCode).toBe(200);
+      const store = createDynamoStore(createDocumentClient(endpoint), { tableName });
+      expect(await store.getCounter(playerSub)).toMatchObject({ active: 0 });
+      expect(await store.getConnection(connectionId)).toMatchObject({ userId: playerSub, state: 'closed' });
+    } finally {
+      jwks.close();
+      management.server.close();
+    }
+  }, 120_000);
+
+  it('refuses at the authorizer a token the pool did not sign, before $connect runs', async () => {
+    // Prepare
+    const key = testKey('RS256', 'cognito-key-1');
+    const jwks = createServer((_req, res) => {
+      const { kty, n, e } = testKey('RS256', 'cognito-key-1').publicJwk;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [{ alg: 'RS256', e, kid: 'cognito-key-1', kty, n, use: 'sig' }] }));
+    });
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+    const now = Math.floor(Date.now() / 1000);
+    const forged = await sign(key, {
+      sub: 'mallory',
+      iss: ISSUER_OF_POOL,
+      aud: PLAYER_CLIENT,
+      iat: now,
+      exp: now + 60,
+    });
+    try {
+      // Act
+      const failure = await invoke(
+        'Authorizer',
+        deployedEnv('Authorizer', {
+          tableName: 'unused',
+          callbackUrl: 'http://127.0.0.1:9',
+          jwksUrl: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`,
+          dynamodbEndpoint: 'http://127.0.0.1:9',
+        }),
+        [{ type: 'REQUEST', methodArn: 'arn', queryStringParameters: { token: forged }, requestContext: {} }],
+      ).catch((error: Error) => error.message);
+      // Assess: API Gateway answers 401 for exactly this error.
+      expect(failure).toMatch(/Unauthorized/);
+    } finally {
+      jwks.close();
+    }
+  }, 60_000);
 });
+
+/** The pool's made-up physical ids in the deployed-shape test. */
+const POOL_ID = 'eu-west-1_Bundles';
+const PLAYER_CLIENT = 'bundles-player-client';
+const ISSUER_OF_POOL = `https://cognito-idp.eu-west-1.amazonaws.com/${POOL_ID}`;
+
+/** An HTTP API (payload 2.0) event as API Gateway sends it after its JWT authorizer: claims as text, lists "[a b]". */
+function httpEvent(method: string, path: string, claims: Record<string, unknown>) {
+  const flat = Object.fromEntries(
+    Object.entries(claims).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? v : Array.isArray(v) ? `[${v.join(' ')}]` : String(v),
+    ]),
+  );
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers: {},
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'httpapi01',
+      domainName: 'httpapi01.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'httpapi01',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'bundles' },
+      requestId: randomUUID(),
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+      authorizer: { jwt: { claims: flat, scopes: null } },
+    },
+  };
+}
 
 describe('When the sweep is due', () => {
   it('runs on an EventBridge schedule at the rate the context says', () => {
@@ -429,35 +679,30 @@ describe('When the handlers act on AWS', () => {
 
   it('grants the store item actions on the table, Query on the lease index to the sweep, and on the table to support', () => {
     const tableId = built.stack.getLogicalId(built.stack.streamTable.table.node.defaultChild as never);
+    const table = JSON.stringify({ 'Fn::GetAtt': [tableId, 'Arn'] });
+    const index = JSON.stringify({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, `/index/${TABLE_SHAPE.leaseIndex.name}`]],
+    });
     for (const name of Object.keys(roleIds)) {
-      const statements = statementsOf(name);
-      const onTable = statements.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+      // Each DynamoDB action with the resource it is granted on (CDK merges statements of the same resource).
+      const grants = statementsOf(name).flatMap((s) =>
+        actions(s)
+          .filter((a) => a.startsWith('dynamodb:'))
+          .map((a) => `${a} ${JSON.stringify(s.Resource)}`),
+      );
       if (name === 'Authorizer') {
         // It reads only the token.
-        expect(onTable).toEqual([]);
+        expect(grants).toEqual([]);
         continue;
       }
-      expect(onTable).toContainEqual(
-        expect.objectContaining({ Action: [...TABLE_ACTIONS], Resource: { 'Fn::GetAtt': [tableId, 'Arn'] } }),
-      );
-      const query = onTable.filter((s) => actions(s).includes('dynamodb:Query'));
-      if (name === 'Sweep') {
-        expect(query).toEqual([
-          expect.objectContaining({
-            Action: LEASE_INDEX_ACTIONS[0],
-            Resource: {
-              'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, `/index/${TABLE_SHAPE.leaseIndex.name}`]],
-            },
-          }),
-        ]);
-      } else if (name === 'Support') {
-        // The audit history: one user's partition of the table.
-        expect(query).toEqual([
-          expect.objectContaining({ Action: HISTORY_QUERY_ACTIONS[0], Resource: { 'Fn::GetAtt': [tableId, 'Arn'] } }),
-        ]);
-      } else {
-        expect(query).toEqual([]);
-      }
+      const query =
+        name === 'Sweep'
+          ? [`${LEASE_INDEX_ACTIONS[0]} ${index}`]
+          : // The audit history: one user's partition of the table.
+            name === 'Support'
+            ? [`${HISTORY_QUERY_ACTIONS[0]} ${table}`]
+            : [];
+      expect(grants.sort()).toEqual([...TABLE_ACTIONS.map((a) => `${a} ${table}`), ...query].sort());
     }
   });
 
@@ -476,9 +721,11 @@ describe('When the handlers act on AWS', () => {
   });
 
   it('uses no AWS managed policy and writes logs only to the handler own log group', () => {
-    // CDK's own BucketDeployment uploader (the console's files, run only while deploying) is the one exception.
+    // CDK's own BucketDeployment uploader (the pages' files, run only while deploying) and API Gateway's logging
+    // role (its own managed policy) are the exceptions.
+    const logsRole = built.stack.getLogicalId(built.stack.apiGatewayLogsRole!.node.defaultChild as never);
     for (const [id, role] of resources('AWS::IAM::Role')) {
-      if (id.startsWith('CustomCDKBucketDeployment')) continue;
+      if (id.startsWith('CustomCDKBucketDeployment') || id === logsRole) continue;
       expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
     }
     for (const name of Object.keys(roleIds)) {
@@ -551,9 +798,13 @@ describe('When the stack is deployed', () => {
     expect(Object.keys(outputs).sort()).toEqual([
       'CallbackUrl',
       'PlayerApiUrl',
+      'PlayerClientId',
+      'PlayerPageUrl',
+      'StaffClientId',
       'SupportApiUrl',
       'SupportConsoleUrl',
       'TableName',
+      'UserPoolId',
       'WebSocketUrl',
     ]);
     expect(JSON.stringify(outputs.WebSocketUrl!.Value)).toContain('wss://');
@@ -589,35 +840,314 @@ describe('When support staff open the console', () => {
     template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
       OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always' }),
     });
-    template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
+    for (const [, policy] of resources('AWS::CloudFront::ResponseHeadersPolicy')) {
+      const csp = JSON.stringify(
+        (policy.Properties.ResponseHeadersPolicyConfig as Record<string, Record<string, unknown>>)
+          .SecurityHeadersConfig!.ContentSecurityPolicy,
+      );
+      expect(csp).toContain("default-src 'none'; script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+    }
+  });
+
+  it('calls the support API on its own origin: CloudFront routes the API paths there, nothing cached, no CORS', () => {
+    const consoleCdn = built.stack.getLogicalId(built.stack.supportConsole.distribution.node.defaultChild as never);
+    const config = template.toJSON().Resources[consoleCdn].Properties.DistributionConfig;
+    const supportApiId = built.stack.getLogicalId(built.stack.supportApi.node.defaultChild as never);
+    const apiOrigin = config.Origins.find((o: { DomainName: unknown }) =>
+      JSON.stringify(o.DomainName).includes(supportApiId),
+    );
+    expect(apiOrigin).toMatchObject({ CustomOriginConfig: { OriginProtocolPolicy: 'https-only' } });
+    const behaviors = config.CacheBehaviors as Record<string, unknown>[];
+    expect(behaviors.map((b) => b.PathPattern).sort()).toEqual([...CONSOLE_API_PATHS].sort());
+    for (const behavior of behaviors) {
+      expect(behavior).toMatchObject({
+        TargetOriginId: apiOrigin.Id,
+        ViewerProtocolPolicy: 'https-only',
+        // CachingDisabled and AllViewerExceptHostHeader (the bearer token reaches API Gateway, the Host does not).
+        CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+        OriginRequestPolicyId: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
+        AllowedMethods: expect.arrayContaining(['GET', 'PUT', 'DELETE']),
+      });
+    }
+    const supportApi = template.toJSON().Resources[supportApiId].Properties;
+    expect(supportApi.CorsConfiguration).toBeUndefined();
+  });
+
+  it("lets the console's scripts connect to its own origin and Cognito's sign-in only", () => {
+    const csp = new Capture();
+    const consoleHeaders = built.stack.supportConsole.node.findChild('Headers').node.defaultChild as never;
+    Template.fromJSON({
+      Resources: { H: template.toJSON().Resources[built.stack.getLogicalId(consoleHeaders)] },
+    }).hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
       ResponseHeadersPolicyConfig: Match.objectLike({
         SecurityHeadersConfig: Match.objectLike({
-          ContentSecurityPolicy: Match.objectLike({
-            ContentSecurityPolicy: Match.stringLikeRegexp("frame-ancestors 'none'"),
-          }),
+          ContentSecurityPolicy: { ContentSecurityPolicy: csp, Override: true },
         }),
       }),
     });
+    const text = JSON.stringify(csp.asObject());
+    const connect = text.slice(text.indexOf('connect-src'), text.indexOf(';', text.indexOf('amazoncognito')));
+    const ref = (id: string) => JSON.stringify({ Ref: id });
+    expect(connect).toBe(
+      `connect-src 'self' https://",${ref(ids().domain)},".auth.",${ref('AWS::Region')},".amazoncognito.com`,
+    );
   });
 
-  it('uploads the files with a config.json naming the support API', () => {
-    const deployments = resources('Custom::CDKBucketDeployment');
-    expect(deployments).toHaveLength(1);
-    const markers = JSON.stringify(deployments[0]![1].Properties.SourceMarkers);
-    // config.json is built from the support API's URL, resolved at deploy time.
-    expect(markers).toContain(built.stack.getLogicalId(built.stack.supportApi.node.defaultChild as never));
-  });
-
-  it("lets the support API answer the console's origin and no other", () => {
-    const origins = new Capture();
-    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      ProtocolType: 'HTTP',
-      CorsConfiguration: Match.objectLike({ AllowOrigins: origins, AllowHeaders: ['authorization', 'content-type'] }),
-    });
-    expect(origins.asArray()).toHaveLength(1);
-    expect(JSON.stringify(origins.asArray()[0])).toContain('DomainName');
+  it('uploads the files, the shared sign-in module and a config.json with the hosted sign-in of the staff client', () => {
+    const deployment = pageDeployment('Console');
+    expect(deployment.Properties.SourceObjectKeys).toHaveLength(3);
+    const markers = JSON.stringify(deployment.Properties.SourceMarkers);
+    expect(markers).toContain(`{"Ref":"${ids().staffClient}"}`);
+    expect(markers).toContain(`{"Ref":"${ids().domain}"}`);
   });
 });
+
+describe('When a player opens the demo player page', () => {
+  it('serves it from a private bucket through a CloudFront distribution of its own, HTTPS only', () => {
+    const cdn = built.stack.playerPage.distribution.node.defaultChild as never;
+    const config = template.toJSON().Resources[built.stack.getLogicalId(cdn)].Properties.DistributionConfig;
+    expect(config).toMatchObject({
+      DefaultRootObject: 'index.html',
+      DefaultCacheBehavior: expect.objectContaining({ ViewerProtocolPolicy: 'redirect-to-https' }),
+      Origins: [expect.objectContaining({ OriginAccessControlId: expect.anything() })],
+    });
+    expect(built.stack.playerPage.distribution).not.toBe(built.stack.supportConsole.distribution);
+    template.resourceCountIs('AWS::CloudFront::Distribution', 2);
+  });
+
+  it('writes its config.json with the WebSocket URL, the player API and the hosted sign-in of the player client', () => {
+    const deployment = pageDeployment('PlayerPage');
+    const markers = JSON.stringify(deployment.Properties.SourceMarkers);
+    const wsApiId = built.stack.getLogicalId(built.stack.webSocketApi.node.defaultChild as never);
+    const playerApiId = built.stack.getLogicalId(built.stack.playerApi.node.defaultChild as never);
+    expect(markers).toContain(`{"Ref":"${wsApiId}"}`);
+    expect(markers).toContain(`{"Fn::GetAtt":["${playerApiId}","ApiEndpoint"]}`);
+    expect(markers).toContain(`{"Ref":"${ids().playerClient}"}`);
+    expect(markers).toContain(`{"Ref":"${ids().domain}"}`);
+  });
+
+  it("lets the player's scripts connect to the WebSocket API, the player API and Cognito's sign-in", () => {
+    const headers = built.stack.playerPage.node.findChild('Headers').node.defaultChild as never;
+    const csp = JSON.stringify(template.toJSON().Resources[built.stack.getLogicalId(headers)].Properties);
+    const wsApiId = built.stack.getLogicalId(built.stack.webSocketApi.node.defaultChild as never);
+    const playerApiId = built.stack.getLogicalId(built.stack.playerApi.node.defaultChild as never);
+    expect(csp).toContain("connect-src 'self' wss://");
+    expect(csp).toContain(`{"Ref":"${wsApiId}"}`);
+    expect(csp).toContain(`{"Ref":"${playerApiId}"}`);
+    expect(csp).toContain('.amazoncognito.com;');
+    expect(csp).not.toMatch(/https:[;'"]/);
+  });
+});
+
+describe('When identity is Cognito (the default)', () => {
+  it('makes a user pool nobody signs up to alone, whose plan limit attribute players cannot write', () => {
+    template.resourceCountIs('AWS::Cognito::UserPool', 1);
+    template.hasResource('AWS::Cognito::UserPool', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+        Schema: Match.arrayWith([
+          Match.objectLike({ Name: LIMIT_ATTRIBUTE, AttributeDataType: 'Number', Mutable: true }),
+        ]),
+        UserPoolTier: 'LITE',
+      }),
+    });
+    for (const client of [ids().playerClient, ids().staffClient]) {
+      const props = template.toJSON().Resources[client].Properties;
+      expect(props.ReadAttributes).toContain(`custom:${LIMIT_ATTRIBUTE}`);
+      expect(props.WriteAttributes).not.toContain(`custom:${LIMIT_ATTRIBUTE}`);
+    }
+  });
+
+  it.each([
+    ['player', 'playerClient', 'PlayerPage'],
+    ['staff', 'staffClient', 'Console'],
+  ] as const)('makes a %s app client: code flow with PKCE, no secret, returning to its page', (_name, client, page) => {
+    const props = template.toJSON().Resources[ids()[client]].Properties;
+    const cdn = (built.stack.node.findChild(page).node.findChild('Cdn') as never as { node: { defaultChild: never } })
+      .node.defaultChild;
+    const pageUrl = {
+      'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [built.stack.getLogicalId(cdn), 'DomainName'] }, '/']],
+    };
+    expect(props).toMatchObject({
+      UserPoolId: { Ref: ids().pool },
+      GenerateSecret: false,
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthFlowsUserPoolClient: true,
+      AllowedOAuthScopes: expect.arrayContaining(['openid']),
+      CallbackURLs: [pageUrl],
+      LogoutURLs: [pageUrl],
+      SupportedIdentityProviders: ['COGNITO'],
+      ExplicitAuthFlows: expect.arrayContaining(['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH']),
+    });
+    expect(props.ExplicitAuthFlows).not.toContain('ALLOW_USER_PASSWORD_AUTH');
+  });
+
+  it('makes the staff group and the hosted sign-in domain, unique to the stack', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPoolGroup', {
+      GroupName: STAFF_GROUP,
+      UserPoolId: { Ref: ids().pool },
+    });
+    template.hasResourceProperties('AWS::Cognito::UserPoolDomain', {
+      UserPoolId: { Ref: ids().pool },
+      Domain: {
+        'Fn::Join': ['', ['streamgate-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]],
+      },
+    });
+  });
+
+  it('wires every authorizer to the pool: the socket, the player API and the support API', () => {
+    const jwt = resources('AWS::ApiGatewayV2::Authorizer').filter(([, r]) => r.Properties.AuthorizerType === 'JWT');
+    expect(jwt).toHaveLength(2);
+    for (const [, authorizer] of jwt) {
+      expect((authorizer.Properties.JwtConfiguration as { Issuer: unknown }).Issuer).toEqual(poolIssuer());
+    }
+    const [, authorizerFn] = handlerFunctions().find(([id]) => id === fnIds.Authorizer)!;
+    const env = (authorizerFn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.JWT_ISSUER).toEqual(poolIssuer());
+    expect(env.JWT_ALGORITHMS).toBe('RS256');
+  });
+});
+
+describe('When API Gateway writes the WebSocket access logs', () => {
+  it("makes the account's logging role and sets it, keeping both when the stack goes", () => {
+    const roleId = built.stack.getLogicalId(built.stack.apiGatewayLogsRole!.node.defaultChild as never);
+    template.hasResource('AWS::IAM::Role', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })],
+        }),
+      }),
+    });
+    const account = new Capture();
+    template.hasResource('AWS::ApiGateway::Account', {
+      DeletionPolicy: 'Retain',
+      Properties: { CloudWatchRoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] } },
+    });
+    template.hasResource('AWS::ApiGatewayV2::Stage', {
+      Properties: Match.objectLike({ StageName: WEBSOCKET_STAGE }),
+      DependsOn: Match.arrayWith([account]),
+    });
+    expect(account.asString()).toMatch(/^ApiGatewayAccount/);
+  });
+});
+
+describe("When identity is the team's own provider (external)", () => {
+  const external = {
+    'streamgate:identity': 'external',
+    'streamgate:jwtIssuer': 'https://login.acme.net/',
+    'streamgate:jwtAudience': 'streamgate-api',
+    'streamgate:jwksUrl': 'https://login.acme.net/.well-known/jwks.json',
+    'streamgate:jwtAlgorithms': 'RS256,RS384',
+    'streamgate:apiGatewayCloudWatchRole': 'existing',
+  };
+  let other: BuiltApp;
+  let otherTemplate: Template;
+
+  beforeAll(() => {
+    // Prepare: the same app with another context; no bundling (the bundles do not depend on it).
+    other = buildApp({ context: { ...context, ...external, 'aws:cdk:bundling-stacks': [] } });
+    otherTemplate = Template.fromStack(other.stack);
+  });
+
+  it('makes no user pool, and both HTTP APIs trust the issuer and audience from context', () => {
+    otherTemplate.resourceCountIs('AWS::Cognito::UserPool', 0);
+    const authorizers = Object.values(otherTemplate.findResources('AWS::ApiGatewayV2::Authorizer')).filter(
+      (r) => r.Properties.AuthorizerType === 'JWT',
+    );
+    expect(authorizers).toHaveLength(2);
+    for (const a of authorizers) {
+      expect(a.Properties.JwtConfiguration).toEqual({
+        Issuer: 'https://login.acme.net/',
+        Audience: ['streamgate-api'],
+      });
+    }
+  });
+
+  it('requires the staff scope on every support route, and tells the handlers the same rule and algorithms', () => {
+    const scoped = Object.values(otherTemplate.findResources('AWS::ApiGatewayV2::Route')).filter(
+      (r) => r.Properties.AuthorizationScopes !== undefined,
+    );
+    expect(scoped.map((r) => r.Properties.RouteKey).sort()).toEqual(
+      SUPPORT_ROUTES.flatMap((r) => r.methods.map((m) => `${m} ${r.path}`)).sort(),
+    );
+    for (const r of scoped) expect(r.Properties.AuthorizationScopes).toEqual(['streamgate:staff']);
+    for (const fn of Object.values(other.stack.functions)) {
+      const resource = otherTemplate.toJSON().Resources[other.stack.getLogicalId(fn.node.defaultChild as never)];
+      expect(resource.Properties.Environment.Variables).toMatchObject({
+        JWT_ISSUER: 'https://login.acme.net/',
+        JWT_AUDIENCE: 'streamgate-api',
+        JWT_JWKS_URL: 'https://login.acme.net/.well-known/jwks.json',
+        JWT_ALGORITHMS: 'RS256,RS384',
+        JWT_STAFF_CLAIM: 'scope',
+        JWT_STAFF_VALUE: 'streamgate:staff',
+      });
+    }
+  });
+
+  it('lets the pages take a pasted token, and connect to no sign-in service', () => {
+    for (const page of ['Console', 'PlayerPage']) {
+      const deployment = other.stack.node.findChild(page).node.findChild('Deploy').node.findChild('CustomResource');
+      const id = other.stack.getLogicalId(deployment.node.defaultChild as never);
+      expect(JSON.stringify(otherTemplate.toJSON().Resources[id].Properties)).not.toContain('amazoncognito');
+    }
+    expect(JSON.stringify(otherTemplate.findResources('AWS::CloudFront::ResponseHeadersPolicy'))).not.toContain(
+      'amazoncognito',
+    );
+  });
+
+  it("leaves the account's API Gateway logging role alone (apiGatewayCloudWatchRole=existing)", () => {
+    otherTemplate.resourceCountIs('AWS::ApiGateway::Account', 0);
+    expect(other.stack.apiGatewayLogsRole).toBeUndefined();
+  });
+
+  it('passes cdk-nag with nothing left unacknowledged', () => {
+    expect(other.nag.validateScope(other.app).violations).toEqual([]);
+  });
+});
+
+describe('When a deployer runs cdk synth', () => {
+  const cdk = (args: string[]) =>
+    execFileAsync(process.execPath, [CDK_CLI, 'synth', '-q', '-o', mkdtempSync(join(tmpdir(), 'sg-synth-')), ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+      timeout: 120_000,
+    }).then(
+      (r) => ({ code: 0, stderr: r.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+
+  it('stops with one line naming the key when the issuer is a placeholder', async () => {
+    // Act
+    const run = await cdk([
+      '-c',
+      'streamgate:identity=external',
+      '-c',
+      'streamgate:jwtIssuer=https://auth.example.com/',
+      '-c',
+      'streamgate:jwtAudience=streamgate',
+      '-c',
+      'streamgate:jwksUrl=https://login.acme.net/jwks.json',
+    ]);
+    // Assess: our line, then the CLI's own note that the app exited.
+    expect(run.code).not.toBe(0);
+    const lines = run.stderr.trim().split('\n');
+    const ours = lines.filter((l) => l.includes('streamgate:'));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatch(
+      /^invalid CDK context: streamgate:jwtIssuer: "https:\/\/auth\.example\.com\/" is a placeholder/,
+    );
+    expect(lines.filter((l) => !l.includes('streamgate:') && !/Subprocess exited/.test(l))).toEqual([]);
+  }, 120_000);
+});
+
+/** The BucketDeployment of a page (`Console`, `PlayerPage`). */
+function pageDeployment(page: string): Resource {
+  const deployment = built.stack.node.findChild(page).node.findChild('Deploy').node.findChild('CustomResource');
+  return template.toJSON().Resources[built.stack.getLogicalId(deployment.node.defaultChild as never)];
+}
 
 describe('When cdk-nag checks the app (AwsSolutions)', () => {
   it('finds nothing that is not acknowledged', () => {

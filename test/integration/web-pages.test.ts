@@ -101,6 +101,17 @@ describe('/player/', () => {
     expect((await get('/console/')).headers['content-security-policy']).toContain("connect-src 'self';");
   });
 
+  it('serves the shared sign-in module beside each page, and no shared folder as a page of its own', async () => {
+    for (const path of ['/player/sign-in.js', '/console/sign-in.js']) {
+      const res = await get(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers['content-type'], path).toBe('text/javascript; charset=utf-8');
+      expect(res.body, path).toContain('export function createSignIn');
+    }
+    // Not a page: the path is the support API's, which wants a token.
+    expect((await get('/shared/sign-in.js')).status).toBe(401);
+  });
+
   it('tells the page where the sockets are and how the player says who it is', async () => {
     const res = await get('/player/config.json');
 

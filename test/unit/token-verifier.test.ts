@@ -95,6 +95,15 @@ describe('token verifier: valid tokens', () => {
     });
   });
 
+  it('takes a plan limit written as decimal text, as Cognito writes custom attributes', async () => {
+    // Prepare
+    const token = await sign(ec, claims('ivan', { 'custom:streams': '5' }));
+    // Act
+    const identity = await withJwks({ limitClaim: 'custom:streams' }).verify(token);
+    // Assess
+    expect(identity.streamLimit).toBe(5);
+  });
+
   it('knows staff from the scope claim, or from a groups claim when configured', async () => {
     const [scoped, player, grouped] = await Promise.all([
       sign(ec, claims('erin', { scope: 'openid streamgate:staff profile' })),
@@ -143,7 +152,9 @@ describe('token verifier: every bad token is refused with its reason', () => {
     ['with a sub outside the alphabet', () => sign(ec, claims('a b/c')), 'badClaims'],
     ['with a limit over 100', () => sign(ec, claims('u', { streams: 101 })), 'badClaims'],
     ['with a fractional limit', () => sign(ec, claims('u', { streams: 2.5 })), 'badClaims'],
-    ['with a limit as text', () => sign(ec, claims('u', { streams: '3' })), 'badClaims'],
+    ['with a limit as text that is not a number', () => sign(ec, claims('u', { streams: 'three' })), 'badClaims'],
+    ['with a limit as text over 100', () => sign(ec, claims('u', { streams: '101' })), 'badClaims'],
+    ['with a limit as signed text', () => sign(ec, claims('u', { streams: '+3' })), 'badClaims'],
   ];
 
   it.each(cases)('%s (key set)', async (_name, make, problem) => {

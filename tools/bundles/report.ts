@@ -40,13 +40,22 @@ interface LambdaResource {
   Properties: { Runtime?: string; Environment?: { Variables?: Record<string, unknown> } };
 }
 
+/** Made-up values, in the deployed shape, for the variables the template sets with a CloudFormation reference. */
+const CONCRETE: Record<string, string> = {
+  TABLE_NAME: 'streamgate-Streams-TABLE',
+  MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/live',
+  JWT_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Bundles',
+  JWT_AUDIENCE: 'bundles-player-client',
+  JWT_JWKS_URL: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Bundles/.well-known/jwks.json',
+};
+
 /** What a handler needs at import: the template's environment, with CloudFormation references made concrete. */
 function concreteEnv(variables: Record<string, unknown> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(variables)) {
     if (typeof value === 'string') env[name] = value;
-    else if (name === 'MANAGEMENT_ENDPOINT') env[name] = 'https://abc123.execute-api.eu-west-1.amazonaws.com/live';
-    else env[name] = 'streamgate-Streams-TABLE';
+    else if (CONCRETE[name] !== undefined) env[name] = CONCRETE[name];
+    else throw new Error(`${name} is a reference the report has no value for: add one to CONCRETE`);
   }
   return env;
 }

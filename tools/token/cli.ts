@@ -5,7 +5,13 @@
  */
 import { parseArgs } from 'node:util';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
-import { loadOrCreateSigningKey, mintToken, SigningKeyFileError, signingKeyPath } from '../../local/signing-key.js';
+import {
+  loadOrCreateSigningKey,
+  mintToken,
+  SigningKeyFileError,
+  signingAlgorithmOf,
+  signingKeyPath,
+} from '../../local/signing-key.js';
 
 const USAGE = `usage: npm run --silent token -- --user U [--limit N] [--staff] [--ttl SECONDS] [--key-file F]
 
@@ -13,7 +19,10 @@ const USAGE = `usage: npm run --silent token -- --user U [--limit N] [--staff] [
   --limit N       the plan's stream limit claim (\`streams\`, 0 to 100); absent: the stack's default
   --staff         add the staff scope (streamgate:staff): the support API accepts the token
   --ttl SECONDS   lifetime (default 3600, at most 604800)
-  --key-file F    signing key file (default: SIGNING_KEY_FILE, else DATA_DIR/signing-key.json, else .data/)`;
+  --key-file F    signing key file (default: SIGNING_KEY_FILE, else DATA_DIR/signing-key.json, else .data/)
+
+A key made here is ES256, or RS256 with SIGNING_KEY_ALGORITHM=RS256 (as the deployed APIs verify); an existing key
+keeps its algorithm.`;
 
 const MAX_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -48,7 +57,7 @@ async function main() {
   if (ttl < 1 || ttl > MAX_TTL_SECONDS) usage(`--ttl must be from 1 to ${MAX_TTL_SECONDS}`);
 
   const file = values['key-file'] ?? signingKeyPath(process.env);
-  const { key, created } = await loadOrCreateSigningKey(file);
+  const { key, created } = await loadOrCreateSigningKey(file, signingAlgorithmOf(process.env));
   if (created)
     console.error(`token: made a new signing key in ${file}; a jwt stack started before with another key refuses it`);
   const token = await mintToken(key, { userId: user.value, limit, staff: values.staff, ttlSeconds: ttl });

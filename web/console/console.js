@@ -1,12 +1,18 @@
 // The support console: plain DOM and fetch, no framework (one page, a few forms and two tables; nothing to build).
-// It talks to the support API only, with the token the person pasted as `Authorization: Bearer ...`.
+// It talks to the support API only, with the staff token as `Authorization: Bearer ...`: pasted in, or from Cognito's
+// hosted sign-in when the deployment's config.json says so (sign-in.js).
 // Everything from the API reaches the page through textContent, never as HTML.
+
+import { createSignIn } from './sign-in.js';
 
 const TOKEN_KEY = 'streamgate.console.token';
 const REFRESH_MS = 3000;
 const USER_ID = /^[A-Za-z0-9._\-:@]{1,128}$/;
 
 const $ = (id) => document.getElementById(id);
+
+/** How the person signs in (config.json `signIn`): a pasted token unless the deployment names Cognito. */
+let session = createSignIn(undefined, TOKEN_KEY);
 
 const state = {
   apiUrl: '',
@@ -103,7 +109,11 @@ function fail(error) {
     return;
   }
   if (error.status === 401 || error.status === 403) {
-    signOut();
+    // The token is no good here: back to the sign-in (the Cognito session stays, so signing in again is one click).
+    sessionStorage.removeItem(TOKEN_KEY);
+    stopRefresh();
+    state.userId = null;
+    showSignedIn(false);
   }
   notify(error.message);
 }
@@ -118,12 +128,13 @@ function showSignedIn(signedIn) {
 }
 
 function signOut() {
-  sessionStorage.removeItem(TOKEN_KEY);
   stopRefresh();
   state.userId = null;
   showSignedIn(false);
   $('token').value = '';
-  $('token').focus();
+  // With the hosted sign-in this also ends the Cognito session, and the page comes back signed out.
+  session.signOut();
+  if (!session.hosted) $('token').focus();
 }
 
 async function signIn(event) {
@@ -134,7 +145,12 @@ async function signIn(event) {
     $('token').focus();
     return;
   }
-  sessionStorage.setItem(TOKEN_KEY, token);
+  session.keep(token);
+  if (await checkToken()) $('token').value = '';
+}
+
+/** Whether the support API takes the token kept for this tab as a staff token; shows the console if so. */
+async function checkToken() {
   try {
     // Any staff route answers 401/403 for a bad token; reading a history writes nothing.
     await api('GET', `/users/${enc('console-sign-in-check')}/audit`);
@@ -142,16 +158,16 @@ async function signIn(event) {
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
       sessionStorage.removeItem(TOKEN_KEY);
       notify(error.message);
-      $('token').focus();
-      return;
+      if (!session.hosted) $('token').focus();
+      return false;
     }
     fail(error);
-    return;
+    return false;
   }
-  $('token').value = '';
   clearNotice();
   showSignedIn(true);
   $('user-id').focus();
+  return true;
 }
 
 // ---------------------------------------------------------------- looking a user up
@@ -409,17 +425,24 @@ async function refreshSoon() {
 // ---------------------------------------------------------------- start
 
 async function loadConfig() {
-  // Deployed, config.json names the API (the console and the API are on different origins); locally it is empty
-  // and the API is this page's own origin.
+  // config.json may name the API (empty: this page's own origin, as locally and deployed behind CloudFront) and
+  // the sign-in (Cognito's hosted sign-in when deployed with identity=cognito; else a pasted token).
   try {
     const res = await fetch('config.json', { cache: 'no-store' });
     if (res.ok) {
       const config = await res.json();
       if (typeof config.apiUrl === 'string') state.apiUrl = config.apiUrl.replace(/\/+$/, '');
+      session = createSignIn(config.signIn, TOKEN_KEY);
     }
   } catch {
     state.apiUrl = '';
   }
+}
+
+/** The sign-in form: a token field, or one button to Cognito's hosted sign-in. */
+function showSignInKind() {
+  $('token-fields').hidden = session.hosted;
+  $('hosted-sign-in').hidden = !session.hosted;
 }
 
 async function main() {
@@ -436,9 +459,21 @@ async function main() {
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden && state.userId) void refresh({ history: true });
   });
-  const signedIn = sessionStorage.getItem(TOKEN_KEY) !== null;
+  $('hosted-sign-in').addEventListener('click', () => void session.start());
+  showSignInKind();
+  // Back from the hosted sign-in: trade the code for the token first.
+  try {
+    if (await session.finish()) {
+      await checkToken();
+      return;
+    }
+  } catch (error) {
+    notify(`Sign-in did not work: ${error.message}. Try again.`);
+  }
+  const signedIn = session.token() !== null;
   showSignedIn(signedIn);
-  (signedIn ? $('user-id') : $('token')).focus();
+  if (signedIn) $('user-id').focus();
+  else if (!session.hosted) $('token').focus();
 }
 
 void main();

@@ -6,7 +6,10 @@
  * socket that closes before it ever opened is taken as refused, and the player API says which devices hold the slots.
  */
 
+import { createSignIn } from './sign-in.js';
+
 const HEARTBEAT_MS = 60_000;
+const TOKEN_KEY = 'streamgate.player.token';
 /** The list of streams is read again this often: other devices come and go, and a closed socket's release lags. */
 const REFRESH_MS = 3_000;
 const LOG_LINES = 50;
@@ -24,24 +27,31 @@ const ENDED_WORDS = {
 
 const $ = (id) => document.getElementById(id);
 
-/** `{wsUrl, apiUrl, authMode}`, written by the local stack. */
+/** `{wsUrl, apiUrl, authMode, signIn?}`, written by the local stack or the deployment. */
 let config;
+/** jwt mode: a pasted token, or Cognito's hosted sign-in when config.json names it (sign-in.js). */
+let session;
 /** the streams this page opened, in order: {streamId, device, socket, state, words, timer} */
 const opened = [];
 let streamCounter = 0;
 
 // --- who is watching --------------------------------------------------------------------------------------------
 
+/** jwt mode: the token of the signed-in player, or the one pasted in. */
+function token() {
+  return session.hosted ? (session.token() ?? '') : $('token').value.trim();
+}
+
 /** The identity on the socket's query: `userId` in dev mode, `token` in jwt mode (browsers cannot set headers). */
 function identityParams() {
-  return config.authMode === 'jwt' ? { token: $('token').value.trim() } : { userId: $('user-id').value.trim() };
+  return config.authMode === 'jwt' ? { token: token() } : { userId: $('user-id').value.trim() };
 }
 
 /** The player API, with the same identity: `?userId=` in dev mode, the bearer token in jwt mode. */
 async function playerApi(method, path) {
   const url = new URL(`${config.apiUrl}${path}`, location.href);
   const headers = {};
-  if (config.authMode === 'jwt') headers.authorization = `Bearer ${$('token').value.trim()}`;
+  if (config.authMode === 'jwt') headers.authorization = `Bearer ${token()}`;
   else url.searchParams.set('userId', $('user-id').value.trim());
   const res = await fetch(url, { method, headers });
   const body = res.status === 204 ? undefined : await res.json().catch(() => undefined);
@@ -207,9 +217,36 @@ function parse(text) {
   }
 }
 
+/** The hosted sign-in's state: who is signed in (the ID token's user name or sub), and the buttons that fit. */
+function drawSession() {
+  const signedIn = session.token();
+  let who = '';
+  try {
+    const claims = JSON.parse(atob(signedIn.split('.')[1].replaceAll('-', '+').replaceAll('_', '/')));
+    who = claims['cognito:username'] ?? claims.email ?? claims.sub ?? '';
+  } catch {
+    who = '';
+  }
+  $('signed-in-as').textContent = signedIn ? `Signed in${who ? ` as ${who}` : ''}.` : 'Not signed in.';
+  $('hosted-sign-in').hidden = Boolean(signedIn);
+  $('hosted-sign-out').hidden = !signedIn;
+}
+
 async function main() {
   config = await (await fetch('config.json')).json();
-  $(config.authMode === 'jwt' ? 'token-field' : 'user-id-field').hidden = false;
+  session = createSignIn(config.signIn, TOKEN_KEY);
+  const field = config.authMode !== 'jwt' ? 'user-id-field' : session.hosted ? 'hosted-field' : 'token-field';
+  $(field).hidden = false;
+  if (session.hosted) {
+    $('hosted-sign-in').addEventListener('click', () => void session.start());
+    $('hosted-sign-out').addEventListener('click', () => session.signOut());
+    try {
+      await session.finish();
+    } catch (error) {
+      notify(`Sign-in did not work: ${error.message}. Try again.`, 'refused');
+    }
+    drawSession();
+  }
   $('open-form').addEventListener('submit', openStream);
   $('refresh').addEventListener('click', () => void refreshStreams());
   // Only once a stream was opened here (so the identity is filled in), and only while someone looks.
