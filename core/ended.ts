@@ -123,14 +123,8 @@ export async function endStream(
   return { release: 'released', socket };
 }
 
-/** Who ends a stream and then tells its socket why, moments after the release. */
-const TELLING_CLOSERS: ReadonlySet<CloseReason> = new Set([
-  'takenOver',
-  'evicted',
-  'kicked',
-  'endedByUser',
-  'reclaimed',
-]);
+/** Who ends a stream and then tells its socket why (lifecycle.ts), moments after its write. */
+const TELLING_CLOSERS: ReadonlySet<CloseReason> = new Set(['takenOver', 'evicted', 'kicked', 'endedByUser']);
 export interface CloseUncountedDeps extends TellThenCloseDeps {
   store: { getConnection(connectionId: string): Promise<{ closedAt?: number; closeReason?: CloseReason } | undefined> };
   clock?: Clock;
@@ -138,9 +132,10 @@ export interface CloseUncountedDeps extends TellThenCloseDeps {
 
 /**
  * A socket that speaks but no longer counts must not outlive its count: it is told `uncounted` and closed. Unless it
- * was ended a moment ago by one that tells it why (a takeover, an eviction, a kick, its player, a reclaim): its frame
- * and close are on the way, and a second `ended` would contradict it. Then this waits, up to a second, for the socket
- * to be gone, and tells it only if it still lives (its ender failed, or gave up on a socket still in its handshake).
+ * was ended a moment ago by one that tells it why (a takeover, an eviction, a kick, its player): its frame and close
+ * are on the way, and a second `ended` would contradict it. Then this waits, up to a second, for the socket to be
+ * gone, and tells it only if it still lives (its ender failed). With the lifecycle as it is, only a socket whose ender
+ * failed, or whose first message races its ender's frame, ever gets here.
  */
 export async function closeUncounted(
   deps: CloseUncountedDeps,

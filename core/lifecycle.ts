@@ -2,24 +2,28 @@
  * A connection's life, in one place: its phases, the conditional write that moves it from one to the next, who tells
  * its socket why it ends and who closes it, and every time bound the core relies on, each named once with its reason.
  *
- *   (none) ──admit | takeOver | evict──▶ opening ──its window passes──▶ live
- *                                           │                            │
- *             kick | player end: the item closed, by one teller only     │
- *                                           ▼                            ▼
- *                                        ending ──socket closed, or window passed; then uncounted──▶ closed
- *                                           ▲
- *   opening | live ──$disconnect | ghost released | taken over | evicted (item closed and uncounted)──▶ closed
+ *                admit | takeOver | evict
+ *     (none) ───────────────────────────────▶ opening ──── openBy passes ────▶ live
+ *                                                │                              │
+ *                                                │  kick | player's end: the    │
+ *                                                │  item closed, one teller     │
+ *                                                ▼                              ▼
+ *                                             ending ── socket told and closed (or unknown after openBy),
+ *                                                │      then uncounted ──────────────────────▶ closed
+ *     opening | live ── $disconnect, ghost released, taken over, evicted, withdrawn ──────────▶ closed
  *
- * Each arrow is one conditional write (a transaction where two items move together):
+ * Every arrow but the passing of `openBy` is one conditional write (a transaction where two items move together):
  * - admit, takeOver, evict: the counter counts the connection and its item is written, with `openBy` (below). A
  *   takeover or an eviction closes the replaced connection's item and uncounts it in the same transaction; the
  *   `$connect` that did it tells that socket why and closes it before it answers, so its own socket opens after.
  * - a kick or a player's end closes the item (`state` open -> closed) on condition it is open: the one caller whose
  *   write succeeds is the teller. It tells the socket why, closes it, and only then uncounts it: while it is ending
- *   the connection still holds its slot, so no new socket can open beside it, however slow the store.
+ *   the connection still holds its slot, so no new socket can open beside it, however slow the store. A connect that
+ *   meets an ending connection (a takeover of its stream, an eviction, a refusal) waits for its slot (`awaitEnded`).
  * - `$disconnect` closes the item and uncounts it (the socket is gone); a ghost (its socket gone for sure) is
  *   uncounted and closed by a refused connect or the sweep; an ending connection whose socket is gone for sure is
- *   uncounted by whoever finds it so (`forgetMissing`). None of these tell anyone: there is no socket to tell.
+ *   uncounted by whoever finds it so (`forgetMissing`); a `$connect` whose write came back too late withdraws its own.
+ *   None of these tell anyone: there is no socket to tell.
  *
  * Phases, from the item, the counter and the clock:
  * - opening: counted, item open, before `openBy`: its socket may not be open yet, and API Gateway answers 410 for a

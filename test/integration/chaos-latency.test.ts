@@ -19,7 +19,7 @@ import type { LocalStack } from '../../local/stack.js';
 import { parseStoreLatency } from '../../local/store-latency.js';
 import { seeded } from '../../tools/capacity/simulate.js';
 import { openRecording, type RecordedOpen } from '../support/ended.js';
-import { trialViolations } from '../support/oracle.js';
+import { CLOSES_IN_FLIGHT_MS, trialViolations } from '../support/oracle.js';
 import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
 
 const LIMIT = 3;
@@ -126,8 +126,7 @@ async function runTrials(stack: LocalStack, seed: number, trials: number): Promi
       );
     }
     await Promise.all(actions);
-    // Long enough for every close in flight to land: the enders' chases end with the opening window.
-    await sleep(1_000);
+    await sleep(CLOSES_IN_FLIGHT_MS);
     watching = false;
     await watcher;
     stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 });

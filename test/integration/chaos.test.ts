@@ -10,7 +10,7 @@ import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { seeded } from '../../tools/capacity/simulate.js';
 import { endedFrames, openRecording, type SocketEnd } from '../support/ended.js';
-import { trialViolations } from '../support/oracle.js';
+import { CLOSES_IN_FLIGHT_MS, trialViolations } from '../support/oracle.js';
 import { openSocket } from '../support/sockets.js';
 import {
   FAST_STORE_OPENING_WINDOW_SECONDS,
@@ -91,7 +91,7 @@ async function runTrials(stack: LocalStack, store: StoreLike, seed: number, tria
       });
     }
     await Promise.all(actions.map((a) => a()));
-    await sleep(1500);
+    await sleep(CLOSES_IN_FLIGHT_MS);
     stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 });
 
     // Assess

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../core/retry.js';
 import { endedFrames } from '../support/ended.js';
-import { trialViolations } from '../support/oracle.js';
+import { CLOSES_IN_FLIGHT_MS, trialViolations } from '../support/oracle.js';
 import { useRaceStack } from '../support/race-stack.js';
 import { newUserId } from '../support/stack.js';
 
@@ -25,7 +25,7 @@ describe('evict-oldest with ghosts', () => {
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, i) => openRecorded({ userId, device: `d${i}`, streamId: `s${i % 4}` })),
       );
-      await sleep(1500);
+      await sleep(CLOSES_IN_FLIGHT_MS);
       race.stack.emulator.setFaults({ dropDisconnectRate: 0, failHandshakeRate: 0 });
 
       const open = results.filter((r) => r.socket && r.socket.readyState === r.socket.OPEN).length;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../core/retry.js';
 import { endedFrames, type RecordedOpen, recordUntilClose } from '../support/ended.js';
-import { invariantViolations, trialViolations } from '../support/oracle.js';
+import { CLOSES_IN_FLIGHT_MS, invariantViolations, trialViolations } from '../support/oracle.js';
 import { useRaceStack } from '../support/race-stack.js';
 import { closed, eventually } from '../support/sockets.js';
 import { newUserId } from '../support/stack.js';
@@ -40,7 +40,7 @@ describe('reclaim races', () => {
       race.stack.emulator.setFaults({ dropDisconnectRate: 0 });
 
       const results = await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
-      await sleep(1500);
+      await sleep(CLOSES_IN_FLIGHT_MS);
 
       const statuses = results.map((r) => r.status);
       const dead = killed(results);
@@ -62,7 +62,7 @@ describe('reclaim races', () => {
       race.stack.emulator.setFaults({ dropDisconnectRate: 0 });
 
       const results = await Promise.all(Array.from({ length: LIMIT + 1 }, () => openRecorded({ userId })));
-      await sleep(1500);
+      await sleep(CLOSES_IN_FLIGHT_MS);
 
       const statuses = results.map((r) => r.status);
       const dead = killed(results);
@@ -87,7 +87,7 @@ describe('reclaim races', () => {
       await eventually(async () => (await race.store.getCounter(userId)).active === LIMIT);
 
       const results = await Promise.all(Array.from({ length: LIMIT }, () => openRecorded({ userId })));
-      await sleep(1500);
+      await sleep(CLOSES_IN_FLIGHT_MS);
 
       const stillOpen = openCount(results);
       if (stillOpen !== LIMIT)
@@ -108,7 +108,7 @@ describe('reclaim races', () => {
       await sleep(50);
 
       const results = await Promise.all(Array.from({ length: 11 }, () => openRecorded({ userId })));
-      await sleep(1500);
+      await sleep(CLOSES_IN_FLIGHT_MS);
 
       const admitted = results.filter((r) => r.status === 101).length;
       const dead = killed(results);

@@ -9,7 +9,7 @@ import { createConnectHandler } from '../../handlers/routes/connect.js';
 import { seeded } from '../../tools/capacity/simulate.js';
 import { endedFrames, recordUntilClose } from '../support/ended.js';
 import { wsEvent } from '../support/events.js';
-import { invariantViolations } from '../support/oracle.js';
+import { CLOSES_IN_FLIGHT_MS, invariantViolations } from '../support/oracle.js';
 import { useRaceStack } from '../support/race-stack.js';
 import { eventually, mustOpen, type OpenResult, openSocket, request } from '../support/sockets.js';
 import { newUserId, supportRequest } from '../support/stack.js';
@@ -88,7 +88,7 @@ async function waves(seed: number, options: { kicks: (next: () => number) => boo
 
 /** A second after the last burst, then as long as sockets are still closing: the invariants must hold. */
 async function expectInvariants(users: string[]) {
-  await sleep(1000);
+  await sleep(CLOSES_IN_FLIGHT_MS);
   let violations = await invariantViolations(race.stack, race.store, { limit: LIMIT, users });
   // Closing sockets finish their close handshake; what is still wrong after that is a violation.
   await eventually(async () => {

@@ -5,6 +5,13 @@
 import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 
+/**
+ * How long the race tests give closes already decided to reach their sockets (a DeleteConnection in flight, the close
+ * handshake, the `$disconnect` it sets off) before the oracle looks. Not a lifecycle bound (core/lifecycle.ts holds
+ * those): everything it waits for was decided already.
+ */
+export const CLOSES_IN_FLIGHT_MS = 1_500;
+
 export interface Violation {
   userId?: string;
   connectionId?: string;
