@@ -88,7 +88,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         const limit = effectiveLimit(counter, planOrDefault(request, deps.defaultLimit));
         refusal = new LimitReachedError(request.userId, counter.active, limit);
         if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) === 'evict-oldest') {
-          const room = await makeRoom(deps, request, counter);
+          const room = await makeRoom(deps, request, counter, giveUpAt);
           if (room.kind === 'duplicate') return duplicate(deps, room.existing);
           if (room.kind === 'evicted') {
             return answerInTime(deps, room.admitted, { kind: 'evicted', evicted: room.victim });
@@ -97,7 +97,7 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
           // 'cannot': no stream to evict fairly (limit 0, staff lowered the limit below the count, counter drift):
           // as under block-new, ghosts are reclaimed or the drift repaired, else the new stream is refused.
         }
-        const reclaim = await reclaimGhosts(deps, counter, request.connectedAt);
+        const reclaim = await reclaimGhosts(deps, counter, request.connectedAt, giveUpAt);
         if (reclaim.kind === 'nothingFreed') throw refusal;
       }
     }

@@ -2,15 +2,7 @@
  * Why a socket ended, told to the player in one `ended` frame just before the server closes it: a browser sees only
  * a close code, so without the frame a player cannot tell "another screen took over" from "the network dropped".
  */
-import {
-  type Clock,
-  chase,
-  ENDER_WAIT_DELAYS_MS,
-  type LifecycleTimes,
-  openByOf,
-  RECENT_CLOSE_MS,
-  realClock,
-} from './lifecycle.js';
+import { type Clock, chase, type LifecycleTimes, openByOf, RECENT_CLOSE_MS, realClock } from './lifecycle.js';
 import type { ConnectionGateway, Logger } from './ports.js';
 import type { CloseReason, ConnectionRecord } from './store/items.js';
 import type { ReleaseOutcome, StreamStore } from './store/port.js';
@@ -53,12 +45,27 @@ export async function tellThenClose(
   connectionId: string,
   ended: { reason: EndedReason; device?: string | null },
 ): Promise<'closed' | 'gone'> {
+  return (await tellThenCloseOnce(deps, connectionId, ended)) === 'closed' ? 'closed' : 'gone';
+}
+
+/**
+ * tellThenClose, saying also whether the socket was known when told: one that was (its frame went out) and is gone by
+ * the close has closed on its own, for good (a connection id is one socket: once registered, 410 is final).
+ */
+async function tellThenCloseOnce(
+  deps: TellThenCloseDeps,
+  connectionId: string,
+  ended: { reason: EndedReason; device?: string | null },
+): Promise<'closed' | 'gone' | 'goneAfterTold'> {
+  let told = false;
   try {
     if ((await deps.gateway.send(connectionId, endedFrame(ended.reason, ended.device))) === 'gone') return 'gone';
+    told = true;
   } catch (error) {
     deps.logger.warn('could not tell the socket why it ends', { connectionId, error: String(error) });
   }
-  return deps.gateway.disconnect(connectionId);
+  const closing = await deps.gateway.disconnect(connectionId);
+  return closing === 'gone' && told ? 'goneAfterTold' : closing;
 }
 
 /** A socket whose stream has just stopped counting, and by when it is open or never will be (lifecycle.ts). */
@@ -83,12 +90,14 @@ export async function endUncounted(
   socket: UncountedSocket,
   ended: { reason: EndedReason; device?: string | null },
 ): Promise<'closed' | 'gone'> {
-  return chase(
+  const outcome = await chase(
     deps.clock ?? realClock,
     socket.openBy,
-    () => tellThenClose(deps, socket.connectionId, ended),
-    (outcome) => outcome === 'closed',
+    () => tellThenCloseOnce(deps, socket.connectionId, ended),
+    // Told, then gone: it was registered, so it closed on its own and cannot open again.
+    (o) => o === 'closed' || o === 'goneAfterTold',
   );
+  return outcome === 'closed' ? 'closed' : 'gone';
 }
 
 export interface EndStreamDeps extends EndUncountedDeps {
@@ -127,15 +136,13 @@ export async function endStream(
 const TELLING_CLOSERS: ReadonlySet<CloseReason> = new Set(['takenOver', 'evicted', 'kicked', 'endedByUser']);
 export interface CloseUncountedDeps extends TellThenCloseDeps {
   store: { getConnection(connectionId: string): Promise<{ closedAt?: number; closeReason?: CloseReason } | undefined> };
-  clock?: Clock;
 }
 
 /**
- * A socket that speaks but no longer counts must not outlive its count: it is told `uncounted` and closed. Unless it
- * was ended a moment ago by one that tells it why (a takeover, an eviction, a kick, its player): its frame and close
- * are on the way, and a second `ended` would contradict it. Then this waits, up to a second, for the socket to be
- * gone, and tells it only if it still lives (its ender failed). With the lifecycle as it is, only a socket whose ender
- * failed, or whose first message races its ender's frame, ever gets here.
+ * A socket that speaks but no longer counts must not outlive its count: it is told `uncounted` and closed. Unless a
+ * teller (a takeover, an eviction, a kick, its player) ended it a moment ago: its frame and close are on the way, and
+ * a second `ended` would contradict the first, so it is left to that teller (RECENT_CLOSE_MS, lifecycle.ts). With the
+ * lifecycle as it is, only a socket whose teller failed, or whose message races its teller's frame, ever gets here.
  */
 export async function closeUncounted(
   deps: CloseUncountedDeps,
@@ -147,12 +154,6 @@ export async function closeUncounted(
     item?.closeReason !== undefined &&
     TELLING_CLOSERS.has(item.closeReason) &&
     now - (item.closedAt ?? 0) < RECENT_CLOSE_MS;
-  if (endedByATeller) {
-    for (const delay of ENDER_WAIT_DELAYS_MS) {
-      await (deps.clock ?? realClock).sleep(delay);
-      const liveness = await deps.gateway.probe(connectionId).catch(() => 'alive' as const);
-      if (liveness === 'gone') return 'endedElsewhere';
-    }
-  }
+  if (endedByATeller) return 'endedElsewhere';
   return tellThenClose(deps, connectionId, { reason: 'uncounted' });
 }

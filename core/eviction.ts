@@ -59,13 +59,19 @@ async function activityOf(deps: EvictionDeps, connectionId: string): Promise<Act
  * then it ranks by its connect time, and if evicted is closed once it opens (`endUncounted`). A victim some teller
  * is ending already (a kick) is waited for instead: this socket must not open beside it.
  */
-export async function makeRoom(deps: EvictionDeps, conn: ConnectRequest, first: CounterRecord): Promise<RoomOutcome> {
+export async function makeRoom(
+  deps: EvictionDeps,
+  conn: ConnectRequest,
+  first: CounterRecord,
+  /** the `$connect`'s own deadline: no new eviction is tried past it */
+  giveUpAt: number,
+): Promise<RoomOutcome> {
   const now = conn.connectedAt;
   const clock = deps.clock ?? realClock;
   const defaultLimit = planOrDefault(conn, deps.defaultLimit);
   const known = new Map<string, Activity>();
   let counter = first;
-  for (let attempt = 0; attempt < MAX_EVICTION_TRIES; attempt++) {
+  for (let attempt = 0; attempt < MAX_EVICTION_TRIES && clock.now() <= giveUpAt; attempt++) {
     const limit = effectiveLimit(counter, defaultLimit);
     if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) !== 'evict-oldest') return lookAgain;
     if (counter.active < limit) return lookAgain;
@@ -109,12 +115,12 @@ export async function makeRoom(deps: EvictionDeps, conn: ConnectRequest, first: 
     }
     if (outcome.kind === 'victimEnding') {
       const ending = { connectionId: victim, connectedAt: counter.counted.get(victim)!, openBy: victimOpenBy };
-      await awaitEnded(deps, conn.userId, ending, conn.connectedAt + deps.handshakeGraceMs);
+      await awaitEnded(deps, conn.userId, ending, giveUpAt);
       return lookAgain;
     }
     counter = outcome.counter;
   }
-  throw new StoreContentionError(`connect of ${conn.connectionId} lost every eviction race`);
+  throw new StoreContentionError(`connect of ${conn.connectionId} lost every eviction race, or ran out of time`);
 }
 
 const lookAgain: RoomOutcome = { kind: 'lookAgain' };

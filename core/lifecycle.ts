@@ -66,12 +66,13 @@ export const LAST_ANSWER_ALLOWANCE_MS = 500;
 export const CHASE_DELAYS_MS = [25, 50, 100, 200, 400, 500] as const;
 
 /**
- * A message from a socket whose item a teller closed this recently may be racing the teller's own `ended` frame: it
- * waits up to the sum of ENDER_WAIT_DELAYS_MS for the socket to be gone before telling it `uncounted` itself. Only
- * which frame the player sees depends on these two; the close happens either way. The wait covers one chase step.
+ * A message from a socket whose item a teller closed this recently is left to that teller: its `ended` frame and its
+ * close are on the way (the teller keeps closing until the socket is closed), and a second `ended` would contradict
+ * the first. Past this, the teller has failed (a crashed Lambda), and the message's own handler tells the socket
+ * `uncounted` and closes it. Far longer than a teller takes (a few API Gateway calls, at most one opening window for
+ * a socket still opening), so the one-frame rule does not rest on how fast API Gateway answers them.
  */
 export const RECENT_CLOSE_MS = 10_000;
-export const ENDER_WAIT_DELAYS_MS = [100, 200, 300, 400] as const;
 
 /** The lifecycle's settings, from the deployment's configuration. */
 export interface LifecycleTimes {
@@ -132,8 +133,8 @@ export type AdmittingConnection = NewConnection & { openBy: number };
 /**
  * The connection as the admitting write sent at `sentAt` records it. Its window nests around the one it replaces (a
  * takeover, an eviction): its `$connect` closes that socket before answering, chasing it until that one's `openBy`,
- * so its own `openBy` comes later by the last question's allowance and the margin, and the chase does not make it
- * answer too late.
+ * so its own `openBy` comes later by the last question's allowance and the margin (at most that much past its own
+ * window), and the chase does not make it answer too late.
  */
 export function admitting(
   deps: { leaseMs: number } & LifecycleTimes,
@@ -143,7 +144,10 @@ export function admitting(
 ): AdmittingConnection {
   const own = sentAt + deps.openingWindowMs;
   const nested = (replacedOpenBy ?? Number.NEGATIVE_INFINITY) + LAST_ANSWER_ALLOWANCE_MS + REGISTRATION_MARGIN_MS;
-  const openBy = Math.max(own, nested);
+  // At most one window more than its own: a chain of reconnects each moments after the last would otherwise push the
+  // window a second further per link, and with it every wait on the connection. Past the cap (a chain of more links
+  // within one window than the gap divides it into), the chase can overrun this `$connect`'s answer: it withdraws (503).
+  const openBy = Math.min(Math.max(own, nested), own + deps.openingWindowMs);
   return { ...request, openBy, leaseExpiresAt: request.connectedAt + deps.leaseMs };
 }
 

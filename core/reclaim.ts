@@ -40,16 +40,19 @@ type Judged = Pick<ConnectionRecord, 'connectionId' | 'connectedAt' | 'openBy' |
  * question asked before the connection's `openBy` is asked again until the socket is known (alive) or a question
  * asked after `openBy` gets 410 (gone). No time here rests on the store: `$connect` enforces `openBy` on itself.
  */
-export async function judge(deps: GhostDeps, c: Judged): Promise<Liveness> {
+export async function judge(deps: GhostDeps, c: Judged, giveUpAt = Number.POSITIVE_INFINITY): Promise<Liveness> {
   const clock = deps.clock ?? realClock;
   if (clock.now() - c.connectedAt > deps.maxConnectionMs) return 'gone';
+  const openBy = openByOf(c, deps);
   const answer = await chase(
     clock,
-    openByOf(c, deps),
+    Math.min(openBy, giveUpAt),
     () => ask(deps, c.connectionId),
     (a) => a !== 'gone',
   );
-  return answer === 'gone' ? 'gone' : 'alive';
+  // A 410 ends the chase only once asked after its end; stopped before `openBy` (a `$connect` out of time), an
+  // unknown one is kept: nothing is released on a guess.
+  return answer === 'gone' && openBy <= giveUpAt ? 'gone' : 'alive';
 }
 
 /**
@@ -97,12 +100,19 @@ export type ReclaimOutcome =
  * by a teller) are free once their teller uncounted them (`awaitEnded`), and missing ones are forgotten one by one. An
  * ending one whose socket is still open keeps its slot: its teller frees it once the socket is closed.
  */
-export async function reclaimGhosts(deps: GhostDeps, counter: CounterRecord, now: number): Promise<ReclaimOutcome> {
+export async function reclaimGhosts(
+  deps: GhostDeps,
+  counter: CounterRecord,
+  now: number,
+  giveUpAt = Number.POSITIVE_INFINITY,
+): Promise<ReclaimOutcome> {
   const items = await deps.store.countedConnections(counter);
   const [open, ending] = await Promise.all([
-    Promise.all(items.open.map(async (item) => ({ item, gone: (await judge(deps, item)) === 'gone' }))),
+    Promise.all(items.open.map(async (item) => ({ item, gone: (await judge(deps, item, giveUpAt)) === 'gone' }))),
     // Not waited for past their window: one still open after it keeps its slot until its teller closes it.
-    Promise.all(items.ending.map((item) => awaitEnded(deps, counter.userId, item, openByOf(item, deps)))),
+    Promise.all(
+      items.ending.map((item) => awaitEnded(deps, counter.userId, item, Math.min(openByOf(item, deps), giveUpAt))),
+    ),
   ]);
   const ghosts = open.filter(({ gone }) => gone).map(({ item }) => item.connectionId);
   let freed = ending.filter((slot) => slot === 'free').length;

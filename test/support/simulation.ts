@@ -12,7 +12,7 @@
 import { type AdmissionDeps, connect, disconnect, heartbeat } from '../../core/admission.js';
 import { closeUncounted, type EndedFrame } from '../../core/ended.js';
 import { AdmissionTooLateError, LimitReachedError, StreamReplacedError } from '../../core/errors.js';
-import { type Clock, REGISTRATION_MARGIN_MS } from '../../core/lifecycle.js';
+import { type Clock, LAST_ANSWER_ALLOWANCE_MS, REGISTRATION_MARGIN_MS } from '../../core/lifecycle.js';
 import { endOwnStream } from '../../core/player.js';
 import type { LimitPolicy } from '../../core/policy.js';
 import type { ConnectionGateway, Liveness } from '../../core/ports.js';
@@ -217,9 +217,23 @@ export class World {
       () => 200,
       (error) => statusOf(error),
     );
-    // With answers in milliseconds everywhere, "the store is slow" would be a lie: availability, not only safety.
-    if (socket.status === 503 && this.options.storeLatency !== 'heavy' && this.options.gatewayLatency !== 'heavy')
+    // With answers in milliseconds everywhere and no handshake lost, availability too: no "the store is slow" (503),
+    // and no handshake longer than two opening windows (a wait on a ghost or a socket still opening is one window at
+    // most; the second covers a wait inside a retried round). Lost handshakes make ghosts one after another, each
+    // waited out in its turn by whoever comes next: no bound per connect holds then.
+    const fast =
+      this.options.storeLatency !== 'heavy' &&
+      this.options.gatewayLatency !== 'heavy' &&
+      this.options.failHandshake === 0;
+    const took = this.clock.now() - request.connectedAt;
+    const bound = 2 * (this.deps.openingWindowMs + LAST_ANSWER_ALLOWANCE_MS + REGISTRATION_MARGIN_MS);
+    if (fast && socket.status === 503)
       this.violations.push({ at: this.clock.now(), what: `${connectionId} refused 503 with fast answers everywhere` });
+    if (fast && took > bound)
+      this.violations.push({
+        at: this.clock.now(),
+        what: `${connectionId} answered ${socket.status} after ${took} ms`,
+      });
     if (socket.status !== 200) {
       socket.state = 'refused';
       return socket;
