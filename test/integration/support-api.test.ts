@@ -255,7 +255,7 @@ describe('bad input and access', () => {
   it('serves /health without a token', async () => {
     const res = await api('GET', '/health', undefined, null);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', storeLatencyMs: expect.any(Number) });
   });
 
   it('answers 404 for an unknown route and 405 for a wrong method', async () => {
