@@ -298,6 +298,23 @@ describe('player API, jwt mode (Authorization: Bearer)', () => {
     expect(view).toMatchObject({ userId, limit: 2, active: 1 });
   });
 
+  it("shows the plan's limit from the token while no stream is open, and the default for a token without one", async () => {
+    // Prepare: a player on a plan of 2 and one without a plan, neither watching anything
+    const [planned, unplanned] = [newUserId(), newUserId()];
+    const [plannedToken, unplannedToken] = await Promise.all([
+      mintToken(key, { userId: planned, limit: 2 }),
+      mintToken(key, { userId: unplanned }),
+    ]);
+
+    // Act
+    const plannedView = await viewOf(await jwtCall('/me/streams', plannedToken));
+    const unplannedView = await viewOf(await jwtCall('/me/streams', unplannedToken));
+
+    // Assess: what their next connect is held to
+    expect(plannedView).toMatchObject({ userId: planned, limit: 2, active: 0, streams: [] });
+    expect(unplannedView).toMatchObject({ userId: unplanned, limit: 3, active: 0, streams: [] });
+  });
+
   it.each([
     ['no token, only ?userId=', null],
     ['a token that is not one', 'not-a-token'],
