@@ -4,6 +4,7 @@
  * counter, so another user's streams are never reached, whatever id is asked for.
  */
 import { endStream } from './ended.js';
+import { lastSeenTimes } from './last-seen.js';
 import { type Clock, type LifecycleTimes, realClock } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
@@ -25,6 +26,7 @@ export interface OwnStreamView {
   streamId: string | null;
   device: string | null;
   connectedAt: string;
+  /** API Gateway's `lastActiveAt` of its socket (last-seen.ts) */
   lastSeenAt: string;
 }
 
@@ -54,6 +56,7 @@ export async function listOwnStreams(deps: PlayerDeps, userId: string, planLimit
   const counter = await deps.store.getCounter(userId);
   const { open } = await deps.store.countedConnections(counter);
   const newestFirst = open.filter((c) => c.userId === userId).sort((a, b) => b.connectedAt - a.connectedAt);
+  const lastSeen = await lastSeenTimes(deps, newestFirst);
   return {
     userId,
     // The caller's own token says their plan, whether or not a stream is open (a connection only repeats what the
@@ -65,7 +68,7 @@ export async function listOwnStreams(deps: PlayerDeps, userId: string, planLimit
       streamId: c.streamId ?? null,
       device: c.device ?? null,
       connectedAt: iso(c.connectedAt),
-      lastSeenAt: iso(c.lastSeenAt),
+      lastSeenAt: iso(lastSeen.get(c.connectionId) ?? c.lastSeenAt),
     })),
   };
 }

@@ -14,6 +14,7 @@ import {
   clearUserLimit,
   endConnection,
   listUserConnections,
+  RecentLookups,
   type SupportDeps,
   setUserLimit,
   setUserPolicy,
@@ -180,6 +181,8 @@ export function createSupportHandler({ store, gateway, config, audit, logger, me
       defaultPolicy: config.defaultPolicy,
       audit,
       logger,
+      // One memory per container (per `npm start` locally): a refreshing console is audited once per window.
+      lookups: new RecentLookups(),
     },
     metrics,
     healthBoundMs(config),
