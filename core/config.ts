@@ -37,6 +37,9 @@ const EnvSchema = z.object({
   LIMIT_POLICY: z._default(z.enum(LIMIT_POLICIES), DEFAULT_LIMIT_POLICY),
 });
 
+/** Every variable of the handlers' environment (the docs check holds the docs to it). */
+export const CONFIG_ENV: readonly string[] = Object.keys(EnvSchema.shape);
+
 export interface Config {
   tableName: string;
   authMode: 'dev' | 'jwt';
