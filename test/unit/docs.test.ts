@@ -152,6 +152,14 @@ describe('When the code gains a setting, route, script or flag', () => {
   });
 });
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped but `-` and `_`, spaces to `-`. */
+const slug = (heading: string) =>
+  heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replaceAll(' ', '-');
+const anchorsOf = (text: string) => new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+
 describe('When a newcomer opens the README', () => {
   it('reads at most 200 lines, and every page it links to exists', () => {
     const readme = docs.get('README.md')!;
@@ -167,6 +175,18 @@ describe('When a newcomer opens the README', () => {
         .map((m) => join(page.startsWith('docs/') ? 'docs' : '.', m[1]!))
         .filter((target) => !docs.has(target))
         .map((target) => `${page} -> ${target}`),
+    );
+
+    expect(broken).toEqual([]);
+  });
+
+  it('finds every heading a link points at', () => {
+    const broken = [...docs].flatMap(([page, text]) =>
+      [...text.matchAll(/\]\(([\w./-]*\.md)?#([^)]+)\)/g)].flatMap((m) => {
+        const target = m[1] ? join(page.startsWith('docs/') ? 'docs' : '.', m[1]) : page;
+        const targetText = docs.get(target);
+        return targetText && !anchorsOf(targetText).has(m[2]!) ? [`${page} -> ${target}#${m[2]}`] : [];
+      }),
     );
 
     expect(broken).toEqual([]);
