@@ -3,26 +3,16 @@
  * player HTTP APIs) and the sweep's schedule. Synthesized once for this file, without bundling, with the context in
  * cdk.json, cdk-nag included, as `npx cdk synth` does.
  */
-import { Capture, Match, type Template } from 'aws-cdk-lib/assertions';
+import { Capture, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BuiltApp } from '../../infra/build.js';
 import { STAFF_GROUP } from '../../infra/identity.js';
 import { PLAYER_ROUTES, SUPPORT_ROUTES, WEBSOCKET_STAGE } from '../../infra/stack.js';
-import { context, handlerFunctionsOf, identityIds, poolIssuerOf, resourcesOf, synthesize } from '../support/synth.js';
+import { context, helpersOf, type Synthesized, synthesize } from '../support/synth.js';
 
-let built: BuiltApp;
-let template: Template;
-let fnIds: Record<string, string>;
-
-beforeAll(() => {
-  // Prepare: one synthesis for every test in this file.
-  ({ built, template, fnIds } = synthesize({ bundle: false }));
-});
-
-const resources = (type: string) => resourcesOf(template, type);
-const ids = () => identityIds(built);
-const poolIssuer = () => poolIssuerOf(built);
-const handlerFunctions = () => handlerFunctionsOf(template);
+// Prepare: one synthesis for every test in this file.
+let { built, template, fnIds } = {} as Synthesized;
+beforeAll(() => ({ built, template, fnIds } = synthesize({ bundle: false })));
+const { resources, ids, poolIssuer, handlerFunctions } = helpersOf(() => ({ built, template }));
 
 describe('When a player opens a stream, sends messages and leaves', () => {
   it('routes on $request.body.action', () => {

@@ -14,27 +14,18 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDocumentClient, createDynamoStore } from '../../core/store/dynamodb/store.js';
 import { leaseShardsFor } from '../../core/store/schema.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
-import type { BuiltApp } from '../../infra/build.js';
 import { WEBSOCKET_STAGE } from '../../infra/stack.js';
 import { ensureTable } from '../../local/dynamodb-local.js';
 import { wsEvent } from '../support/events.js';
-import { context, handlerFunctionsOf, identityIds, poolIssuerOf, synthesize } from '../support/synth.js';
+import { context, helpersOf, type Synthesized, synthesize } from '../support/synth.js';
 import { sign, testKey } from '../support/tokens.js';
 
 const execFileAsync = promisify(execFile);
 
-let built: BuiltApp;
-let template: Template;
-let fnIds: Record<string, string>;
-
-beforeAll(() => {
-  // Prepare: one synthesis for every test in this file.
-  ({ built, template, fnIds } = synthesize({ bundle: true }));
-});
-
-const ids = () => identityIds(built);
-const poolIssuer = () => poolIssuerOf(built);
-const handlerFunctions = () => handlerFunctionsOf(template);
+// Prepare: one synthesis for every test in this file.
+let { built, template, fnIds } = {} as Synthesized;
+beforeAll(() => ({ built, template, fnIds } = synthesize({ bundle: true })));
+const { ids, poolIssuer, handlerFunctions } = helpersOf(() => ({ built, template }));
 
 describe('When the handlers are built', () => {
   it('runs every handler on Node.js 22, ARM64, with its own log group', () => {

@@ -4,32 +4,14 @@
  */
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BuiltApp } from '../../infra/build.js';
 import { LIMIT_ATTRIBUTE, STAFF_GROUP } from '../../infra/identity.js';
 import { CONSOLE_API_PATHS, WEBSOCKET_STAGE } from '../../infra/stack.js';
-import {
-  handlerFunctionsOf,
-  identityIds,
-  pageDeploymentOf,
-  poolIssuerOf,
-  resourcesOf,
-  synthesize,
-} from '../support/synth.js';
+import { helpersOf, type Synthesized, synthesize } from '../support/synth.js';
 
-let built: BuiltApp;
-let template: Template;
-let fnIds: Record<string, string>;
-
-beforeAll(() => {
-  // Prepare: one synthesis for every test in this file.
-  ({ built, template, fnIds } = synthesize({ bundle: false }));
-});
-
-const resources = (type: string) => resourcesOf(template, type);
-const ids = () => identityIds(built);
-const poolIssuer = () => poolIssuerOf(built);
-const handlerFunctions = () => handlerFunctionsOf(template);
-const pageDeployment = (page: string) => pageDeploymentOf(built, template, page);
+// Prepare: one synthesis for every test in this file.
+let { built, template, fnIds } = {} as Synthesized;
+beforeAll(() => ({ built, template, fnIds } = synthesize({ bundle: false })));
+const { resources, ids, poolIssuer, handlerFunctions, pageDeployment } = helpersOf(() => ({ built, template }));
 
 describe('When support staff open the console', () => {
   it('keeps the files in a private, encrypted bucket that refuses plain HTTP', () => {

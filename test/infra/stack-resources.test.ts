@@ -4,27 +4,19 @@
  * as `npx cdk synth` does.
  */
 import { Stack, Validations } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HISTORY_QUERY_ACTIONS, LEASE_INDEX_ACTIONS, TABLE_ACTIONS } from '../../core/store/permissions.js';
 import { TABLE_SHAPE } from '../../core/store/schema.js';
 import { METRICS_NAMESPACE, MetricName, RefusalReason, SERVICE_NAME } from '../../handlers/lib/metric-names.js';
-import type { BuiltApp } from '../../infra/build.js';
 import { WEBSOCKET_STAGE } from '../../infra/stack.js';
-import { context, resourcesOf, synthesize } from '../support/synth.js';
+import { context, helpersOf, type Synthesized, synthesize } from '../support/synth.js';
 
-let built: BuiltApp;
-let template: Template;
-let fnIds: Record<string, string>;
-let roleIds: Record<string, string>;
-
-beforeAll(() => {
-  // Prepare: one synthesis for every test in this file.
-  ({ built, template, fnIds, roleIds } = synthesize({ bundle: false }));
-});
-
-const resources = (type: string) => resourcesOf(template, type);
+// Prepare: one synthesis for every test in this file.
+let { built, template, fnIds, roleIds } = {} as Synthesized;
+beforeAll(() => ({ built, template, fnIds, roleIds } = synthesize({ bundle: false })));
+const { resources } = helpersOf(() => ({ built, template }));
 
 describe('When the table is created', () => {
   it('uses the keys of the shared schema, on demand', () => {

@@ -73,3 +73,14 @@ export function pageDeploymentOf(built: BuiltApp, template: Template, page: stri
   const deployment = built.stack.node.findChild(page).node.findChild('Deploy').node.findChild('CustomResource');
   return template.toJSON().Resources[built.stack.getLogicalId(deployment.node.defaultChild as never)];
 }
+
+/** The lookups the infra tests share, on a file's synthesis (read when a test runs, after `beforeAll`). */
+export function helpersOf(current: () => Pick<Synthesized, 'built' | 'template'>) {
+  return {
+    resources: (type: string) => resourcesOf(current().template, type),
+    ids: () => identityIds(current().built),
+    poolIssuer: () => poolIssuerOf(current().built),
+    handlerFunctions: () => handlerFunctionsOf(current().template),
+    pageDeployment: (page: string) => pageDeploymentOf(current().built, current().template, page),
+  };
+}

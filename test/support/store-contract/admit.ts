@@ -1,11 +1,13 @@
+/**
+ * The store contract (index.ts), part: admit: counting a new connection under the limit, and every reason it is not
+ * (a redelivered `$connect`, a held stream id, the limit).
+ */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NewConnection } from '../../../core/store/items.js';
-import type { StreamStore } from '../../../core/store/port.js';
 import {
   admitOptions,
   admittedOn,
   audit,
-  type Clock,
   type ContractState,
   closedItem,
   counterOf,
@@ -16,12 +18,9 @@ import {
 } from './fixtures.js';
 
 export function admitContract(current: () => ContractState): void {
-  let store: StreamStore;
-  let clock: Clock;
-  let userId: string;
-  beforeEach(() => {
-    ({ store, clock, userId } = current());
-  });
+  // Set afresh before each test (index.ts): the store, a clock and a user of the test's own.
+  let { store, clock, userId } = {} as ContractState;
+  beforeEach(() => ({ store, clock, userId } = current()));
   const admitted = (conn: NewConnection, defaultLimit?: number) => admittedOn(store, conn, defaultLimit);
 
   describe('admit', () => {

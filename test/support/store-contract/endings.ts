@@ -1,26 +1,15 @@
+/**
+ * The store contract (index.ts), part: ending a connection: closeItem (a teller's first step), uncount, and release
+ * (a socket gone for sure).
+ */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NewConnection } from '../../../core/store/items.js';
-import type { StreamStore } from '../../../core/store/port.js';
-import {
-  admittedOn,
-  type Clock,
-  type ContractState,
-  closedItem,
-  counterOf,
-  freshId,
-  newConnection,
-  openItem,
-  type StoreUnderTest,
-} from './fixtures.js';
+import { admittedOn, type ContractState, closedItem, counterOf, freshId, newConnection, openItem } from './fixtures.js';
 
 export function endingsContract(current: () => ContractState): void {
-  let store: StreamStore;
-  let dropItem: StoreUnderTest['dropItem'];
-  let clock: Clock;
-  let userId: string;
-  beforeEach(() => {
-    ({ store, dropItem, clock, userId } = current());
-  });
+  // Set afresh before each test (index.ts): the store, a clock and a user of the test's own.
+  let { store, dropItem, clock, userId } = {} as ContractState;
+  beforeEach(() => ({ store, dropItem, clock, userId } = current()));
   const admitted = (conn: NewConnection, defaultLimit?: number) => admittedOn(store, conn, defaultLimit);
 
   describe('closeItem', () => {

@@ -1,10 +1,12 @@
+/**
+ * The store contract (index.ts), part: `evict-oldest`: ending the victim and counting the new connection in its
+ * place, only at exactly the limit.
+ */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NewConnection } from '../../../core/store/items.js';
-import type { StreamStore } from '../../../core/store/port.js';
 import {
   admittedOn,
   audit,
-  type Clock,
   type ContractState,
   closedItem,
   counterOf,
@@ -12,17 +14,12 @@ import {
   newConnection,
   openItem,
   redelivered,
-  type StoreUnderTest,
 } from './fixtures.js';
 
 export function evictContract(current: () => ContractState): void {
-  let store: StreamStore;
-  let dropItem: StoreUnderTest['dropItem'];
-  let clock: Clock;
-  let userId: string;
-  beforeEach(() => {
-    ({ store, dropItem, clock, userId } = current());
-  });
+  // Set afresh before each test (index.ts): the store, a clock and a user of the test's own.
+  let { store, dropItem, clock, userId } = {} as ContractState;
+  beforeEach(() => ({ store, dropItem, clock, userId } = current()));
   const admitted = (conn: NewConnection, defaultLimit?: number) => admittedOn(store, conn, defaultLimit);
 
   describe('evict', () => {

@@ -21,10 +21,9 @@ import {
 } from './fixtures.js';
 
 export function sequenceContract(current: () => ContractState, options: ContractOptions): void {
-  let store: StreamStore;
-  beforeEach(() => {
-    ({ store } = current());
-  });
+  // Set afresh before each test (index.ts): the store, a clock and a user of the test's own.
+  let { store } = {} as ContractState;
+  beforeEach(() => ({ store } = current()));
 
   describe('any sequence of operations', () => {
     it('keeps active equal to the members, every claim on a member, every member with its item, active within the limit', async () => {

@@ -1,9 +1,11 @@
+/**
+ * The store contract (index.ts), part: takeOver: handing a held stream id to a new connection, the old one closed in
+ * the same write.
+ */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NewConnection } from '../../../core/store/items.js';
-import type { StreamStore } from '../../../core/store/port.js';
 import {
   admittedOn,
-  type Clock,
   type ContractState,
   closedItem,
   counterOf,
@@ -11,17 +13,12 @@ import {
   newConnection,
   openItem,
   redelivered,
-  type StoreUnderTest,
 } from './fixtures.js';
 
 export function takeOverContract(current: () => ContractState): void {
-  let store: StreamStore;
-  let dropItem: StoreUnderTest['dropItem'];
-  let clock: Clock;
-  let userId: string;
-  beforeEach(() => {
-    ({ store, dropItem, clock, userId } = current());
-  });
+  // Set afresh before each test (index.ts): the store, a clock and a user of the test's own.
+  let { store, dropItem, clock, userId } = {} as ContractState;
+  beforeEach(() => ({ store, dropItem, clock, userId } = current()));
   const admitted = (conn: NewConnection, defaultLimit?: number) => admittedOn(store, conn, defaultLimit);
 
   describe('takeOver', () => {
