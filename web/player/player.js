@@ -233,7 +233,12 @@ function row(texts, buttons, labels) {
     cell.textContent = text;
     cell.dataset.label = labels[i];
   });
-  tr.insertCell().append(...buttons);
+  // One box for the buttons, so that on a card they sit together beside their label.
+  const actions = tr.insertCell();
+  actions.dataset.label = 'Actions';
+  const box = document.createElement('span');
+  box.append(...buttons);
+  actions.append(box);
   return tr;
 }
 
