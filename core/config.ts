@@ -31,9 +31,14 @@ const EnvSchema = z.object({
    */
   JWT_STAFF_CLAIM: z._default(ClaimName, IDENTITY_DEFAULTS.staff.claim),
   JWT_STAFF_VALUE: z._default(StaffValue, IDENTITY_DEFAULTS.staff.value),
+  /** jwt mode: the claim holding the user's plan limit, which the player API reads from the caller's token */
+  JWT_LIMIT_CLAIM: z._default(ClaimName, IDENTITY_DEFAULTS.limitClaim),
   /** At the limit: refuse the newest (`block-new`) or end the least recently active (`evict-oldest`). */
   LIMIT_POLICY: z._default(z.enum(LIMIT_POLICIES), DEFAULT_LIMIT_POLICY),
 });
+
+/** Every variable of the handlers' environment (the docs check holds the docs to it). */
+export const CONFIG_ENV: readonly string[] = Object.keys(EnvSchema.shape);
 
 export interface Config {
   tableName: string;
@@ -48,6 +53,8 @@ export interface Config {
   dynamodbEndpoint?: string;
   /** jwt mode: the claim and value that make a token's bearer staff */
   staff?: StaffRule;
+  /** jwt mode: the claim holding a user's plan limit */
+  limitClaim: string;
   /** what happens at the limit for users without a staff-set policy */
   defaultPolicy: LimitPolicy;
 }
@@ -72,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     leaseShards: e.LEASE_SHARDS,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     staff: { claim: e.JWT_STAFF_CLAIM, value: e.JWT_STAFF_VALUE },
+    limitClaim: e.JWT_LIMIT_CLAIM,
     defaultPolicy: e.LIMIT_POLICY,
   };
 }

@@ -4,10 +4,11 @@
  * counter, so another user's streams are never reached, whatever id is asked for.
  */
 import { endStream } from './ended.js';
+import { lastSeenTimes } from './last-seen.js';
 import { type Clock, type LifecycleTimes, realClock } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
-import { effectiveLimit, planOrDefault } from './store/items.js';
+import { effectiveLimit } from './store/items.js';
 import type { ReleaseOutcome, StreamStore } from './store/port.js';
 
 export interface PlayerDeps extends LifecycleTimes {
@@ -25,6 +26,7 @@ export interface OwnStreamView {
   streamId: string | null;
   device: string | null;
   connectedAt: string;
+  /** API Gateway's `lastActiveAt` of its socket (last-seen.ts) */
   lastSeenAt: string;
 }
 
@@ -45,22 +47,28 @@ export type EndOwnStreamOutcome =
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The caller's open streams and the limit in force, as the support view computes them (drift is staff business). */
-export async function listOwnStreams(deps: PlayerDeps, userId: string): Promise<OwnStreamsView> {
+/**
+ * The caller's open streams and the limit in force (drift is staff business). `planLimit`: the plan limit the caller's
+ * token carries, which is what their next connect is held to; without one, the service's default. The staff override
+ * beats either.
+ */
+export async function listOwnStreams(deps: PlayerDeps, userId: string, planLimit?: number): Promise<OwnStreamsView> {
   const counter = await deps.store.getCounter(userId);
   const { open } = await deps.store.countedConnections(counter);
   const newestFirst = open.filter((c) => c.userId === userId).sort((a, b) => b.connectedAt - a.connectedAt);
+  const lastSeen = await lastSeenTimes(deps, newestFirst);
   return {
     userId,
-    // The plan travels with the user's tokens; their newest connection carries the latest word on it.
-    limit: effectiveLimit(counter, planOrDefault(newestFirst[0], deps.defaultLimit)),
+    // The caller's own token says their plan, whether or not a stream is open (a connection only repeats what the
+    // token it connected with said, and there may be none).
+    limit: effectiveLimit(counter, planLimit ?? deps.defaultLimit),
     active: counter.active,
     policy: effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY),
     streams: newestFirst.map((c) => ({
       streamId: c.streamId ?? null,
       device: c.device ?? null,
       connectedAt: iso(c.connectedAt),
-      lastSeenAt: iso(c.lastSeenAt),
+      lastSeenAt: iso(lastSeen.get(c.connectionId) ?? c.lastSeenAt),
     })),
   };
 }

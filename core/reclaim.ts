@@ -4,6 +4,7 @@
  * the periodic sweep.
  */
 import { type Clock, chase, type LifecycleTimes, openByOf, realClock } from './lifecycle.js';
+import { forEachLimited } from './limiter.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
 import type { StreamStore } from './store/port.js';
@@ -210,12 +211,4 @@ async function repairCounter(deps: GhostDeps, counter: CounterRecord): Promise<v
   await repairCount(deps, counter);
   const { missing } = await deps.store.countedConnections(counter);
   for (const connectionId of missing) await deps.store.forgetMissing(counter, connectionId);
-}
-
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
 }

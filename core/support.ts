@@ -4,6 +4,7 @@
  */
 import { endStream } from './ended.js';
 import { ConnectionNotFoundError } from './errors.js';
+import { lastSeenTimes } from './last-seen.js';
 import { type Clock, type LifecycleTimes, realClock } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
 import type { ConnectionGateway, Logger } from './ports.js';
@@ -27,6 +28,37 @@ export interface SupportDeps extends LifecycleTimes {
   audit: Logger;
   logger: Logger;
   clock?: Clock;
+  /** which looks at a user's streams were audited lately; without it, every look is */
+  lookups?: RecentLookups;
+}
+
+/**
+ * A staff member looking at a user's streams is audited once per this long, not at every refresh: the console reads
+ * the listing every 3 seconds, and an audit line each time buried the actions (and filled the terminal). Who looked at
+ * whose streams stays on record, to within this window.
+ */
+export const LOOKUP_AUDIT_WINDOW_MS = 5 * 60_000;
+
+/** The looks audited lately, per staff member and user; bounded (a Lambda container lives for hours). */
+export class RecentLookups {
+  private readonly last = new Map<string, number>();
+
+  constructor(
+    private readonly windowMs = LOOKUP_AUDIT_WINDOW_MS,
+    private readonly remembered = 10_000,
+  ) {}
+
+  /** Whether this look is news: the first by this staff member at this user, or the first since the window passed. */
+  isNew(staff: string, userId: string, now: number): boolean {
+    const key = JSON.stringify([staff, userId]);
+    const at = this.last.get(key);
+    if (at !== undefined && now - at < this.windowMs) return false;
+    this.last.delete(key);
+    this.last.set(key, now);
+    // The oldest first in a Map's order: forget it once there are too many.
+    if (this.last.size > this.remembered) this.last.delete(this.last.keys().next().value!);
+    return true;
+  }
 }
 
 export interface ConnectionView {
@@ -34,6 +66,7 @@ export interface ConnectionView {
   streamId: string | null;
   device: string | null;
   connectedAt: string;
+  /** API Gateway's `lastActiveAt` of its socket (last-seen.ts) */
   lastSeenAt: string;
   sourceIp: string | null;
 }
@@ -87,13 +120,13 @@ export const AUDIT_SHOWN = 50;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function viewOf(c: ConnectionRecord): ConnectionView {
+function viewOf(c: ConnectionRecord, lastSeen: ReadonlyMap<string, number>): ConnectionView {
   return {
     connectionId: c.connectionId,
     streamId: c.streamId ?? null,
     device: c.device ?? null,
     connectedAt: iso(c.connectedAt),
-    lastSeenAt: iso(c.lastSeenAt),
+    lastSeenAt: iso(lastSeen.get(c.connectionId) ?? c.lastSeenAt),
     sourceIp: c.sourceIp ?? null,
   };
 }
@@ -114,8 +147,11 @@ export async function listUserConnections(
 ): Promise<UserConnectionsView> {
   const counter = await deps.store.getCounter(userId);
   const { open } = await deps.store.countedConnections(counter);
-  deps.audit.info('support: list connections', { staff, action: 'listConnections', userId });
+  const now = (deps.clock ?? realClock).now();
+  if (!deps.lookups || deps.lookups.isNew(staff, userId, now))
+    deps.audit.info('support: list connections', { staff, action: 'listConnections', userId });
   const newestFirst = open.sort((a, b) => b.connectedAt - a.connectedAt);
+  const lastSeen = await lastSeenTimes(deps, newestFirst);
   const view: UserConnectionsView = {
     userId,
     // The plan travels with the user's tokens; their newest connection carries the latest word on it.
@@ -124,7 +160,7 @@ export async function listUserConnections(
     limitOverride: counter.limitOverride ?? null,
     policy: effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY),
     policyOverride: counter.policyOverride ?? null,
-    connections: newestFirst.map(viewOf),
+    connections: newestFirst.map((c) => viewOf(c, lastSeen)),
   };
   if (counter.active !== open.length) view.drift = counter.active - open.length;
   return view;

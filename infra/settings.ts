@@ -122,6 +122,9 @@ const SettingsSchema = z.object({
 
 export type Settings = z.infer<typeof SettingsSchema>;
 
+/** Every CDK context key, without its `streamgate:` prefix (the docs check holds the deploy guide to it). */
+export const CONTEXT_KEYS: readonly string[] = Object.keys(SettingsSchema.shape);
+
 /** The retention periods CloudWatch Logs accepts. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557];
 

@@ -20,6 +20,8 @@ import {
 export interface LocalIdentity {
   verifier: TokenVerifier;
   staff: StaffRule;
+  /** the claim holding a user's plan limit */
+  limitClaim: string;
   /** the public keys served at `/.well-known/jwks.json`; only when the stack is its own issuer */
   jwks?: JSONWebKeySet;
   /** the key tokens are signed with; only when the stack is its own issuer */
@@ -58,7 +60,7 @@ export async function localIdentity(settings: IdentitySettings, signingKey?: Loc
       JWT_PUBLIC_KEY: settings.jwtPublicKey,
       ...claims,
     });
-    return { verifier: createTokenVerifier(options), staff: options.staff! };
+    return { verifier: createTokenVerifier(options), staff: options.staff!, limitClaim: options.limitClaim! };
   }
   const key =
     signingKey ??
@@ -75,5 +77,11 @@ export async function localIdentity(settings: IdentitySettings, signingKey?: Loc
     JWT_PUBLIC_KEY: JSON.stringify(jwks),
     ...claims,
   });
-  return { verifier: createTokenVerifier(options), staff: options.staff!, jwks, signingKey: key };
+  return {
+    verifier: createTokenVerifier(options),
+    staff: options.staff!,
+    limitClaim: options.limitClaim!,
+    jwks,
+    signingKey: key,
+  };
 }

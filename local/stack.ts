@@ -114,6 +114,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         LIMIT_POLICY: settings.limitPolicy,
         JWT_STAFF_CLAIM: identity?.staff.claim,
         JWT_STAFF_VALUE: identity?.staff.value,
+        JWT_LIMIT_CLAIM: identity?.limitClaim,
       }),
       { logLevel: settings.logLevel, metrics: options.metrics },
     );

@@ -2,7 +2,7 @@
  * The store as the core sees it: every read and conditional write the lifecycle, support and the sweep make, and
  * nothing about how they are made. `dynamodb/` implements it on DynamoDB (what runs locally and in Lambda);
  * `memory.ts` implements the same conditions in memory (the core's unit and model tests). Both pass the same
- * contract tests (test/support/store-contract.ts).
+ * contract tests (test/support/store-contract/).
  */
 import type { LimitPolicy } from '../policy.js';
 import type { AuditRecord, CloseReason, ConnectionRecord, CounterRecord, NewConnection } from './items.js';

@@ -16,6 +16,8 @@
  *      openBy (ms; by when its socket is open or never will be, see lifecycle.ts), state (`open` | `closed`),
  *      closedAt, closeReason, expiresAt (TTL, seconds)
  *      leaseShard       present only while open: the partition key of the `byAge` index the sweep queries
+ *      handshakeAt      only on items written by versions before `openBy` (ms; lifecycle.ts dates their window by it)
+ *    `lastSeenAt` is written at connect and never again; the listings show API Gateway's `lastActiveAt` instead.
  *    Written once at connect and never moved (no write per heartbeat or per sweep): the sweep finds connections by
  *    their age and asks API Gateway (GetConnection) whether they are still there.
  *  - the sweep's cursor  pk=`sweep`  sk=`cursor`: `sweptTo` (ms), where the last sweep stopped

@@ -4,7 +4,8 @@
  * headers, errors included, since players run on other origins and a browser hides an answer without them.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { check, StreamIdSchema, UserIdSchema } from '../../core/params.js';
+import { IDENTITY_DEFAULTS, ownClaim } from '../../core/identity/claims.js';
+import { check, LimitSchema, StreamIdSchema, UserIdSchema } from '../../core/params.js';
 import { endOwnStream, listOwnStreams, type PlayerDeps } from '../../core/player.js';
 import { MetricName } from '../lib/metric-names.js';
 import { ErrorCode, errorBody } from '../lib/responses.js';
@@ -40,20 +41,50 @@ export const playerError = (statusCode: number, code: ErrorCode, message: string
   body: errorBody(code, message),
 });
 
-export type PlayerIdentity = { ok: true; userId: string } | { ok: false; refusal: Result };
+/** The caller, and in jwt mode the plan limit their token carries (none: the service's default applies). */
+export type PlayerIdentity = { ok: true; userId: string; planLimit?: number } | { ok: false; refusal: Result };
+
+/**
+ * The plan limit claim as the `$connect` authorizer reads it: a whole number from 0 to 100, or its decimal text (API
+ * Gateway hands every claim to the handler as text, and Cognito writes custom attributes as text anyway).
+ */
+function planLimitOf(
+  claims: Record<string, unknown>,
+  limitClaim: string,
+): { ok: true; value?: number } | { ok: false } {
+  const raw = ownClaim(claims, limitClaim);
+  if (raw === undefined) return { ok: true };
+  const limit = check(LimitSchema, typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : raw);
+  return limit.ok ? { ok: true, value: limit.value } : { ok: false };
+}
 
 /**
  * Who is calling: the one place the player API learns its caller, as the socket does. Dev mode: `?userId=` (local use
  * only). jwt mode: the `sub` of the bearer token the HTTP API's JWT authorizer verified (locally, the stack's server
  * verifies it with the socket's verifier); a `?userId=` is ignored.
  */
-export function identifyPlayer(event: PlayerEvent, authMode: 'dev' | 'jwt'): PlayerIdentity {
+export function identifyPlayer(
+  event: PlayerEvent,
+  authMode: 'dev' | 'jwt',
+  limitClaim: string = IDENTITY_DEFAULTS.limitClaim,
+): PlayerIdentity {
   if (authMode === 'jwt') {
-    const sub = event.requestContext.authorizer?.jwt?.claims?.sub;
-    const userId = check(UserIdSchema, sub);
+    const claims = event.requestContext.authorizer?.jwt?.claims ?? {};
+    const userId = check(UserIdSchema, claims.sub);
     if (!userId.ok)
       return { ok: false, refusal: playerError(401, ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer TOKEN') };
-    return { ok: true, userId: userId.value };
+    // As on the socket: a plan the service cannot read is refused, never silently replaced by the default.
+    const plan = planLimitOf(claims, limitClaim);
+    if (!plan.ok)
+      return {
+        ok: false,
+        refusal: playerError(
+          401,
+          ErrorCode.UNAUTHORIZED,
+          `the token's ${limitClaim} is not a whole number from 0 to 100`,
+        ),
+      };
+    return { ok: true, userId: userId.value, ...(plan.value === undefined ? {} : { planLimit: plan.value }) };
   }
   // URLSearchParams never throws: a broken escape stays as text and then fails the alphabet below.
   const values = new URLSearchParams(event.rawQueryString ?? '').getAll('userId').filter((v) => v !== '');
@@ -92,7 +123,7 @@ export function createPlayerHandler({ store, gateway, logger, config, metrics }:
       if (method === 'OPTIONS') return answer(204);
       // Who is asking comes first, as at the support API's door: without identity a caller learns nothing, not even
       // which paths and methods exist.
-      const caller = identifyPlayer(event, config.authMode);
+      const caller = identifyPlayer(event, config.authMode, config.limitClaim);
       if (!caller.ok) return caller.refusal;
       let segments: string[];
       try {
@@ -104,7 +135,7 @@ export function createPlayerHandler({ store, gateway, logger, config, metrics }:
       if (!route) return playerError(404, ErrorCode.NOT_FOUND, 'no such route: GET /me/streams, DELETE /me/streams/ID');
       const allowed = route.kind === 'list' ? 'GET' : 'DELETE';
       if (method !== allowed) return playerError(405, ErrorCode.METHOD_NOT_ALLOWED, `use ${allowed}`);
-      if (route.kind === 'list') return answer(200, await listOwnStreams(deps, caller.userId));
+      if (route.kind === 'list') return answer(200, await listOwnStreams(deps, caller.userId, caller.planLimit));
 
       const streamId = check(StreamIdSchema, route.streamId);
       if (!streamId.ok) return playerError(400, ErrorCode.INVALID_STREAM_ID, streamId.message);

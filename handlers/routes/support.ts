@@ -14,6 +14,7 @@ import {
   clearUserLimit,
   endConnection,
   listUserConnections,
+  RecentLookups,
   type SupportDeps,
   setUserLimit,
   setUserPolicy,
@@ -39,8 +40,14 @@ export type SupportEvent = APIGatewayProxyEventV2 & {
 const ConnectionIdSchema = z
   .string()
   .check(z.regex(/^[A-Za-z0-9+/=_-]{1,128}$/, 'connectionId is not a connection id'));
-/** How long `/health` waits for the store before saying it does not answer. */
-const HEALTH_TIMEOUT_MS = 1000;
+/**
+ * How long `/health` waits for the store before it says the service is down: the opening window
+ * (`OPENING_WINDOW_SECONDS`, core/lifecycle.ts). A store slower than that is down for players whatever it says
+ * later: every `$connect` must have its write back before its socket's window closes, so none could be admitted.
+ * Anything faster is busy, not down: a health check that failed while 600 handshakes arrived at once would take a
+ * healthy service out of rotation when it is needed most. The answer carries the latency, so slow is visible.
+ */
+export const healthBoundMs = (config: { openingWindowMs: number }) => config.openingWindowMs;
 const LimitBodySchema = z.strictObject({ limit: LimitSchema }, 'the body must be {"limit": n}');
 const PolicyBodySchema = z.strictObject(
   { policy: z.enum(LIMIT_POLICIES) },
@@ -70,15 +77,20 @@ const forUser =
     return run(userId.value, event, staff);
   };
 
-const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics): Route[] => [
+const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics, boundMs: number): Route[] => [
   {
     method: 'GET',
     pattern: /^\/health$/,
     open: true,
     run: async () => {
-      // Health tells the truth: ok only when the store answers, and quickly, so a hung store is a 503, not a hang.
-      const ping = await supportDeps.store.ping(HEALTH_TIMEOUT_MS);
-      return ping.ok ? json(200, { status: 'ok' }) : json(503, { status: 'unavailable', reason: ping.reason });
+      // Health tells the truth: ok while the store answers within the bound, however slowly; a hung store is a 503,
+      // not a hang, and a store that errors is a 503 at once.
+      const started = performance.now();
+      const ping = await supportDeps.store.ping(boundMs);
+      const storeLatencyMs = Math.round(performance.now() - started);
+      return ping.ok
+        ? json(200, { status: 'ok', storeLatencyMs })
+        : json(503, { status: 'unavailable', reason: ping.reason });
     },
   },
   {
@@ -169,8 +181,11 @@ export function createSupportHandler({ store, gateway, config, audit, logger, me
       defaultPolicy: config.defaultPolicy,
       audit,
       logger,
+      // One memory per container (per `npm start` locally): a refreshing console is audited once per window.
+      lookups: new RecentLookups(),
     },
     metrics,
+    healthBoundMs(config),
   );
   const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;
   return async (event) => {

@@ -114,18 +114,28 @@ describe.skipIf(noBrowser)('support console in a browser', () => {
     await shot(page, '06-limit-5-and-history');
 
     // The policy at the limit: shown, and set to evict-oldest for this user
-    expect(await page.locator('#fact-policy').textContent()).toBe('block-new');
+    expect(await page.locator('#fact-policy').textContent()).toBe("block-new (the service's)");
+    expect(await page.getByRole('button', { name: "Back to the service's" }).isDisabled()).toBe(true);
     await page.getByLabel('When a new stream would pass the limit').selectOption('evict-oldest');
     await page.getByRole('button', { name: 'Set policy' }).click();
-    await until(() => page.locator('#fact-policy').textContent()).toBe('evict-oldest');
+    await until(() => page.locator('#fact-policy').textContent()).toBe('evict-oldest (staff override)');
     await until(() => history.count()).toBe(3);
     expect(await history.nth(0).textContent()).toContain('Set the policy');
     expect(await history.nth(0).textContent()).toContain('policy: evict-oldest');
     await shot(page, '06b-policy-evict-oldest');
 
+    // The override cleared: back to the service's policy, on record
+    await page.getByRole('button', { name: "Back to the service's" }).click();
+    await until(() => page.locator('#fact-policy').textContent()).toBe("block-new (the service's)");
+    await until(() => history.count()).toBe(4);
+    expect(await history.nth(0).textContent()).toContain("Back to the service's policy");
+    expect((await stack.runtime.store.getCounter(userId)).policyOverride).toBeUndefined();
+    await shot(page, '06c-policy-cleared');
+
     // A narrow screen: the same page, tables as cards
     await page.setViewportSize({ width: 390, height: 844 });
     await shot(page, '07-narrow');
+    await page.screenshot({ path: join(shots, '390-user-streams-history.png'), fullPage: true });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
 

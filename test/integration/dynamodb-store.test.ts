@@ -8,7 +8,7 @@ import { afterAll, inject } from 'vitest';
 import { createDocumentClient, createDynamoStore } from '../../core/store/dynamodb/store.js';
 import { keys } from '../../core/store/schema.js';
 import { ensureTable } from '../../local/dynamodb-local.js';
-import { describeStoreContract } from '../support/store-contract.js';
+import { describeStoreContract } from '../support/store-contract/index.js';
 
 const endpoint = inject('dynamodbEndpoint');
 const db = createDocumentClient(endpoint);

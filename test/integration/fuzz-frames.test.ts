@@ -23,7 +23,7 @@ import { newUserId, startTestStack } from '../support/stack.js';
 
 type Frame = { binary: true; bytes: Uint8Array } | { binary: false; text: string };
 
-/** What the contract says a frame gets (README, Player WebSocket API), from what the server receives. */
+/** What the contract says a frame gets (docs/player-protocol.md), from what the server receives. */
 function expectedFor(frame: Frame): { type: 'status' | 'heartbeat' } | { type: 'error'; code: string } {
   if (frame.binary) return { type: 'error', code: 'INVALID_MESSAGE' };
   // A text frame travels as UTF-8: a lone surrogate arrives as U+FFFD.

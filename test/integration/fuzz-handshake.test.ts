@@ -23,7 +23,7 @@ import { answers, portOf, rawRequest, upgradeRequest } from '../support/raw-http
 import { eventually, mustOpen } from '../support/sockets.js';
 import { startTestStack, storeFor } from '../support/stack.js';
 
-/** The contract's rules (README, Player WebSocket API), written out independently of the handlers. */
+/** The contract's rules (docs/player-protocol.md), written out independently of the handlers. */
 const ID = /^[A-Za-z0-9._\-:@]{1,128}$/;
 const PRINTABLE_LABEL = /^[^\p{C}]{1,128}$/u;
 const SINGLE_VALUED = ['userId', 'streamId', 'device', 'token'];

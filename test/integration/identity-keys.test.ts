@@ -201,4 +201,12 @@ describe('npm run token', () => {
 
     expect(failures).toEqual(misuses.map(() => ({ code: 2, stdout: '' })));
   });
+
+  it.each([['--help'], ['-h']])('prints its usage on stdout for %s, and nothing on stderr', async (flag) => {
+    const { stdout, stderr } = await cli([flag]);
+
+    expect(stdout).toMatch(/^usage: npm run --silent token -- --user U/);
+    expect(stdout).toContain('--key-file F');
+    expect(stderr).toBe('');
+  });
 });

@@ -65,6 +65,10 @@ describe.skipIf(noBrowser)('load tester HTML report', () => {
       );
       await page.screenshot({ path: join(outputDir('loadtest'), 'report.png'), fullPage: true });
       const verdict = await page.textContent('.verdict');
+      const legends = await page.locator('.u-legend').allTextContents();
+      const settings = await page.evaluate(() =>
+        [...document.querySelectorAll('h2 + table tr')].map((tr) => tr.querySelector('th')?.textContent ?? ''),
+      );
       await page.close();
 
       // Assess
@@ -81,6 +85,14 @@ describe.skipIf(noBrowser)('load tester HTML report', () => {
         expect(c.painted).toBeGreaterThan(500);
       }
       expect(verdict).toBe('PASS');
+      // The legends name the series; no placeholder values
+      expect(legends).toHaveLength(3);
+      for (const legend of legends) expect(legend).not.toContain('--');
+      expect(legends[0]).toContain('p99');
+      // The settings as flags, only those of this (closed-model) run
+      expect(settings).toEqual(expect.arrayContaining(['--url', '--users', '--streams-per-user', '--takeover']));
+      for (const absent of ['--hold', '--rate', '--json', 'streamsPerUser', 'heartbeatS'])
+        expect(settings).not.toContain(absent);
     },
     LOAD_TIMEOUT,
   );

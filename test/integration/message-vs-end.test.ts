@@ -48,7 +48,7 @@ describe('heartbeats while the stream is ended', () => {
         const result = await ending;
         clearTimeout(beat);
         const ended = endedFrames(result);
-        // After `ended`, only the answer to the heartbeat already on its way may come (README: Player WebSocket API)
+        // After `ended`, only the answer to the heartbeat already on its way may come (docs/player-protocol.md)
         const after = result.frames.slice(result.frames.findIndex((f) => f.type === 'ended') + 1);
         if (ended.length !== 1 || after.some((f) => f.type !== 'heartbeat' && f.type !== 'error') || after.length > 1)
           failures.push(`trial ${trial}: ${JSON.stringify(ended)}, then ${JSON.stringify(after)}`);

@@ -4,12 +4,14 @@
  * 4xx and writes nothing. Real sockets through the emulator, a real DynamoDB Local.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/port.js';
 import { type LocalSigningKey, mintToken, newSigningKey } from '../../local/signing-key.js';
 import type { LocalStack } from '../../local/stack.js';
 import { endedFrames, recordUntilClose } from '../support/ended.js';
 import { Players } from '../support/players.js';
 import { answers, portOf, rawRequest } from '../support/raw-http.js';
+import { request } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let dev: LocalStack;
@@ -71,6 +73,21 @@ describe('player API, dev mode (?userId=)', () => {
     ]);
     expect(Object.keys(view.streams[0]!).sort()).toEqual(['connectedAt', 'device', 'lastSeenAt', 'streamId']);
     expect(Object.keys(view).sort()).toEqual(['active', 'limit', 'policy', 'streams', 'userId']);
+  });
+
+  it('says when each stream was last seen, which a heartbeat renews', async () => {
+    // Prepare
+    const userId = newUserId();
+    const { socket } = await devPlayers.openWithId({ userId, streamId: 'watching' });
+    await sleep(1_500);
+    await request(socket, { action: 'heartbeat' });
+
+    // Act
+    const view = await viewOf(await devCall(asUser('/me/streams', userId)));
+
+    // Assess
+    const [stream] = view.streams;
+    expect(Date.parse(stream!.lastSeenAt) - Date.parse(stream!.connectedAt)).toBeGreaterThanOrEqual(1_400);
   });
 
   it('ends one of the caller streams: endedByUser arrives before the close, and the slot is free at the 204', async () => {
@@ -296,6 +313,23 @@ describe('player API, jwt mode (Authorization: Bearer)', () => {
     const view = await viewOf(await jwtCall('/me/streams', token));
 
     expect(view).toMatchObject({ userId, limit: 2, active: 1 });
+  });
+
+  it("shows the plan's limit from the token while no stream is open, and the default for a token without one", async () => {
+    // Prepare: a player on a plan of 2 and one without a plan, neither watching anything
+    const [planned, unplanned] = [newUserId(), newUserId()];
+    const [plannedToken, unplannedToken] = await Promise.all([
+      mintToken(key, { userId: planned, limit: 2 }),
+      mintToken(key, { userId: unplanned }),
+    ]);
+
+    // Act
+    const plannedView = await viewOf(await jwtCall('/me/streams', plannedToken));
+    const unplannedView = await viewOf(await jwtCall('/me/streams', unplannedToken));
+
+    // Assess: what their next connect is held to
+    expect(plannedView).toMatchObject({ userId: planned, limit: 2, active: 0, streams: [] });
+    expect(unplannedView).toMatchObject({ userId: unplanned, limit: 3, active: 0, streams: [] });
   });
 
   it.each([

@@ -4,7 +4,7 @@ import { sleep } from '../../core/retry.js';
 import type { StreamStore } from '../../core/store/port.js';
 import type { LocalStack } from '../../local/stack.js';
 import { Players } from '../support/players.js';
-import { closed, eventually } from '../support/sockets.js';
+import { closed, eventually, request } from '../support/sockets.js';
 import { newUserId, startTestStack, storeFor, supportRequest } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -64,6 +64,29 @@ describe('GET /users/{userId}/connections', () => {
       sourceIp: expect.stringMatching(/127\.0\.0\.1/),
     });
     expect(Math.abs(Date.parse(newest.connectedAt) - Date.now())).toBeLessThan(10_000);
+  });
+
+  it("shows when each stream was last seen: API Gateway's lastActiveAt, renewed by a heartbeat", async () => {
+    // Prepare: a stream that heartbeats a second and a half after it connected, and one that stays quiet
+    const userId = newUserId();
+    const quiet = await players.openWithId({ userId, streamId: 'quiet' });
+    const talker = await players.openWithId({ userId, streamId: 'talker' });
+    await sleep(1_500);
+    await request(talker.socket, { action: 'heartbeat' });
+
+    // Act
+    const body = await (await api('GET', `/users/${userId}/connections`)).json();
+
+    // Assess
+    const byStream = Object.fromEntries(
+      body.connections.map((c: { streamId: string; connectedAt: string; lastSeenAt: string }) => [
+        c.streamId,
+        Date.parse(c.lastSeenAt) - Date.parse(c.connectedAt),
+      ]),
+    );
+    expect(byStream.talker).toBeGreaterThanOrEqual(1_400);
+    expect(byStream.quiet).toBeLessThan(1_000); // its status request when it opened, and nothing since
+    expect(quiet.socket.readyState).toBe(quiet.socket.OPEN);
   });
 
   it('shows a connection as soon as its handshake is done', async () => {
@@ -255,7 +278,7 @@ describe('bad input and access', () => {
   it('serves /health without a token', async () => {
     const res = await api('GET', '/health', undefined, null);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', storeLatencyMs: expect.any(Number) });
   });
 
   it('answers 404 for an unknown route and 405 for a wrong method', async () => {
@@ -283,5 +306,26 @@ describe('audit', () => {
     expect(audit.map((l) => l.action)).toEqual(['setLimit', 'listConnections', 'endConnection', 'clearLimit']);
     expect(audit.every((l) => l.staff === 'local:admin-token' && l.level === 'INFO')).toBe(true);
     expect(audit[2]).toMatchObject({ connectionId });
+  });
+
+  it("audits a staff member's look at a user's streams once, not at every refresh of the console", async () => {
+    // Prepare
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const [watched, other] = [newUserId(), newUserId()];
+    await players.openWithId({ userId: watched });
+
+    // Act: the console refreshes the listing three times, then staff look at another user
+    for (let i = 0; i < 3; i++) expect((await api('GET', `/users/${watched}/connections`)).status).toBe(200);
+    expect((await api('GET', `/users/${other}/connections`)).status).toBe(200);
+
+    // Assess
+    const looks = lines
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.log === 'audit' && l.action === 'listConnections' && [watched, other].includes(l.userId));
+    expect(looks.map((l) => l.userId)).toEqual([watched, other]);
   });
 });

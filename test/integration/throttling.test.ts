@@ -65,7 +65,7 @@ describe('a flood of frames from one socket (defect 3), with the default limits'
     // Assess: the others were served, correctly
     expect(other.connectionId).toEqual(expect.any(String));
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(await health.json()).toEqual({ status: 'ok', storeLatencyMs: expect.any(Number) });
     expect(listing.status).toBe(200);
     const listed = (await listing.json()) as { active: number; connections: Array<{ connectionId: string }> };
     expect(listed.active).toBe(1);

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       leaseShards: 4,
       dynamodbEndpoint: undefined,
       staff: { claim: 'scope', value: 'streamgate:staff' },
+      limitClaim: 'streams',
       defaultPolicy: 'block-new',
     });
   });

@@ -1,7 +1,7 @@
 /** The in-memory store (what the core's unit and model tests run on) held to the store contract. */
 import type { MemoryState } from '../../core/store/memory/state.js';
 import { MemoryStreamStore } from '../../core/store/memory/store.js';
-import { describeStoreContract } from '../support/store-contract.js';
+import { describeStoreContract } from '../support/store-contract/index.js';
 
 describeStoreContract(
   'memory',

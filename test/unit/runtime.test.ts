@@ -15,6 +15,7 @@ const config = {
   openingWindowMs: 5_000,
   leaseShards: 4,
   defaultPolicy: 'block-new' as const,
+  limitClaim: 'streams',
   dynamodbEndpoint: 'http://127.0.0.1:9',
 };
 

@@ -240,6 +240,9 @@ describe('token verifier: properties', () => {
         if (Number.isInteger(limit) && (limit as number) >= 0 && (limit as number) <= 100) {
           // JSON has no negative zero: -0 travels as 0 (adding 0 turns -0 into 0).
           expect(outcome).toMatchObject({ streamLimit: (limit as number) + 0 });
+        } else if (typeof limit === 'string' && /^\d{1,3}$/.test(limit) && Number(limit) <= 100) {
+          // Its decimal text too, as Cognito writes custom attributes (`custom:streams`).
+          expect(outcome).toMatchObject({ streamLimit: Number(limit) });
         } else if (limit === null || limit === undefined) {
           // JSON drops undefined; a null claim is not a number either
           expect(outcome === 'badClaims' || (outcome as Identity).streamLimit === undefined).toBe(true);

@@ -5,12 +5,14 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_OPENING_WINDOW_MS } from '../../core/lifecycle.js';
+import { timesLimited } from '../../core/limiter.js';
 import { sleep } from '../../core/retry.js';
 import { createDocumentClient, createDynamoStore, type DynamoStreamStore } from '../../core/store/dynamodb/store.js';
-import { type EmbeddedDynamoDb, ensureTable, freePort, startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { freePort, spawnUntilReady, stopChild } from '../../local/process.js';
 import { type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 import { coreBurst, coreStorm } from './core-scenarios.js';
@@ -63,61 +65,23 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-function startChild(
-  args: string[],
-  env: Record<string, string>,
-  readyPattern: RegExp,
-): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready in 60 s:\n${output}`)), 60_000);
-    child.stdout!.on('data', (d) => {
-      output += d;
-      const line = output.split('\n').find((l) => readyPattern.test(l));
-      if (line) {
-        clearTimeout(timer);
-        resolve({ child, line });
-      }
-    });
-    child.stderr!.on('data', (d) => (output += d));
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}:\n${output}`)));
-  });
-}
-
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
-
 /** The guard's own transaction, straight to DynamoDB Local: `count` admits by `workers` in parallel. */
 async function rawAdmits(store: DynamoStreamStore, tag: string, count: number, workers: number): Promise<number> {
   const at = Date.now();
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (next < count) {
-        const i = next++;
-        const outcome = await store.admit(
-          // Users interleaved (user i mod count/3), as the load tester opens them: each user gets 3 in all.
-          {
-            connectionId: `${tag}-${i}`,
-            userId: `${tag}-u${i % Math.ceil(count / 3)}`,
-            connectedAt: at,
-            leaseExpiresAt: at + 300_000,
-          },
-          { defaultLimit: 3, maxConnectionMs: 7_200_000 },
-        );
-        if (outcome.kind !== 'admitted') throw new Error(`raw admit ${i} was ${outcome.kind}`);
-      }
-    }),
-  );
+  await timesLimited(count, workers, async (i) => {
+    const outcome = await store.admit(
+      // Users interleaved (user i mod count/3), as the load tester opens them: each user gets 3 in all.
+      {
+        connectionId: `${tag}-${i}`,
+        userId: `${tag}-u${i % Math.ceil(count / 3)}`,
+        connectedAt: at,
+        leaseExpiresAt: at + 300_000,
+      },
+      { defaultLimit: 3, maxConnectionMs: 7_200_000 },
+    );
+    if (outcome.kind !== 'admitted') throw new Error(`raw admit ${i} was ${outcome.kind}`);
+  });
   return count / ((performance.now() - t0) / 1000);
 }
 
@@ -168,9 +132,9 @@ async function startStack(
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const wsPort = await freePort();
-  const { child } = await startChild(
-    ['local/start.ts'],
-    {
+  const { child } = await spawnUntilReady({
+    args: ['local/start.ts'],
+    env: {
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       WS_PORT: String(wsPort),
       HTTP_PORT: String(await freePort()),
@@ -179,8 +143,8 @@ async function startStack(
       POWERTOOLS_LOG_LEVEL: 'ERROR',
       ...env,
     },
-    /ready/,
-  );
+    ready: /ready/,
+  });
   cleanups.add(() => stopChild(child));
   return { child, url: `ws://127.0.0.1:${wsPort}` };
 }
@@ -336,7 +300,7 @@ async function measureIdleSockets(bench: Bench) {
 /** The load tester's own ceiling: as many sockets as it can hold against a server that accepts everything. */
 async function measureTool(cleanups: Cleanups) {
   log(`the load tester's own ceiling: ${TOOL_SOCKETS} sockets against an accept-all server...`);
-  const { child, line } = await startChild(['tools/bench/accept-all-server.ts'], {}, /listening/);
+  const { child, line } = await spawnUntilReady({ args: ['tools/bench/accept-all-server.ts'], ready: /listening/ });
   cleanups.add(() => stopChild(child));
   const port = Number(line.split(' ')[1]);
   const beforeKiB = rssKiB(process.pid);

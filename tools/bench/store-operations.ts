@@ -3,6 +3,8 @@
  * DynamoDB Local spends on it. DynamoDB Local applies one write at a time (the guard transaction runs at the same rate
  * from 8 to 256 in flight, on about one core), so a scenario's ceiling is set by the writes it needs per admission.
  */
+
+import { timesLimited } from '../../core/limiter.js';
 import type { StreamStore } from '../../core/store/port.js';
 
 export interface OperationCost {
@@ -30,14 +32,9 @@ async function measure(
   call: (i: number) => Promise<unknown>,
   cpuMs: () => number,
 ): Promise<OperationCost> {
-  let next = 0;
   const cpuBefore = cpuMs();
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      for (let i = next++; i < count; i = next++) await call(i);
-    }),
-  );
+  await timesLimited(count, workers, call);
   const seconds = (performance.now() - started) / 1000;
   return {
     perSecond: Math.round(count / seconds),

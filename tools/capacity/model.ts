@@ -1,7 +1,7 @@
 /**
  * What a stream costs, on paper: DynamoDB capacity units, Lambda invocations and GB-seconds, API Gateway messages and
  * connection minutes, per lifecycle; and the write rate each partition sees at a given scale. Pure functions, shared
- * by the simulation (`npm run capacity`), the README's Capacity section and the tests that pin the design to it.
+ * by the simulation (`npm run capacity`), docs/capacity.md and the tests that pin the design to it.
  *
  * Item sizes: a counter item (a few members) and a connection item are each under 1 KB, so on demand a plain write
  * costs 1 write unit and a transactional write 2 (DynamoDB charges transactions double); writing or deleting an

@@ -5,6 +5,7 @@ import { loadOrCreateSigningKey, mintToken, signingKeyPath } from '../../local/s
 import { runLoad } from './engine.js';
 import { renderHtml } from './html.js';
 import { type LoadOptions, parseCommand, USAGE, UsageError } from './options.js';
+import { addressOf, unreachable } from './reachable.js';
 import { humanReport, progressLine } from './report.js';
 import { TOOL } from './version.js';
 
@@ -43,6 +44,13 @@ function parse(argv: string[]): LoadOptions | number {
 async function main(): Promise<number> {
   let options = parse(process.argv.slice(2));
   if (typeof options === 'number') return options;
+  // Nothing to test at an address nobody answers: say so at once (exit 2), rather than fail every handshake.
+  const problem = await unreachable(options.url);
+  if (problem) {
+    const { host, port } = addressOf(options.url);
+    process.stderr.write(`loadtest: cannot connect to ${options.url} (${host} port ${port}): ${problem}\n`);
+    return 2;
+  }
   if (options.mintTokens) options = { ...options, tokens: await mintTokens(options) };
   const tty = process.stderr.isTTY;
   const report = await runLoad(options, {

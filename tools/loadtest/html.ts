@@ -5,8 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { LoadReport } from './engine.js';
+import { FLAG_OF, type LoadOptions } from './options.js';
 import { sum } from './tally.js';
+import type { LoadReport } from './types.js';
 
 const require = createRequire(import.meta.url);
 const asset = (path: string) => readFileSync(require.resolve(path), 'utf8');
@@ -44,6 +45,32 @@ function figures(r: LoadReport): Array<[string, string]> {
   ];
 }
 
+/**
+ * The run's settings as flags, only those that shaped this run: the other model's flags, output switches and unset
+ * credentials are left out (they did not apply), and stream-id reuse shows only when it was turned off.
+ */
+function settingRows(r: LoadReport): Array<[string, string]> {
+  const notApplying = new Set<string>([
+    'json',
+    'html',
+    'mintTokens',
+    ...(r.model === 'open' ? ['rampS'] : ['rate', 'holdS']),
+  ]);
+  const rows: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(r.settings)) {
+    if (value === undefined || notApplying.has(key)) continue;
+    const flag = FLAG_OF[key as keyof LoadOptions] ?? key;
+    if (key === 'reuseStreams') {
+      if (value === false) rows.push([flag, 'yes: a new stream id on every connect']);
+    } else if (key === 'tokens') rows.push([flag, `${value} tokens (not shown)`]);
+    else if (key === 'thresholds') {
+      if ((value as string[]).length > 0) rows.push([flag, (value as string[]).join(', ')]);
+    } else rows.push([flag, String(value)]);
+  }
+  if (r.settings.mintTokens) rows.push(['--mint-tokens', 'one token per user, signed with the local key']);
+  return rows;
+}
+
 const table = (rows: Array<[string, string]>) =>
   `<table>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
 
@@ -55,7 +82,9 @@ const t = tl.map((s) => s.t);
 const width = Math.max(320, Math.min(1000, document.body.clientWidth - 32));
 const axes = (label) => [{ label: 'seconds since start' }, { label }];
 const chart = (id, title, label, series, data) =>
-  new uPlot({ title, width, height: 260, scales: { x: { time: false } }, axes: axes(label), series: [{ label: 's' }, ...series] },
+  new uPlot({ title, width, height: 260, scales: { x: { time: false } }, axes: axes(label),
+    // A static legend: the series' names, not values under a cursor that a saved page never has (it showed "--").
+    legend: { live: false }, series: [{ label: 'second' }, ...series] },
     [t, ...data], document.getElementById(id));
 chart('latency', 'Connect latency of admitted handshakes', 'ms',
   [{ label: 'p50', stroke: '#2b7bb9', width: 2 }, { label: 'p99', stroke: '#d9534f', width: 2 }],
@@ -110,11 +139,7 @@ ${thresholds}
 <div class="chart" id="admissions"></div>
 <div class="chart" id="held"></div>
 <h2>Settings</h2>
-${table(
-  Object.entries(r.settings)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
-)}
+${table(settingRows(r))}
 <script type="application/json" id="report">${scriptJson(r)}</script>
 <script>${asset('uplot/dist/uPlot.iife.min.js')}</script>
 <script>${CHARTS}</script>

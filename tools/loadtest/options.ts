@@ -93,7 +93,8 @@ export const USAGE = `usage: npm run loadtest -- --url URL [options]
   --version               print the version and exit
   -h, --help              print this help and exit
 
-exit code: 0 pass, 1 limit violations, a replaced socket left open or a threshold missed, 2 bad usage,
+exit code: 0 pass, 1 limit violations, a replaced socket left open or a threshold missed, 2 bad usage or
+           nothing answers at --url (checked before any load),
            3 some user could not hold its share again`;
 
 function num(
@@ -143,6 +144,38 @@ const FLAGS = {
   version: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
+
+/** The flag behind each option, so that reports show a run's settings as its user typed them. */
+export const FLAG_OF: Readonly<Record<keyof LoadOptions, string>> = {
+  url: '--url',
+  users: '--users',
+  streamsPerUser: '--streams-per-user',
+  durationS: '--duration',
+  rampS: '--ramp',
+  churn: '--churn',
+  drop: '--drop',
+  heartbeatS: '--heartbeat',
+  limit: '--limit',
+  concurrency: '--concurrency',
+  timeoutMs: '--timeout',
+  retryS: '--retry',
+  settleS: '--settle',
+  userPrefix: '--user-prefix',
+  tokenTemplate: '--token',
+  tokens: '--token-file',
+  mintTokens: '--mint-tokens',
+  json: '--json',
+  output: '--output',
+  html: '--html',
+  reuseStreams: '--no-reuse-streams',
+  takeover: '--takeover',
+  rate: '--rate',
+  holdS: '--hold',
+  thresholds: '--threshold',
+};
+
+/** Every flag the command line takes (the docs check reads it). */
+export const LOADTEST_FLAGS: readonly string[] = Object.keys(FLAGS).map((name) => `--${name}`);
 
 /** The options of a run (as the bench and tests use it); asking for help or the version is a UsageError here. */
 export function parseLoadOptions(argv: string[]): LoadOptions {

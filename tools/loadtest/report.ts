@@ -1,4 +1,7 @@
-import type { LatencySummary, LoadReport, Progress } from './engine.js';
+import { sum } from './tally.js';
+import { type LatencySummary, LINGER_GRACE_MS, type LoadReport, type Progress } from './types.js';
+
+const LINGER_GRACE_S = LINGER_GRACE_MS / 1000;
 
 const lat = (l: LatencySummary) =>
   l.count === 0 ? 'none' : `p50 ${l.p50} ms  p95 ${l.p95} ms  p99 ${l.p99} ms  max ${l.max} ms  (n=${l.count})`;
@@ -11,12 +14,21 @@ const counts = (r: Record<string, number>) =>
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
-function takeoverLine(r: LoadReport): string {
+/**
+ * Where every replaced socket went: closed by the server before its successor opened (streamgate's way), or after
+ * (how long after), or still open past the grace (lingering: a failure). The three add up to the admitted takeovers,
+ * give or take one the run's end closed first, so no socket seems to go missing.
+ */
+function takeoverLines(r: LoadReport): string[] {
   const t = r.takeovers;
-  return (
-    `  takeovers         ${t.attempted} in-place reconnects: ${t.admitted} admitted, refused ${counts(t.refused)}; ` +
-    `old socket closed by the server ${t.closedByServer} (p99 ${t.closeMs.p99} ms), still open ${t.lingering}`
-  );
+  const refused = sum(t.refused);
+  return [
+    `  takeovers         ${t.attempted} in-place reconnects: ${t.admitted} admitted` +
+      (refused === 0 ? ', none refused' : `, ${refused} refused (${counts(t.refused)})`),
+    `    replaced socket closed by the server before the new one opened ${t.closedBeforeOpen}, ` +
+      `after it ${t.closedByServer}${t.closedByServer > 0 ? ` (p99 ${t.closeMs.p99} ms after)` : ''}, ` +
+      `still open ${LINGER_GRACE_S} s later ${t.lingering}`,
+  ];
 }
 
 export function progressLine(p: Progress): string {
@@ -44,7 +56,7 @@ export function humanReport(r: LoadReport): string {
     `  connect refused   ${lat(r.latencyMs.refused)}`,
     `  held at the end   ${r.heldAtEnd} of ${r.expectedHeld} expected${r.settledInMs === null ? '' : ` (settled ${r.settledInMs} ms after the load)`}`,
     `  closed by server  ${r.closedByServer}`,
-    ...(r.takeovers.attempted > 0 ? [takeoverLine(r)] : []),
+    ...(r.takeovers.attempted > 0 ? takeoverLines(r) : []),
     `  heartbeats        ${r.heartbeats.sent} sent, ${r.heartbeats.answered} answered`,
     `  max held by one user  ${r.maxHeldByOneUser}`,
     `  limit violations  ${r.violations}`,

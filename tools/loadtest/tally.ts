@@ -18,7 +18,9 @@ export interface TakeoverFigures {
   admitted: number;
   /** of those, refused, by HTTP status (the server must not refuse a takeover, even at the limit) */
   refused: Record<string, number>;
-  /** replaced sockets the server closed */
+  /** replaced sockets already closed by the server when the new one opened (streamgate closes them first) */
+  closedBeforeOpen: number;
+  /** replaced sockets the server closed after the new one opened */
   closedByServer: number;
   /** replaced sockets still open a grace period after the new one was admitted (must be 0) */
   lingering: number;
@@ -63,7 +65,13 @@ export class Tally {
   readonly latencyAdmitted = histogram();
   readonly latencyRefused = histogram();
   readonly heartbeats = { sent: 0, answered: 0 };
-  readonly takeovers = { attempted: 0, admitted: 0, refused: {} as Record<string, number>, closedByServer: 0 };
+  readonly takeovers = {
+    attempted: 0,
+    admitted: 0,
+    refused: {} as Record<string, number>,
+    closedBeforeOpen: 0,
+    closedByServer: 0,
+  };
   readonly takeoverClose = histogram();
   readonly timeline = new Timeline();
   private readonly admittedBuckets = new Map<number, number>();

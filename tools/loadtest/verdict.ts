@@ -1,18 +1,10 @@
 /** Pass or fail, and the exit code that says why (contract section 7). */
-import type { LoadReport } from './engine.js';
+
 import { sum } from './tally.js';
-import { evaluateThresholds, type MetricName, type Threshold, type ThresholdResult } from './thresholds.js';
+import { evaluateThresholds, type MetricName, type Threshold } from './thresholds.js';
+import type { ExitCode, LoadReport, Verdict } from './types.js';
 
-export type ExitCode = 0 | 1 | 3;
-
-export interface Verdict {
-  pass: boolean;
-  /** 0 pass; 1 limit violations, a replaced socket left open, or a threshold missed; 3 some user locked out */
-  exitCode: ExitCode;
-  /** one line per reason the run failed; empty when it passed */
-  reasons: string[];
-  thresholds: ThresholdResult[];
-}
+export type { ExitCode, Verdict } from './types.js';
 
 export type VerdictInput = Omit<LoadReport, 'verdict'>;
 

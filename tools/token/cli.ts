@@ -44,8 +44,9 @@ async function main() {
   } catch (error) {
     usage((error as Error).message);
   }
+  // Asked-for help is the answer, so it goes to stdout as every tool's here does; usage errors go to stderr.
   if (values.help) {
-    console.error(USAGE);
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
   if (values.user === undefined) usage('--user is required');

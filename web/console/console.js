@@ -3,7 +3,9 @@
 // hosted sign-in when the deployment's config.json says so (sign-in.js).
 // Everything from the API reaches the page through textContent, never as HTML.
 
+import { ApiError, callApi, enc } from './api.js';
 import { createSignIn } from './sign-in.js';
+import { drawHistory, drawStreams } from './tables.js';
 
 const TOKEN_KEY = 'streamgate.console.token';
 const REFRESH_MS = 3000;
@@ -23,69 +25,8 @@ const state = {
   ending: new Set(),
 };
 
-/** A refusal or failure of the support API, with what a person should read. */
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-// ---------------------------------------------------------------- the API
-
-async function api(method, path, body) {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  let res;
-  try {
-    res = await fetch(`${state.apiUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token ?? ''}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store',
-    });
-  } catch {
-    throw new ApiError(0, 'NETWORK', 'Cannot reach the support API. Check your connection; retrying.');
-  }
-  if (res.status === 204) return null;
-  let payload = null;
-  try {
-    payload = await res.json();
-  } catch {
-    payload = null;
-  }
-  if (res.ok) return payload;
-  const code = payload?.error?.code ?? `HTTP_${res.status}`;
-  const detail = payload?.error?.message ?? payload?.message ?? '';
-  throw new ApiError(res.status, code, explain(res.status, detail));
-}
-
-/** What each refusal means for the person at the desk. */
-function explain(status, detail) {
-  switch (status) {
-    case 401:
-      return 'Your sign-in was not accepted: the token is missing, wrong or expired. Sign in again.';
-    case 403:
-      return 'This token is valid but is not a staff token: ask for support access, then sign in again.';
-    case 404:
-      return detail ? `Not found: ${detail}.` : 'Not found.';
-    case 400:
-      return detail ? `Not accepted: ${detail}.` : 'The request was not accepted.';
-    case 429:
-      return 'Too many requests: wait a moment and try again.';
-    case 503:
-      return 'The service is unavailable right now (its database does not answer). Retrying every few seconds.';
-    default:
-      return status >= 500
-        ? `The service failed (${status}). Try again in a moment.`
-        : `Unexpected answer ${status}${detail ? `: ${detail}` : ''}.`;
-  }
-}
-
-const enc = encodeURIComponent;
+/** The support API with this tab's token. */
+const api = (method, path, body) => callApi(state.apiUrl, sessionStorage.getItem(TOKEN_KEY), method, path, body);
 
 // ---------------------------------------------------------------- messages
 
@@ -241,111 +182,17 @@ function drawUser(view) {
   $('fact-policy-row').hidden = !hasPolicy;
   $('policy-form').hidden = !hasPolicy;
   if (hasPolicy) {
-    $('fact-policy').textContent = view.policy;
+    // Whose policy it is matters: a staff override stays until someone clears it.
+    const overridden = typeof view.policyOverride === 'string';
+    $('fact-policy').textContent = `${view.policy} (${overridden ? 'staff override' : "the service's"})`;
+    $('clear-policy').disabled = !overridden;
     if (document.activeElement !== $('policy')) $('policy').value = view.policy;
   }
   const drift = view.drift ?? 0;
   $('fact-drift-row').hidden = drift === 0;
   $('fact-drift').textContent = drift === 0 ? '' : `${drift > 0 ? '+' : ''}${drift} (counter vs live streams)`;
   if ($('limit').value === '' && document.activeElement !== $('limit')) $('limit').value = String(view.limit);
-  drawStreams(view.connections);
-}
-
-const since = (iso) => {
-  const at = new Date(iso);
-  const s = Math.max(0, Math.round((Date.now() - at.getTime()) / 1000));
-  const ago = s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`;
-  return { text: `${at.toLocaleTimeString()} (${ago})`, title: at.toISOString() };
-};
-
-function cell(label, text, { mono = false, title } = {}) {
-  const td = document.createElement('td');
-  td.dataset.label = label;
-  td.textContent = text;
-  if (mono) td.className = 'mono';
-  if (title) td.title = title;
-  return td;
-}
-
-function drawStreams(connections) {
-  const body = $('streams').tBodies[0];
-  const live = new Set(connections.map((c) => c.connectionId));
-  for (const id of state.ending) if (!live.has(id)) state.ending.delete(id);
-  // Keep focus on the same row's button across redraws, so a keyboard user is not thrown back to the top.
-  const focused = document.activeElement?.dataset?.connectionId;
-  body.replaceChildren(
-    ...connections.map((c) => {
-      const tr = document.createElement('tr');
-      tr.dataset.connectionId = c.connectionId;
-      const started = since(c.connectedAt);
-      const seen = since(c.lastSeenAt);
-      tr.append(
-        cell('Device', c.device ?? '(no label)'),
-        cell('Stream id', c.streamId ?? '(none)', { mono: true }),
-        cell('Since', started.text, { title: started.title }),
-        cell('Last seen', seen.text, { title: seen.title }),
-        cell('Source IP', c.sourceIp ?? '—', { mono: true }),
-      );
-      const action = document.createElement('td');
-      action.dataset.label = 'Action';
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'danger small';
-      button.dataset.connectionId = c.connectionId;
-      const ending = state.ending.has(c.connectionId);
-      button.textContent = ending ? 'Ending…' : 'End';
-      button.disabled = ending;
-      button.setAttribute(
-        'aria-label',
-        `End stream ${c.streamId ?? c.connectionId} on ${c.device ?? 'unlabelled device'}`,
-      );
-      button.addEventListener('click', () => void confirmEnd(c));
-      action.append(button);
-      tr.append(action);
-      if (ending) tr.classList.add('ending');
-      return tr;
-    }),
-  );
-  if (focused) body.querySelector(`button[data-connection-id="${CSS.escape(focused)}"]`)?.focus();
-  $('streams').hidden = connections.length === 0;
-  $('streams-empty').hidden = connections.length !== 0;
-  $('streams-empty').textContent =
-    state.userId && connections.length === 0
-      ? `No live streams for ${state.userId} right now (a user who never connected looks the same).`
-      : '';
-}
-
-const ACTIONS = {
-  endConnection: 'Ended a stream',
-  setLimit: 'Set the limit',
-  clearLimit: 'Back to the default limit',
-  setPolicy: 'Set the policy',
-};
-
-function describe(detail) {
-  return Object.entries(detail ?? {})
-    .filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => `${k}: ${v}`)
-    .join(', ');
-}
-
-function drawHistory(entries) {
-  const body = $('history').tBodies[0];
-  body.replaceChildren(
-    ...entries.map((e) => {
-      const tr = document.createElement('tr');
-      const at = new Date(e.at);
-      tr.append(
-        cell('When', at.toLocaleString(), { title: e.at }),
-        cell('Staff', e.staff),
-        cell('Action', ACTIONS[e.action] ?? e.action),
-        cell('Detail', describe(e.detail) || '—'),
-      );
-      return tr;
-    }),
-  );
-  $('history').hidden = entries.length === 0;
-  $('history-empty').hidden = entries.length !== 0;
+  drawStreams(view.connections, { userId: state.userId, ending: state.ending, onEnd: confirmEnd });
 }
 
 // ---------------------------------------------------------------- actions
@@ -393,6 +240,10 @@ async function setLimit(event) {
 async function clearLimit() {
   await act(() => api('DELETE', `/users/${enc(state.userId)}/limit`), 'Back to the default limit.');
   $('limit').value = '';
+}
+
+async function clearPolicy() {
+  await act(() => api('DELETE', `/users/${enc(state.userId)}/policy`), "Back to the service's policy.");
 }
 
 async function setPolicy(event) {
@@ -456,6 +307,7 @@ async function main() {
   $('limit-form').addEventListener('submit', (e) => void setLimit(e));
   $('clear-limit').addEventListener('click', () => void clearLimit());
   $('policy-form').addEventListener('submit', (e) => void setPolicy(e));
+  $('clear-policy').addEventListener('click', () => void clearPolicy());
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden && state.userId) void refresh({ history: true });
   });

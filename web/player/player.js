@@ -25,6 +25,12 @@ const ENDED_WORDS = {
   maxDuration: () => 'ended after 2 hours (reconnect to keep watching)',
 };
 
+/** What happens at the limit (the player API's `policy`), in words for the viewer. */
+const POLICY_WORDS = {
+  'block-new': 'at your limit, a new stream is refused',
+  'evict-oldest': 'at your limit, your least recently watched stream ends to make room for a new one',
+};
+
 const $ = (id) => document.getElementById(id);
 
 /** `{wsUrl, apiUrl, authMode, signIn?}`, written by the local stack or the deployment. */
@@ -60,33 +66,46 @@ async function playerApi(method, path) {
 
 // --- opening and closing streams ------------------------------------------------------------------------------
 
-function openStream(event) {
+function openFromForm(event) {
   event.preventDefault();
   const streamId = $('stream-id').value.trim() || `stream-${++streamCounter}`;
   const device = $('device').value.trim() || 'Browser';
+  $('stream-id').value = '';
+  openStream(streamId, device);
+}
+
+/**
+ * Opens a socket for a stream. A row of this page for the same stream id that is no longer playing (refused, ended,
+ * closed) is reused, so a stream tried again shows once, with how its last try went.
+ */
+function openStream(streamId, device) {
   const url = new URL(config.wsUrl);
   for (const [k, v] of Object.entries({ ...identityParams(), streamId, device })) url.searchParams.set(k, v);
 
-  const entry = { streamId, device, socket: new WebSocket(url), state: 'connecting', words: 'connecting…' };
-  opened.push(entry);
-  $('stream-id').value = '';
+  let entry = opened.find((e) => e.streamId === streamId && e.state !== 'playing' && e.state !== 'connecting');
+  if (!entry) {
+    entry = { streamId };
+    opened.push(entry);
+  }
+  Object.assign(entry, { device, socket: new WebSocket(url), state: 'connecting', words: 'connecting…' });
   drawOpened();
+  listen(entry, entry.socket);
+}
 
-  entry.socket.addEventListener('open', () => {
+function listen(entry, socket) {
+  socket.addEventListener('open', () => {
     setState(entry, 'playing', 'playing');
-    log(streamId, 'admitted');
     if ($('heartbeats').checked) entry.timer = setInterval(() => heartbeat(entry), HEARTBEAT_MS);
     void refreshStreams();
   });
-  entry.socket.addEventListener('message', (message) => {
-    log(streamId, message.data);
+  socket.addEventListener('message', (message) => {
     const frame = parse(message.data);
-    if (frame?.type === 'ended') {
-      const words = ENDED_WORDS[frame.reason]?.(frame.device) ?? `ended (${frame.reason})`;
-      setState(entry, 'ended', words);
-    }
+    log(entry.streamId, frameWords(frame, message.data));
+    if (frame?.type === 'ended') setState(entry, 'ended', endedWords(frame));
   });
-  entry.socket.addEventListener('close', (close) => {
+  socket.addEventListener('close', (close) => {
+    // A socket this row no longer holds (the row was opened again) has nothing more to say about it.
+    if (entry.socket !== socket) return;
     clearInterval(entry.timer);
     if (entry.state === 'connecting') void explainRefusal(entry);
     else if (entry.state === 'playing') setState(entry, 'closed', `closed (code ${close.code})`);
@@ -94,10 +113,25 @@ function openStream(event) {
   });
 }
 
+const endedWords = (frame) => ENDED_WORDS[frame.reason]?.(frame.device) ?? `ended (${frame.reason})`;
+
+/** A frame from the server in words (the raw text when it is not one the page knows). */
+function frameWords(frame, raw) {
+  if (frame?.type === 'ended') return `ended: ${endedWords(frame)}`;
+  if (frame?.type === 'heartbeat')
+    return `heartbeat answered: lease until ${new Date(frame.leaseExpiresAt).toLocaleTimeString()}`;
+  if (frame?.type === 'status') return `status: ${frame.active} of ${frame.limit} streams in use`;
+  if (frame?.type === 'error') return `error ${frame.code}: ${frame.message}`;
+  // API Gateway's own frames (a throttled message), which the service never saw.
+  if (typeof frame?.message === 'string' && frame.type === undefined) return `from API Gateway: ${frame.message}`;
+  return String(raw);
+}
+
 /** The handshake failed: ask the player API whether the limit is why, and if so, which devices hold the slots. */
 async function explainRefusal(entry) {
   setState(entry, 'refused', 'refused');
   const { status, body } = await playerApi('GET', '/me/streams').catch(() => ({ status: 0 }));
+  // Only a 200 carries the user's streams; any other answer's body is an error, never a list to draw.
   let words;
   if (status === 401) words = 'Refused: you are not signed in (the token is missing, expired or not valid).';
   else if (status !== 200) words = 'Refused, and the service cannot say why right now: try again in a moment.';
@@ -109,7 +143,8 @@ async function explainRefusal(entry) {
   } else words = 'Refused, although you are under your limit: check the stream id and device, then try again.';
   setState(entry, 'refused', words);
   notify(`${entry.streamId} on ${entry.device}: ${words}`, 'refused');
-  render(body);
+  if (status === 200) render(body);
+  else if (status === 401) $('summary').textContent = 'Not signed in.';
 }
 
 function closeStream(entry) {
@@ -138,15 +173,18 @@ async function endStream(streamId) {
 }
 
 function render(view) {
-  if (!view) return;
-  $('summary').textContent =
-    `${view.userId}: ${view.active} of ${view.limit} streams in use; at the limit the policy is ${view.policy}.`;
+  const policy = POLICY_WORDS[view.policy] ?? `at your limit: ${view.policy}`;
+  $('summary').textContent = `${view.userId}: ${view.active} of ${view.limit} streams in use; ${policy}.`;
   const rows = view.streams.map((s) => {
     const end = button('End', () => void endStream(s.streamId));
     end.setAttribute('aria-label', `End stream ${s.streamId} on ${s.device ?? 'unnamed device'}`);
     // A stream opened without a stream id cannot be named, so it cannot be ended from here.
     end.disabled = s.streamId === null;
-    return row([s.device ?? '—', s.streamId ?? '—', new Date(s.connectedAt).toLocaleTimeString()], [end]);
+    return row(
+      [s.device ?? '—', s.streamId ?? '—', new Date(s.connectedAt).toLocaleTimeString()],
+      [end],
+      ['Device', 'Stream id', 'Since'],
+    );
   });
   $('streams').tBodies[0].replaceChildren(...rows);
   $('streams').hidden = rows.length === 0;
@@ -169,8 +207,12 @@ function drawOpened() {
       const close = button('Close', () => closeStream(entry));
       close.setAttribute('aria-label', `Close ${entry.streamId}`);
       actions.push(beat, close);
+    } else if (entry.state !== 'connecting') {
+      const again = button('Open again', () => openStream(entry.streamId, entry.device));
+      again.setAttribute('aria-label', `Open ${entry.streamId} again on ${entry.device}`);
+      actions.push(again);
     }
-    const tr = row([entry.streamId, entry.device, entry.words], actions);
+    const tr = row([entry.streamId, entry.device, entry.words], actions, ['Stream id', 'Device', 'State']);
     tr.cells[2].className = `state-${entry.state}`;
     tr.dataset.streamId = entry.streamId;
     return tr;
@@ -180,11 +222,23 @@ function drawOpened() {
   $('sockets-empty').hidden = rows.length > 0;
 }
 
-/** Table cells from text only (never HTML): device names come from users. */
-function row(texts, buttons) {
+/**
+ * Table cells from text only (never HTML): device names come from users. Each cell carries its column's name, which
+ * a narrow screen shows beside the value when the rows become cards.
+ */
+function row(texts, buttons, labels) {
   const tr = document.createElement('tr');
-  for (const text of texts) tr.insertCell().textContent = text;
-  tr.insertCell().append(...buttons);
+  texts.forEach((text, i) => {
+    const cell = tr.insertCell();
+    cell.textContent = text;
+    cell.dataset.label = labels[i];
+  });
+  // One box for the buttons, so that on a card they sit together beside their label.
+  const actions = tr.insertCell();
+  actions.dataset.label = 'Actions';
+  const box = document.createElement('span');
+  box.append(...buttons);
+  actions.append(box);
   return tr;
 }
 
@@ -247,7 +301,7 @@ async function main() {
     }
     drawSession();
   }
-  $('open-form').addEventListener('submit', openStream);
+  $('open-form').addEventListener('submit', openFromForm);
   $('refresh').addEventListener('click', () => void refreshStreams());
   // Only once a stream was opened here (so the identity is filled in), and only while someone looks.
   setInterval(() => {

@@ -3,7 +3,7 @@
  * tests run on, where DynamoDB Local would be too slow for thousands of interleavings. Each operation makes the same
  * round trips as its DynamoDB counterpart (a release is two writes, reclaim's release of ghosts a counter write then
  * one write per item), and `latency` is awaited before and after each one's atomic step, so a test decides how the
- * writes of concurrent callers interleave. The contract tests (test/support/store-contract.ts) hold both to the same
+ * writes of concurrent callers interleave. The contract tests (test/support/store-contract/) hold both to the same
  * outcomes.
  */
 import type { LimitPolicy } from '../../policy.js';
