@@ -2,7 +2,6 @@
  * What happens to a stream: admitted under the user's limit, taken over on reconnect, released when its socket
  * ends. Knows nothing of Lambda; collaborators come in as arguments.
  */
-import { endUncounted, type UncountedSocket } from './ended.js';
 import { AdmissionTooLateError, LimitReachedError, StoreContentionError, StreamReplacedError } from './errors.js';
 import { makeRoom } from './eviction.js';
 import {
@@ -15,7 +14,8 @@ import {
   realClock,
 } from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
-import { awaitEnded, type GhostDeps, reclaimGhosts } from './reclaim.js';
+import { awaitEnded, type GhostDeps, knownOrPast, reclaimGhosts } from './reclaim.js';
+import { endReplaced, type ReplacedOutcome } from './replaced.js';
 import { type ConnectionRecord, effectiveLimit, planOrDefault } from './store/items.js';
 
 export interface AdmissionDeps extends GhostDeps {
@@ -35,10 +35,12 @@ export type ConnectResult =
   | { kind: 'evicted'; evicted: string };
 
 /**
- * Reclaims and takeovers that race other connects are retried. A takeover only ever moves a stream to a newer
- * connection, so concurrent reconnects of one stream settle within as many rounds as there are reconnects.
+ * Reclaims, takeovers and evictions that race other connects of the same user are retried, each round after another
+ * connect got through: a takeover only ever moves a stream to a newer connection, and one eviction completes at a time
+ * (the victim holds its slot until its socket is closed), so a burst of N connects settles within N rounds for its
+ * last one. Bounded by the `$connect`'s deadline besides (HANDSHAKE_GRACE_SECONDS).
  */
-const MAX_ROUNDS = 10;
+const MAX_ROUNDS = 64;
 
 /** Whether connection `a` arrived after `b`: API Gateway's `connectedAt`, then the id, so that ties still order. */
 const newer = (a: { at: number; id: string }, b: { at: number; id: string }) =>
@@ -48,6 +50,8 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
   const clock = deps.clock ?? realClock;
   // A `$connect` that cannot finish in time gives up (503) rather than keep API Gateway waiting.
   const giveUpAt = request.connectedAt + deps.handshakeGraceMs;
+  /** for waits on slots still held by ending sockets: the limit without a staff override, and the deadline */
+  const room = { self: request.connectionId, limit: planOrDefault(request, deps.defaultLimit), giveUpAt };
   let refusal: LimitReachedError | undefined;
   for (let round = 0; round < MAX_ROUNDS && clock.now() <= giveUpAt; round++) {
     const conn = admitting(deps, request, clock.now());
@@ -67,8 +71,12 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         if (newer({ at: replaced.connectedAt, id: heldBy }, { at: conn.connectedAt, id: conn.connectionId })) {
           throw new StreamReplacedError(conn.userId, conn.streamId!);
         }
-        const replacedOpenBy = memberOpenBy(counter, heldBy, deps);
-        const taking = admitting(deps, request, clock.now(), replacedOpenBy);
+        const holder = { ...replaced, openBy: memberOpenBy(counter, heldBy, deps) };
+        // A holder still opening is waited for (known, or past its window) before it is replaced: the close after the
+        // write then never waits on a window, and a burst of reconnects waits on one holder, not on each other.
+        const known = clock.now() <= holder.openBy ? await knownOrPast(deps, holder, giveUpAt) : 'past';
+        if (known === 'undecided') continue;
+        const taking = admitting(deps, request, clock.now());
         const taken = await deps.store.takeOver(
           { ...taking, streamId: conn.streamId! },
           { heldBy, maxConnectionMs: deps.maxConnectionMs },
@@ -77,23 +85,26 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         if (taken.kind === 'duplicate') return duplicate(deps, taken.existing);
         if (taken.kind === 'heldByEnding') {
           // A kick or the player's own end is closing it: this socket opens once that one is gone.
-          await awaitEnded(deps, conn.userId, { ...replaced, openBy: replacedOpenBy }, giveUpAt);
+          await awaitEnded(deps, conn.userId, holder, giveUpAt);
           continue;
         }
-        await closeReplaced(deps, { connectionId: heldBy, openBy: replacedOpenBy }, taking);
-        return answerInTime(deps, taking, { kind: 'tookOver', replaced: heldBy });
+        const replacedSocket = { ...holder, userId: conn.userId, seenAlive: known === 'alive' };
+        const settled = await endReplaced(deps, replacedSocket, { reason: 'takenOver', device: conn.device }, room);
+        return answerInTime(deps, taking, { kind: 'tookOver', replaced: heldBy }, settled);
       }
       case 'limitReached': {
         const { counter } = outcome;
         const limit = effectiveLimit(counter, planOrDefault(request, deps.defaultLimit));
         refusal = new LimitReachedError(request.userId, counter.active, limit);
         if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) === 'evict-oldest') {
-          const room = await makeRoom(deps, request, counter, giveUpAt);
-          if (room.kind === 'duplicate') return duplicate(deps, room.existing);
-          if (room.kind === 'evicted') {
-            return answerInTime(deps, room.admitted, { kind: 'evicted', evicted: room.victim });
+          const made = await makeRoom(deps, request, counter, giveUpAt);
+          if (made.kind === 'duplicate') return duplicate(deps, made.existing);
+          if (made.kind === 'evicted') {
+            const victim = { userId: conn.userId, ...made.victim };
+            const settled = await endReplaced(deps, victim, { reason: 'evicted', device: conn.device }, room);
+            return answerInTime(deps, made.admitted, { kind: 'evicted', evicted: victim.connectionId }, settled);
           }
-          if (room.kind === 'lookAgain') continue;
+          if (made.kind === 'lookAgain') continue;
           // 'cannot': no stream to evict fairly (limit 0, staff lowered the limit below the count, counter drift):
           // as under block-new, ghosts are reclaimed or the drift repaired, else the new stream is refused.
         }
@@ -115,9 +126,10 @@ async function answerInTime<T extends ConnectResult>(
   deps: AdmissionDeps,
   conn: AdmittingConnection,
   result: T,
+  replaced: ReplacedOutcome = { kind: 'ready' },
 ): Promise<T> {
   const clock = deps.clock ?? realClock;
-  if (clock.now() <= answerBy(conn)) return result;
+  if (replaced.kind === 'ready' && clock.now() <= answerBy(conn)) return result;
   await deps.store.release(conn.connectionId, 'withdrawn', clock.now()).catch((error: unknown) => {
     // Left counted, it is a ghost past its window: the next refused connect of the user releases it.
     deps.logger.warn('could not withdraw a late admission', { connectionId: conn.connectionId, error: String(error) });
@@ -173,18 +185,4 @@ export async function userStatus(
   const counter = await deps.store.getCounter(connection.userId);
   const limit = effectiveLimit(counter, planOrDefault(connection, deps.defaultLimit));
   return { userId: connection.userId, active: counter.active, limit };
-}
-
-/** The replaced socket is told and closed, even if it is still inside its own handshake. */
-async function closeReplaced(deps: AdmissionDeps, replaced: UncountedSocket, by: AdmittingConnection) {
-  try {
-    // Until the replaced one's `openBy`, which comes a margin before this connection's own (lifecycle.ts, admitting).
-    await endUncounted(deps, replaced, { reason: 'takenOver', device: by.device });
-  } catch (error) {
-    // The stream is already handed over; the socket, if it lives, is closed on its next message.
-    deps.logger.warn('could not close the replaced connection', {
-      connectionId: replaced.connectionId,
-      error: String(error),
-    });
-  }
 }

@@ -72,6 +72,8 @@ async function tellThenCloseOnce(
 export interface UncountedSocket {
   connectionId: string;
   openBy: number;
+  /** API Gateway knew it a moment ago: a 410 now means it closed for good, whatever its window */
+  seenAlive?: boolean;
 }
 
 export interface EndUncountedDeps extends TellThenCloseDeps {
@@ -90,9 +92,10 @@ export async function endUncounted(
   socket: UncountedSocket,
   ended: { reason: EndedReason; device?: string | null },
 ): Promise<'closed' | 'gone'> {
+  const clock = deps.clock ?? realClock;
   const outcome = await chase(
-    deps.clock ?? realClock,
-    socket.openBy,
+    clock,
+    socket.seenAlive ? clock.now() : socket.openBy,
     () => tellThenCloseOnce(deps, socket.connectionId, ended),
     // Told, then gone: it was registered, so it closed on its own and cannot open again.
     (o) => o === 'closed' || o === 'goneAfterTold',

@@ -4,11 +4,18 @@
  * (`StreamStore.evict`), so the count never passes the limit and two connects racing for the same victim cannot both
  * evict it: the loser looks again at the counter its failed condition returned.
  */
-import { endUncounted, type UncountedSocket } from './ended.js';
+import type { UncountedSocket } from './ended.js';
 import { StoreContentionError } from './errors.js';
-import { type AdmittingConnection, admitting, type ConnectRequest, memberOpenBy, realClock } from './lifecycle.js';
+import {
+  type AdmittingConnection,
+  admitting,
+  type ConnectRequest,
+  endingWaitUntil,
+  memberOpenBy,
+  realClock,
+} from './lifecycle.js';
 import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './policy.js';
-import { awaitEnded, type GhostDeps } from './reclaim.js';
+import { awaitEnded, type GhostDeps, knownOrPast } from './reclaim.js';
 import { type ConnectionRecord, type CounterRecord, effectiveLimit, planOrDefault } from './store/items.js';
 
 export interface EvictionDeps extends GhostDeps {
@@ -17,8 +24,11 @@ export interface EvictionDeps extends GhostDeps {
 }
 
 export type RoomOutcome =
-  /** `victim` was ended and the new connection counted in its place, as `admitted` */
-  | { kind: 'evicted'; victim: string; admitted: AdmittingConnection }
+  /**
+   * `victim`'s item was closed and the new connection counted, as `admitted`; the victim still holds its slot until
+   * the caller has closed its socket (`endReplaced`)
+   */
+  | { kind: 'evicted'; victim: UncountedSocket; admitted: AdmittingConnection }
   /** this `$connect` was already written (redelivered) */
   | { kind: 'duplicate'; existing: ConnectionRecord }
   /** room came free, the stream id is held (a takeover), the policy changed, or ghosts were released: admit again */
@@ -76,16 +86,38 @@ export async function makeRoom(
     if (effectivePolicy(counter, deps.defaultPolicy ?? DEFAULT_LIMIT_POLICY) !== 'evict-oldest') return lookAgain;
     if (counter.active < limit) return lookAgain;
     if (conn.streamId && counter.streams.has(conn.streamId)) return lookAgain;
+    if (counter.active > limit && (await awaitEnding(deps, counter, giveUpAt))) return lookAgain;
     if (limit === 0 || counter.active > limit || counter.counted.size !== counter.active) return { kind: 'cannot' };
 
     const ids = [...counter.counted.keys()];
     const unasked = ids.filter((id) => !known.has(id));
     const answers = await Promise.all(unasked.map((id) => activityOf(deps, id)));
     for (const [i, id] of unasked.entries()) known.set(id, answers[i]!);
+    // One that may still be opening is waited for (known, or past its window) before anything is decided on it: a
+    // victim is never a socket that may still open, so its close after the write never waits on a window.
+    await Promise.all(
+      ids.map(async (id) => {
+        const answer = known.get(id)!;
+        const member = {
+          connectionId: id,
+          connectedAt: counter.counted.get(id)!,
+          openBy: memberOpenBy(counter, id, deps),
+        };
+        if (answer.kind !== 'gone' || answer.askedAt > member.openBy) return;
+        const settled = await knownOrPast(deps, member, giveUpAt);
+        known.set(
+          id,
+          settled === 'alive'
+            ? { kind: 'active', at: member.connectedAt }
+            : settled === 'gone'
+              ? { kind: 'gone', askedAt: Number.POSITIVE_INFINITY }
+              : { kind: 'unknown' },
+        );
+      }),
+    );
 
     const ghosts = ids.filter((id) => {
       if (now - counter.counted.get(id)! > deps.maxConnectionMs) return true;
-      // Unknown and maybe still in its handshake ranks by its connect time instead (and is chased if evicted).
       const answer = known.get(id)!;
       return answer.kind === 'gone' && answer.askedAt > memberOpenBy(counter, id, deps);
     });
@@ -100,7 +132,7 @@ export async function makeRoom(
 
     const victim = leastRecentlyActive(counter, known);
     const victimOpenBy = memberOpenBy(counter, victim, deps);
-    const admitted = admitting(deps, conn, clock.now(), victimOpenBy);
+    const admitted = admitting(deps, conn, clock.now());
     const outcome = await deps.store.evict(admitted, {
       victim: { connectionId: victim, streamId: streamHeldBy(counter, victim) },
       defaultLimit,
@@ -110,8 +142,8 @@ export async function makeRoom(
     if (outcome.kind === 'duplicate') return outcome;
     if (outcome.kind === 'evicted') {
       deps.logger.info('stream evicted', { userId: conn.userId, evicted: victim, by: conn.connectionId });
-      await closeEvicted(deps, { connectionId: victim, openBy: victimOpenBy }, admitted);
-      return { kind: 'evicted', victim, admitted };
+      const seenAlive = known.get(victim)?.kind === 'active';
+      return { kind: 'evicted', victim: { connectionId: victim, openBy: victimOpenBy, seenAlive }, admitted };
     }
     if (outcome.kind === 'victimEnding') {
       const ending = { connectionId: victim, connectedAt: counter.counted.get(victim)!, openBy: victimOpenBy };
@@ -124,6 +156,20 @@ export async function makeRoom(
 }
 
 const lookAgain: RoomOutcome = { kind: 'lookAgain' };
+
+/**
+ * Over the limit because a socket is still being closed (a takeover's, an eviction's or a kick's, lifecycle.ts
+ * ending): waits for those slots and says so, to look again. Over it with none ending (staff lowered the limit): no.
+ */
+async function awaitEnding(deps: EvictionDeps, counter: CounterRecord, giveUpAt: number): Promise<boolean> {
+  const { ending } = await deps.store.countedConnections(counter);
+  if (ending.length === 0) return false;
+  const now = (deps.clock ?? realClock).now();
+  await Promise.all(
+    ending.map((c) => awaitEnded(deps, counter.userId, c, Math.min(giveUpAt, endingWaitUntil(c, now, deps)))),
+  );
+  return true;
+}
 
 /**
  * The counted connection last active longest ago. One API Gateway does not know (young: maybe in its handshake) or
@@ -145,18 +191,4 @@ function leastRecentlyActive(counter: CounterRecord, known: Map<string, Activity
 function streamHeldBy(counter: CounterRecord, connectionId: string): string | undefined {
   for (const [streamId, holder] of counter.streams) if (holder === connectionId) return streamId;
   return undefined;
-}
-
-/** The evicted socket is told why and by which device, then closed, even if it is still inside its own handshake. */
-async function closeEvicted(deps: EvictionDeps, victim: UncountedSocket, by: AdmittingConnection) {
-  try {
-    // Until the victim's `openBy`, which comes a margin before this connection's own (lifecycle.ts, admitting).
-    await endUncounted(deps, victim, { reason: 'evicted', device: by.device });
-  } catch (error) {
-    // The slot is already handed over; the socket, if it lives, is closed on its next message.
-    deps.logger.warn('could not close the evicted connection', {
-      connectionId: victim.connectionId,
-      error: String(error),
-    });
-  }
 }

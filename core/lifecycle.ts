@@ -5,38 +5,43 @@
  *                admit | takeOver | evict
  *     (none) ───────────────────────────────▶ opening ──── openBy passes ────▶ live
  *                                                │                              │
- *                                                │  kick | player's end: the    │
- *                                                │  item closed, one teller     │
+ *                                                │  kick | player's end, or     │
+ *                                                │  taken over | evicted: the   │
+ *                                                │  item closed, still counted  │
  *                                                ▼                              ▼
  *                                             ending ── socket told and closed (or unknown after openBy),
  *                                                │      then uncounted ──────────────────────▶ closed
- *     opening | live ── $disconnect, ghost released, taken over, evicted, withdrawn ──────────▶ closed
+ *     opening | live ── $disconnect, ghost released, withdrawn ──────────────────────────────▶ closed
  *
  * Every arrow but the passing of `openBy` is one conditional write (a transaction where two items move together):
- * - admit, takeOver, evict: the counter counts the connection and its item is written, with `openBy` (below). A
- *   takeover or an eviction closes the replaced connection's item and uncounts it in the same transaction; the
- *   `$connect` that did it tells that socket why and closes it before it answers, so its own socket opens after.
+ * - admit: the counter counts the connection under the limit and its item is written, with `openBy` (below).
+ * - takeOver, evict: the new connection is counted and its item written; the replaced one's item is closed in the same
+ *   transaction and it stays counted (ending). The `$connect` that did it tells that socket why, closes it, uncounts
+ *   it, and only then answers (`replaced.ts`), so its own socket opens after. It writes only once the one it replaces
+ *   is known to API Gateway or past its window (a connect never replaces a socket that may still be opening), so the
+ *   close after the write never waits on a window.
  * - a kick or a player's end closes the item (`state` open -> closed) on condition it is open: the one caller whose
- *   write succeeds is the teller. It tells the socket why, closes it, and only then uncounts it: while it is ending
- *   the connection still holds its slot, so no new socket can open beside it, however slow the store. A connect that
- *   meets an ending connection (a takeover of its stream, an eviction, a refusal) waits for its slot (`awaitEnded`).
+ *   write succeeds is the teller. It tells the socket why, closes it, and only then uncounts it.
  * - `$disconnect` closes the item and uncounts it (the socket is gone); a ghost (its socket gone for sure) is
  *   uncounted and closed by a refused connect or the sweep; an ending connection whose socket is gone for sure is
  *   uncounted by whoever finds it so (`forgetMissing`); a `$connect` whose write came back too late withdraws its own.
  *   None of these tell anyone: there is no socket to tell.
+ * While a connection is ending it holds its slot, so the count covers every socket that may be open and no new socket
+ * opens beside it, however slow the store or API Gateway; a connect that needs that slot waits for it (`awaitEnded`).
  *
  * Phases, from the item, the counter and the clock:
  * - opening: counted, item open, before `openBy`: its socket may not be open yet, and API Gateway answers 410 for a
  *   socket inside its handshake exactly as for one that is gone. This is the only phase where that answer is ambiguous.
  * - live: counted, item open, past `openBy`: API Gateway knows its socket, or it is gone for good (a ghost).
- * - ending: counted, item closed: a teller is telling and closing its socket.
+ * - ending: counted, item closed: its teller is telling and closing its socket.
  * - closed: not counted.
  *
  * The one rule for API Gateway's 410: a question asked after the connection's `openBy` that answers 410 means gone;
  * before it, the socket may still open, and whoever must know asks again at the chase cadence until it is known or
- * an answer comes to a question asked after `openBy`. `$connect` enforces `openBy` on itself: it answers by
- * `openBy - REGISTRATION_MARGIN_MS` or refuses the handshake (503) and withdraws. So a slow store makes admissions
- * fail, never open late, and every chase ends within the window: in Lambda too, before its caller answers.
+ * an answer comes to a question asked after `openBy`. A socket once known that answers 410 has closed for good (a
+ * connection id is one socket). `$connect` enforces `openBy` on itself: it answers by `openBy - REGISTRATION_MARGIN_MS`
+ * or refuses the handshake (503) and withdraws. So a slow store makes admissions fail, never open late, and every
+ * chase ends within the window: in Lambda too, before its caller answers.
  */
 import type { ConnectionRecord, CounterRecord, NewConnection } from './store/items.js';
 
@@ -54,13 +59,6 @@ export const DEFAULT_OPENING_WINDOW_MS = 5_000;
  * rests on API Gateway rather than on the store.
  */
 export const REGISTRATION_MARGIN_MS = 500;
-
-/**
- * A takeover or an eviction asks about the socket it replaced until that one's `openBy`, then once more; the answer
- * to that last question is allowed this long before its own answer would come too late. Only availability rests on it:
- * a slower answer makes that `$connect` withdraw and answer 503, never open late.
- */
-export const LAST_ANSWER_ALLOWANCE_MS = 500;
 
 /** How often a socket in its handshake is asked about, or closed again, while its window lasts. */
 export const CHASE_DELAYS_MS = [25, 50, 100, 200, 400, 500] as const;
@@ -130,25 +128,26 @@ export type ConnectRequest = Omit<NewConnection, 'leaseExpiresAt' | 'openBy'>;
 /** A connection as one admitting write records it. */
 export type AdmittingConnection = NewConnection & { openBy: number };
 
-/**
- * The connection as the admitting write sent at `sentAt` records it. Its window nests around the one it replaces (a
- * takeover, an eviction): its `$connect` closes that socket before answering, chasing it until that one's `openBy`,
- * so its own `openBy` comes later by the last question's allowance and the margin (at most that much past its own
- * window), and the chase does not make it answer too late.
- */
+/** The connection as the admitting write sent at `sentAt` records it: its window starts as that write is sent. */
 export function admitting(
   deps: { leaseMs: number } & LifecycleTimes,
   request: ConnectRequest,
   sentAt: number,
-  replacedOpenBy?: number,
 ): AdmittingConnection {
-  const own = sentAt + deps.openingWindowMs;
-  const nested = (replacedOpenBy ?? Number.NEGATIVE_INFINITY) + LAST_ANSWER_ALLOWANCE_MS + REGISTRATION_MARGIN_MS;
-  // At most one window more than its own: a chain of reconnects each moments after the last would otherwise push the
-  // window a second further per link, and with it every wait on the connection. Past the cap (a chain of more links
-  // within one window than the gap divides it into), the chase can overrun this `$connect`'s answer: it withdraws (503).
-  const openBy = Math.min(Math.max(own, nested), own + deps.openingWindowMs);
-  return { ...request, openBy, leaseExpiresAt: request.connectedAt + deps.leaseMs };
+  return { ...request, openBy: sentAt + deps.openingWindowMs, leaseExpiresAt: request.connectedAt + deps.leaseMs };
+}
+
+/**
+ * How long a connect waits for a slot an ending connection still holds (its teller is telling and closing its socket):
+ * until that connection's `openBy`, and at least one window from now, for a socket it can reach takes its teller one
+ * API Gateway call or two. One still open after that has lost its teller (a crashed Lambda): the connect gives up on it.
+ */
+export function endingWaitUntil(
+  c: Pick<ConnectionRecord, 'connectedAt' | 'openBy' | 'handshakeAt'>,
+  now: number,
+  times: LifecycleTimes,
+): number {
+  return Math.max(openByOf(c, times), now + times.openingWindowMs);
 }
 
 /** The latest moment a `$connect` may answer 200 for this connection: API Gateway must know it by `openBy`. */

@@ -3,7 +3,7 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
-import { type Clock, chase, type LifecycleTimes, openByOf, realClock } from './lifecycle.js';
+import { type Clock, chase, endingWaitUntil, type LifecycleTimes, openByOf, realClock } from './lifecycle.js';
 import { forEachLimited } from './limiter.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
@@ -36,12 +36,17 @@ async function ask(deps: GhostDeps, connectionId: string): Promise<Answer> {
 type Judged = Pick<ConnectionRecord, 'connectionId' | 'connectedAt' | 'openBy' | 'handshakeAt'>;
 
 /**
- * Whether a counted connection's socket is gone for sure (lifecycle.ts, the one rule for 410). Past API Gateway's
- * hard 2-hour limit it is, whatever the answer; API Gateway not answering releases nothing on a guess. A 410 to a
- * question asked before the connection's `openBy` is asked again until the socket is known (alive) or a question
- * asked after `openBy` gets 410 (gone). No time here rests on the store: `$connect` enforces `openBy` on itself.
+ * What API Gateway says of a counted connection, by the one rule for 410 (lifecycle.ts): `alive` once known, `gone`
+ * once a question asked after its `openBy` gets 410 (or past API Gateway's hard 2-hour limit, whatever the answer), and
+ * `undecided` when the caller's deadline came first or API Gateway could not answer (nothing is decided on a guess).
+ * A connection still opening is asked again at the chase cadence. No time here rests on the store: `$connect`
+ * enforces `openBy` on itself.
  */
-export async function judge(deps: GhostDeps, c: Judged, giveUpAt = Number.POSITIVE_INFINITY): Promise<Liveness> {
+export async function knownOrPast(
+  deps: GhostDeps,
+  c: Judged,
+  giveUpAt = Number.POSITIVE_INFINITY,
+): Promise<'alive' | 'gone' | 'undecided'> {
   const clock = deps.clock ?? realClock;
   if (clock.now() - c.connectedAt > deps.maxConnectionMs) return 'gone';
   const openBy = openByOf(c, deps);
@@ -51,9 +56,14 @@ export async function judge(deps: GhostDeps, c: Judged, giveUpAt = Number.POSITI
     () => ask(deps, c.connectionId),
     (a) => a !== 'gone',
   );
-  // A 410 ends the chase only once asked after its end; stopped before `openBy` (a `$connect` out of time), an
-  // unknown one is kept: nothing is released on a guess.
-  return answer === 'gone' && openBy <= giveUpAt ? 'gone' : 'alive';
+  if (answer === 'alive') return 'alive';
+  // A 410 ends the chase only once asked after its end: final if that end was the connection's own `openBy`.
+  return answer === 'gone' && openBy <= giveUpAt ? 'gone' : 'undecided';
+}
+
+/** Whether a counted connection's socket is gone for sure; anything short of that keeps it. */
+export async function judge(deps: GhostDeps, c: Judged, giveUpAt = Number.POSITIVE_INFINITY): Promise<Liveness> {
+  return (await knownOrPast(deps, c, giveUpAt)) === 'gone' ? 'gone' : 'alive';
 }
 
 /**
@@ -110,9 +120,11 @@ export async function reclaimGhosts(
   const items = await deps.store.countedConnections(counter);
   const [open, ending] = await Promise.all([
     Promise.all(items.open.map(async (item) => ({ item, gone: (await judge(deps, item, giveUpAt)) === 'gone' }))),
-    // Not waited for past their window: one still open after it keeps its slot until its teller closes it.
     Promise.all(
-      items.ending.map((item) => awaitEnded(deps, counter.userId, item, Math.min(openByOf(item, deps), giveUpAt))),
+      items.ending.map((item) => {
+        const until = Math.min(giveUpAt, endingWaitUntil(item, (deps.clock ?? realClock).now(), deps));
+        return awaitEnded(deps, counter.userId, item, until);
+      }),
     ),
   ]);
   const ghosts = open.filter(({ gone }) => gone).map(({ item }) => item.connectionId);

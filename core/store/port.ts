@@ -98,13 +98,15 @@ export interface ConnectionStore {
    */
   admit(conn: NewConnection, options: AdmitOptions): Promise<AdmitOutcome>;
   /**
-   * Hands `streamId` from `heldBy` to the new connection in one conditional write: the old one is closed, the new
-   * one counted in its place, and `active` does not move.
+   * Hands `streamId` from `heldBy` to the new connection in one conditional write: the old one's item is closed and
+   * the new one counted, with the claim. The old one stays counted (ending, lifecycle.ts) until its socket is closed;
+   * then the caller uncounts it.
    */
   takeOver(conn: NewConnection & { streamId: string }, options: TakeOverOptions): Promise<TakeOverOutcome>;
   /**
-   * `evict-oldest`: ends `victim` and counts the new connection in its place, in one conditional write, on
-   * condition the victim is still counted, the user holds exactly their limit and `evict-oldest` is in force.
+   * `evict-oldest`: ends `victim` (its item closed, its claim gone) and counts the new connection, in one conditional
+   * write, on condition the victim is still counted, the user holds exactly their limit and `evict-oldest` is in
+   * force. The victim stays counted (ending) until its socket is closed; then the caller uncounts it.
    */
   evict(conn: NewConnection, options: EvictOptions): Promise<EvictOutcome>;
   /**
@@ -113,8 +115,13 @@ export interface ConnectionStore {
    * `known`: the connection as the caller just read it.
    */
   closeItem(connectionId: string, reason: CloseReason, at: number, known?: ConnectionRecord): Promise<ReleaseOutcome>;
-  /** Stops counting a connection (and its stream claim), on condition the counter counts it; false if it did not. */
-  uncount(connection: Pick<ConnectionRecord, 'userId' | 'connectionId' | 'streamId'>): Promise<boolean>;
+  /**
+   * Stops counting a connection, on condition the counter counts it, with its stream claim if the claim is still its
+   * own (a takeover moves it on at once). The counter after the write; undefined if it did not count the connection.
+   */
+  uncount(
+    connection: Pick<ConnectionRecord, 'userId' | 'connectionId' | 'streamId'>,
+  ): Promise<CounterRecord | undefined>;
   /**
    * For a connection whose socket is gone: closes its item and stops counting it, exactly once however many callers
    * do the same. 'released' goes to the one whose close of the item succeeded.

@@ -136,7 +136,7 @@ describe('calls per takeover, eviction and end', () => {
     closes.length = 0;
   };
 
-  it('a reconnect of a held stream: the refused transaction, the takeover, the old socket told and closed', async () => {
+  it('a reconnect of a held stream: the refused transaction, the takeover, the old socket told and closed, then uncounted', async () => {
     // Prepare: one live socket holding the stream
     const userId = newUserId();
     const old = await mustOpen(stack.wsUrl, { userId, streamId: 'movie' });
@@ -148,11 +148,11 @@ describe('calls per takeover, eviction and end', () => {
 
     // Assess
     expect(result).toEqual({ kind: 'tookOver', replaced: oldId });
-    expect(calls).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand']);
+    expect(calls).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand', 'UpdateItemCommand']);
     expect(closes).toEqual([`send ${oldId}`, `disconnect ${oldId}`]);
   });
 
-  it('evict-oldest at the limit: the refused transaction, one GetConnection each, the eviction, the victim closed', async () => {
+  it('evict-oldest at the limit: the refused transaction, one GetConnection each, the eviction, the victim closed, then uncounted', async () => {
     // Prepare: three live sockets, the user's policy evict-oldest
     const userId = newUserId();
     const sockets = await Promise.all([0, 1, 2].map(() => mustOpen(stack.wsUrl, { userId })));
@@ -165,7 +165,7 @@ describe('calls per takeover, eviction and end', () => {
 
     // Assess
     expect(result.kind).toBe('evicted');
-    expect(calls).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand']);
+    expect(calls).toEqual(['TransactWriteItemsCommand', 'TransactWriteItemsCommand', 'UpdateItemCommand']);
     expect(closes).toHaveLength(2); // the victim's ended frame and its close
     for (const s of sockets) s.terminate();
   });

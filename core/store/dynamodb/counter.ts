@@ -92,14 +92,20 @@ export async function takeOver(
         Update: {
           TableName: table.tableName,
           Key: userKey(conn.userId),
-          UpdateExpression: 'SET #s = :new, #cNew = :member REMOVE #cOld',
+          // The old one stays counted (ending) until its socket is closed: then its `$connect` uncounts it.
+          UpdateExpression: 'SET #s = :new, #cNew = :member, active = active + :one',
           ConditionExpression: '#s = :old AND attribute_exists(#cOld) AND attribute_not_exists(#cNew)',
           ExpressionAttributeNames: {
             '#s': streamAttr(conn.streamId),
             '#cNew': countedAttr(conn.connectionId),
             '#cOld': countedAttr(oldConnectionId),
           },
-          ExpressionAttributeValues: { ':new': conn.connectionId, ':old': oldConnectionId, ':member': member(conn) },
+          ExpressionAttributeValues: {
+            ':new': conn.connectionId,
+            ':old': oldConnectionId,
+            ':member': member(conn),
+            ':one': 1,
+          },
         },
       },
       closeConnection(table, oldConnectionId, 'takenOver', at, { allowMissing: true }),
@@ -131,12 +137,14 @@ export async function evict(table: Table, conn: NewConnection, options: EvictOpt
     '#cOld': countedAttr(victim.connectionId),
   };
   const values: Record<string, unknown> = {
+    ':one': 1,
     ':member': member(conn),
     ':limit': defaultLimit,
     ':evict': 'evict-oldest' satisfies LimitPolicy,
   };
-  const set = ['#cNew = :member'];
-  const remove = ['#cOld'];
+  // The victim stays counted (ending) until its socket is closed: then this connection's `$connect` uncounts it.
+  const set = ['#cNew = :member', 'active = active + :one'];
+  const remove: string[] = [];
   const conditions = [
     'attribute_exists(#cOld)',
     'attribute_not_exists(#cNew)',
@@ -165,7 +173,7 @@ export async function evict(table: Table, conn: NewConnection, options: EvictOpt
         Update: {
           TableName: table.tableName,
           Key: userKey(conn.userId),
-          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+          UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,

@@ -3,8 +3,8 @@
  * released together by a refused connect, a counted connection whose item is gone, and a count that drifted.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type CloseReason, type ConnectionRecord, type CounterRecord, closed } from '../items.js';
+import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { type CloseReason, type ConnectionRecord, type CounterRecord, closed, toCounter } from '../items.js';
 import type { ReleaseOutcome } from '../port.js';
 import { getConnection } from './reads.js';
 import { closeConnection, connKey, countedAttr, streamAttr, type Table, uncount, userKey } from './table.js';
@@ -31,15 +31,42 @@ export async function closeItem(
 }
 
 /**
- * Stops counting a connection, on condition the counter still counts it (exactly one caller succeeds). The claim on
- * its stream goes with it: a claim can only belong to a counted connection, a takeover moves both in one write.
+ * Stops counting a connection, on condition the counter still counts it (exactly one caller succeeds), with its claim
+ * on its stream if the claim is still its own (a takeover moves the claim to the newer connection at once, and leaves
+ * the replaced one counted until its socket is closed). The counter after the write, or undefined if it did not count
+ * the connection.
  */
-export function uncountConnection(
+export async function uncountConnection(
   table: Table,
   connection: Pick<ConnectionRecord, 'userId' | 'connectionId' | 'streamId'>,
-): Promise<boolean> {
-  const claims = connection.streamId ? [connection.streamId] : [];
-  return table.conditionalUpdate(uncount(table, connection.userId, connection.connectionId, claims).Update);
+): Promise<CounterRecord | undefined> {
+  const { userId, connectionId, streamId } = connection;
+  if (streamId !== undefined) {
+    const { Update } = uncount(table, userId, connectionId, [streamId]);
+    const withClaim = await updateCounter(table, userId, {
+      ...Update,
+      ConditionExpression: 'attribute_exists(#c) AND #s0 = :id',
+      ExpressionAttributeValues: { ...Update.ExpressionAttributeValues, ':id': connectionId },
+    });
+    if (withClaim) return withClaim;
+  }
+  // Its claim moved on to a newer connection, or it held none: the member alone.
+  return updateCounter(table, userId, uncount(table, userId, connectionId, []).Update);
+}
+
+/** One conditional update of a user's counter: the counter after it, or undefined when its condition failed. */
+async function updateCounter(
+  table: Table,
+  userId: string,
+  update: UpdateCommandInput,
+): Promise<CounterRecord | undefined> {
+  try {
+    const { Attributes } = await table.db.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
+    return toCounter(userId, Attributes);
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return undefined;
+    throw error;
+  }
 }
 
 /**

@@ -56,8 +56,9 @@ export function takeOver(
       c.streams.get(conn.streamId) === old && c.members.has(old) && !c.members.has(conn.connectionId);
     if (!counterHolds) return { kind: 'changed' };
     if (!state.closeable(old, true)) return { kind: 'heldByEnding' };
+    // The old one stays counted (ending) until its socket is closed, as in the DynamoDB store.
     c.streams.set(conn.streamId, conn.connectionId);
-    c.members.delete(old);
+    c.active++;
     c.members.set(conn.connectionId, state.memberOf(conn));
     c.commit();
     state.closeOrTombstone(old, 'takenOver', conn.connectedAt);
@@ -89,8 +90,9 @@ export function evict(state: MemoryState, conn: NewConnection, options: EvictOpt
       (victim.streamId === undefined || c.streams.get(victim.streamId) === victim.connectionId);
     if (!counterHolds) return { kind: 'changed', counter: state.snapshot(conn.userId) };
     if (!state.closeable(victim.connectionId, true)) return { kind: 'victimEnding' };
-    c.members.delete(victim.connectionId);
+    // The victim stays counted (ending) until its socket is closed, as in the DynamoDB store.
     if (victim.streamId) c.streams.delete(victim.streamId);
+    c.active++;
     c.members.set(conn.connectionId, state.memberOf(conn));
     if (conn.streamId) c.streams.set(conn.streamId, conn.connectionId);
     c.commit();

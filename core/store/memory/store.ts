@@ -75,15 +75,25 @@ export class MemoryStreamStore implements StreamStore {
     });
   }
 
-  uncount(connection: Pick<ConnectionRecord, 'userId' | 'connectionId' | 'streamId'>): Promise<boolean> {
-    return this.state.call('uncount', () => {
-      const c = this.state.counters.get(connection.userId);
-      if (!c?.members.has(connection.connectionId)) return false;
+  /** As the DynamoDB store: with the claim if it is still its own (one write), else the member alone (a second). */
+  async uncount(
+    connection: Pick<ConnectionRecord, 'userId' | 'connectionId' | 'streamId'>,
+  ): Promise<CounterRecord | undefined> {
+    const { userId, connectionId, streamId } = connection;
+    const step = (withClaim: boolean) => () => {
+      const c = this.state.counters.get(userId);
+      if (!c?.members.has(connectionId)) return undefined;
+      if (withClaim && c.streams.get(streamId!) !== connectionId) return undefined;
       c.active--;
-      c.members.delete(connection.connectionId);
-      if (connection.streamId) c.streams.delete(connection.streamId);
-      return true;
-    });
+      c.members.delete(connectionId);
+      if (withClaim) c.streams.delete(streamId!);
+      return this.state.snapshot(userId);
+    };
+    if (streamId !== undefined) {
+      const withClaim = await this.state.call('uncount', step(true));
+      if (withClaim) return withClaim;
+    }
+    return this.state.call('uncount', step(false));
   }
 
   async release(

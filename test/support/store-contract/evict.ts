@@ -22,6 +22,9 @@ export function evictContract(current: () => ContractState): void {
   beforeEach(() => ({ store, dropItem, clock, userId } = current()));
   const admitted = (conn: NewConnection, defaultLimit?: number) => admittedOn(store, conn, defaultLimit);
 
+  /** A victim as the counter keeps it after its eviction: still counted, its claim gone. */
+  const unclaimed = (c: NewConnection): NewConnection => ({ ...c, streamId: undefined });
+
   describe('evict', () => {
     /** Two connections admitted at a limit of 2, the first holding `a`, the second `b`. */
     async function atTheLimit() {
@@ -30,7 +33,7 @@ export function evictContract(current: () => ContractState): void {
       return { victim, keeper };
     }
 
-    it('swaps the victim for the new connection, members and claims, and closes the victim evicted', async () => {
+    it("counts the new connection with its claim, removes the victim's claim and closes the victim evicted, the victim still counted", async () => {
       // Prepare
       const { victim, keeper } = await atTheLimit();
       const conn = newConnection(clock, userId, { streamId: 'c' });
@@ -42,8 +45,9 @@ export function evictContract(current: () => ContractState): void {
       );
 
       // Assess
+      // The victim holds its slot (ending) until its socket is closed: the caller uncounts it then.
       expect(outcome).toEqual({ kind: 'evicted' });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [keeper, conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [keeper, unclaimed(victim), conn]));
       expect(await store.getConnection(victim.connectionId)).toEqual(closedItem(victim, 'evicted', conn.connectedAt));
       expect(await store.getConnection(conn.connectionId)).toEqual(openItem(conn));
     });
@@ -58,7 +62,7 @@ export function evictContract(current: () => ContractState): void {
 
       // Assess
       expect(outcome).toEqual({ kind: 'evicted' });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [victim, conn]));
     });
 
     it('evicts at the limit override rather than defaultLimit', async () => {
@@ -75,7 +79,9 @@ export function evictContract(current: () => ContractState): void {
 
       // Assess
       expect(outcome).toEqual({ kind: 'evicted' });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [conn], { limitOverride: 1 }));
+      expect(await store.getCounter(userId)).toEqual(
+        counterOf(userId, [unclaimed(victim), conn], { limitOverride: 1 }),
+      );
     });
 
     it('answers changed with the counter when there is room (active below the limit)', async () => {
@@ -260,7 +266,7 @@ export function evictContract(current: () => ContractState): void {
 
       // Assess
       expect(outcome).toEqual({ kind: 'duplicate', existing: openItem(conn) });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [keeper, conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [keeper, unclaimed(victim), conn]));
     });
 
     it('evicts a counted victim whose item is gone', async () => {
@@ -277,7 +283,7 @@ export function evictContract(current: () => ContractState): void {
 
       // Assess
       expect(outcome).toEqual({ kind: 'evicted' });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [keeper, conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [keeper, unclaimed(victim), conn]));
     });
 
     it('only one of two connections evicting the same victim at once evicts it', async () => {
@@ -295,8 +301,8 @@ export function evictContract(current: () => ContractState): void {
       // Assess
       expect(outcomes.map((o) => o.kind).sort()).toEqual(['changed', 'evicted']);
       const counter = await store.getCounter(userId);
-      expect(counter.active).toBe(2);
-      expect(counter.counted.size).toBe(2);
+      expect(counter.active).toBe(3); // the victim still counted until its socket is closed
+      expect(counter.counted.size).toBe(3);
     });
   });
 }

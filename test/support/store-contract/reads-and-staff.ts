@@ -244,9 +244,10 @@ export function readsAndStaffContract(current: () => ContractState): void {
       const taker = { ...newConnection(clock, userId), streamId: 'match' };
       await store.takeOver(taker, { heldBy: old.connectionId, maxConnectionMs: MAX_CONNECTION_MS });
       const evictor = newConnection(clock, userId);
+      // At exactly the limit: kept, the kicked one (counted until uncounted), old and its taker, the victim.
       await store.evict(
         evictor,
-        evictOptions({ connectionId: victim.connectionId, streamId: 'v' }, { defaultLimit: 4 }),
+        evictOptions({ connectionId: victim.connectionId, streamId: 'v' }, { defaultLimit: 5 }),
       );
 
       // Act

@@ -1,6 +1,6 @@
 /**
- * The store contract (index.ts), part: takeOver: handing a held stream id to a new connection, the old one closed in
- * the same write.
+ * The store contract (index.ts), part: takeOver: handing a held stream id to a new connection, the old one's item
+ * closed in the same write and the old one still counted (ending) until the caller uncounts it.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NewConnection } from '../../../core/store/items.js';
@@ -22,7 +22,7 @@ export function takeOverContract(current: () => ContractState): void {
   const admitted = (conn: NewConnection, defaultLimit?: number) => admittedOn(store, conn, defaultLimit);
 
   describe('takeOver', () => {
-    it('moves the claim and the member to the new connection, closes the old item takenOver, active unchanged', async () => {
+    it('moves the claim to the new connection and counts it, closes the old item takenOver, the old one still counted', async () => {
       // Prepare
       const other = await admitted(newConnection(clock, userId, { streamId: 'other' }));
       const old = await admitted(newConnection(clock, userId, { streamId: 'match' }));
@@ -32,8 +32,9 @@ export function takeOverContract(current: () => ContractState): void {
       const outcome = await store.takeOver(conn, { heldBy: old.connectionId, maxConnectionMs: MAX_CONNECTION_MS });
 
       // Assess
+      // The old one holds its slot (ending) until its socket is closed: the caller uncounts it then.
       expect(outcome).toEqual({ kind: 'tookOver' });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [other, conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [other, old, conn]));
       expect(await store.getConnection(old.connectionId)).toEqual(closedItem(old, 'takenOver', conn.connectedAt));
       expect(await store.getConnection(conn.connectionId)).toEqual(openItem(conn));
     });
@@ -46,9 +47,9 @@ export function takeOverContract(current: () => ContractState): void {
       // Act
       const outcome = await store.takeOver(conn, { heldBy: old.connectionId, maxConnectionMs: MAX_CONNECTION_MS });
 
-      // Assess
+      // Assess: over the limit by the old one until it is uncounted
       expect(outcome).toEqual({ kind: 'tookOver' });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [old, conn]));
     });
 
     it('answers changed when the stream is held by another connection than heldBy', async () => {
@@ -140,7 +141,7 @@ export function takeOverContract(current: () => ContractState): void {
 
       // Assess
       expect(outcome).toEqual({ kind: 'duplicate', existing: openItem(conn) });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [old, conn]));
     });
 
     it('answers duplicate when the new connection id has an item though the holder is as expected', async () => {
@@ -170,7 +171,7 @@ export function takeOverContract(current: () => ContractState): void {
 
       // Assess
       expect(outcome).toEqual({ kind: 'tookOver' });
-      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [conn]));
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [old, conn]));
     });
 
     it('leaves a closed takenOver tombstone for a holder whose item was gone (DynamoDB semantics)', async () => {
