@@ -15,6 +15,7 @@ import { createPlayerHandler } from '../handlers/routes/player.js';
 import { createSupportHandler } from '../handlers/routes/support.js';
 import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
+import { EventPipeline } from './events/pipeline.js';
 import { GatewayEmulator } from './gateway/emulator.js';
 import { type LocalIdentity, localIdentity } from './identity.js';
 import { type LocalSettings, localSettings } from './settings.js';
@@ -53,6 +54,8 @@ export interface LocalStack {
   runtime: Runtime;
   /** the embedded DynamoDB Local's java process, when the stack started one */
   dynamodbPid?: number;
+  /** the lifecycle events read from the table's changes (`GET /events`, the webhook) */
+  events: EventPipeline;
   /** runs the sweep once, now */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
@@ -133,11 +136,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const auth: SupportAuth = identity
       ? { kind: 'jwt', verifier: identity.verifier, staff: identity.staff, jwks: identity.jwks }
       : { kind: 'adminToken', token: adminToken };
+    const events = new EventPipeline({
+      endpoint,
+      tableName,
+      db: runtime.store.db,
+      getConnection: (id) => runtime.store.getConnection(id),
+      webhook: settings.eventsWebhookUrl
+        ? { url: settings.eventsWebhookUrl, secret: settings.eventsWebhookSecret }
+        : undefined,
+    });
     const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings, {
       player: createPlayerHandler(runtime),
       pages: playerPage(emulator.url, settings.authMode),
+      events: events.hub,
     }).start();
     stoppers.push(() => supportServer.stop());
+    if (!options.skipTableSetup) {
+      events.start();
+      stoppers.push(() => events.stop());
+    }
 
     const sweeper = createSweepHandler(runtime);
     const runSweep = () => sweeper({ time: new Date().toISOString() });
@@ -167,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tableName,
       emulator,
       runtime,
+      events,
       sweep: runSweep,
       stop,
     };
