@@ -11,6 +11,7 @@ import {
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  type Shard,
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -34,6 +35,7 @@ export interface TableStreamOptions {
   log?: (line: string) => void;
 }
 
+const DESCRIBE_EVERY_MS = 10_000;
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export function toChange(record: StreamRecord): TableChange {
@@ -55,6 +57,7 @@ export class TableStreamReader {
   private readonly tables: DynamoDBClient;
   private readonly iterators = new Map<string, string>();
   private readonly closedShards = new Set<string>();
+  private described?: { at: number; streamArn: string; shards: Shard[] };
   private running?: Promise<void>;
   private stopping = false;
   private wake?: () => void;
@@ -88,10 +91,31 @@ export class TableStreamReader {
       } catch (error) {
         log(`[events] reading the table's stream failed, trying again: ${String(error)}`);
         this.iterators.clear(); // read again from the checkpoints
+        this.described = undefined;
         pause = retryMs;
       }
       if (pause > 0 && !this.stopping) await this.pauseFor(pause);
     }
+  }
+
+  /**
+   * The stream and its shards, described again only now and then (a shard closes about every four hours in AWS, and
+   * a new one opens): an idle reader then costs one GetRecords per shard per poll.
+   */
+  private async shardList() {
+    const now = Date.now();
+    if (this.described && now - this.described.at < DESCRIBE_EVERY_MS) return this.described;
+    const { tableName } = this.options;
+    const table = await this.tables.send(new DescribeTableCommand({ TableName: tableName }));
+    const streamArn = table.Table?.LatestStreamArn;
+    if (!streamArn) throw new Error(`table ${tableName} has no stream`);
+    const { StreamDescription } = await this.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    // A child shard holds changes made after its parent's: parents first, by their first sequence number.
+    const shards = [...(StreamDescription?.Shards ?? [])].sort((a, b) =>
+      compareSequence(a.SequenceNumberRange?.StartingSequenceNumber, b.SequenceNumberRange?.StartingSequenceNumber),
+    );
+    this.described = { at: now, streamArn, shards };
+    return this.described;
   }
 
   private pauseFor(ms: number): Promise<void> {
@@ -103,19 +127,14 @@ export class TableStreamReader {
 
   /** One pass over the shards; how many records it processed. */
   private async readOnce(): Promise<number> {
-    const { tableName } = this.options;
-    const table = await this.tables.send(new DescribeTableCommand({ TableName: tableName }));
-    const streamArn = table.Table?.LatestStreamArn;
-    if (!streamArn) throw new Error(`table ${tableName} has no stream`);
-    const { StreamDescription } = await this.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
-    // A child shard holds changes made after its parent's: parents first, by their first sequence number.
-    const shards = [...(StreamDescription?.Shards ?? [])].sort((a, b) =>
-      compareSequence(a.SequenceNumberRange?.StartingSequenceNumber, b.SequenceNumberRange?.StartingSequenceNumber),
-    );
+    const { streamArn, shards } = await this.shardList();
     let processed = 0;
     for (const shard of shards) {
       const shardId = shard.ShardId!;
       if (this.closedShards.has(shardId) || this.stopping) continue;
+      // A child's changes come after all of its parent's: it waits until the parent is read to its end.
+      const parent = shard.ParentShardId;
+      if (parent && !this.closedShards.has(parent) && shards.some((s) => s.ShardId === parent)) continue;
       const iterator = this.iterators.get(shardId) ?? (await this.iteratorFor(streamArn, shardId));
       const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
       const records = page.Records ?? [];
