@@ -12,12 +12,11 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type Shard,
-  type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TableChange } from '../../core/events/changes.js';
+import { changeOf, type StreamRecordLike } from '../../core/events/records.js';
 
 /** The checkpoint items: under their own partition, never a counter, so their own changes make no events. */
 const CHECKPOINT_PK = 'events';
@@ -37,20 +36,6 @@ export interface TableStreamOptions {
 
 const DESCRIBE_EVERY_MS = 10_000;
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-export function toChange(record: StreamRecord): TableChange {
-  const d = record.dynamodb ?? {};
-  // biome-ignore lint/suspicious/noExplicitAny: the streams client's AttributeValue is the same shape as DynamoDB's
-  const plain = (image: any) => (image ? unmarshall(image) : undefined);
-  const keys = plain(d.Keys) ?? {};
-  return {
-    sequence: d.SequenceNumber ?? '',
-    keys: { pk: String(keys.pk ?? ''), sk: String(keys.sk ?? '') },
-    old: plain(d.OldImage),
-    new: plain(d.NewImage),
-    at: d.ApproximateCreationDateTime ? new Date(d.ApproximateCreationDateTime).getTime() : Date.now(),
-  };
-}
 
 export class TableStreamReader {
   private readonly streams: DynamoDBStreamsClient;
@@ -139,7 +124,7 @@ export class TableStreamReader {
       const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
       const records = page.Records ?? [];
       if (records.length > 0) {
-        const changes = records.map(toChange);
+        const changes = records.map((r) => changeOf(r as StreamRecordLike));
         await this.options.onBatch(changes);
         // Its own checkpoint's changes alone move nothing: writing one for them would feed itself forever.
         if (changes.some((c) => c.keys.pk !== CHECKPOINT_PK)) await this.save(shardId, changes.at(-1)!.sequence);
