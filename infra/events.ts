@@ -1,6 +1,6 @@
 /**
  * The events in AWS (core/events): the table's change stream read by the processor Lambda, which puts each event on
- * the stack's EventBridge bus. A batch that keeps failing is split, retried, then parked in a dead-letter queue; two
+ * the stack's EventBridge bus; the `$connect` function's refusal lines reach it through a log subscription. A batch that keeps failing is split, retried, then parked in a dead-letter queue; two
  * alarms say when events fall behind or are parked. Nothing here is on the players' path.
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -11,15 +11,20 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { FilterPattern, type ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { LambdaDestination } from 'aws-cdk-lib/aws-logs-destinations';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { REFUSAL_LOG_MESSAGE } from '../core/events/refusals.js';
 import type { HandlerFunction } from './handler-function.js';
 
 export interface EventsProps {
   table: Table;
   /** the processor (handlers/events.ts), built with the stack's function defaults */
   processor: HandlerFunction;
+  /** the `$connect` function's log: its refusal lines are `stream.refused` */
+  refusalLogs: ILogGroup;
   /** the bus's name: the stack's */
   busName: string;
   alarmTopicArn?: string;
@@ -72,6 +77,12 @@ export class Events extends Construct {
       reason:
         'dynamodb:ListStreams, which the DynamoDB event source grants, has no resource-level permissions; reading ' +
         'the stream itself is granted on the stream of this table only',
+    });
+
+    // A refusal writes nothing to the table: its event comes from the line `$connect` logs anyway.
+    props.refusalLogs.addSubscriptionFilter('Refusals', {
+      destination: new LambdaDestination(processor),
+      filterPattern: FilterPattern.stringValue('$.message', '=', REFUSAL_LOG_MESSAGE),
     });
 
     const topic = props.alarmTopicArn ? Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined;

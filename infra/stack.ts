@@ -289,6 +289,7 @@ export class StreamgateStack extends Stack {
     this.events = new Events(this, 'LifecycleEvents', {
       table,
       processor: f.Events,
+      refusalLogs: f.Connect.logGroup,
       busName: id,
       alarmTopicArn: s.alarmTopicArn,
     });

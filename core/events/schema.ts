@@ -44,6 +44,7 @@ export const eventData = {
       durationMs: z.number().int().nonnegative(),
     })
     .strict(),
+  'stream.refused': z.object({ ...stream, limit: z.number().int().nonnegative(), refusedAt: z.string() }).strict(),
   'user.limitChanged': z
     .object({
       userId: z.string(),

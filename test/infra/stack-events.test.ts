@@ -4,6 +4,7 @@
  */
 import { Capture, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { REFUSAL_LOG_MESSAGE } from '../../core/events/refusals.js';
 import { TABLE_SHAPE } from '../../core/store/schema.js';
 import { type Synthesized, synthesize } from '../support/synth.js';
 
@@ -57,6 +58,16 @@ describe('When the processor reads the stream', () => {
     expect(actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite|TransactWrite)/.test(a))).toEqual([]);
     const putEvents = statements.find((s) => s.Action === 'events:PutEvents')!;
     expect(JSON.stringify(putEvents.Resource)).toMatch(/Bus/);
+  });
+});
+
+describe('When a connect is refused at the limit', () => {
+  it('hands the refusal lines of the $connect function, and only those, to the processor', () => {
+    template.hasResourceProperties('AWS::Logs::SubscriptionFilter', {
+      FilterPattern: `{ $.message = "${REFUSAL_LOG_MESSAGE}" }`,
+      DestinationArn: { 'Fn::GetAtt': [fnIds.Events, 'Arn'] },
+      LogGroupName: { Ref: Match.stringLikeRegexp('^ConnectLogs') },
+    });
   });
 });
 

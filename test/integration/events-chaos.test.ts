@@ -3,30 +3,28 @@
  * users at once, with lost `$disconnect`s and failed handshakes, and the processor stopped in the middle of a batch
  * and started again halfway. The oracle is the table itself: each connection's item was written by the write that
  * counted it, so every item is one `stream.admitted`, and every item closed and no longer counted one `stream.ended`
- * with the item's reason, after it; nothing else.
+ * with the item's reason, after it; nothing else. And one `stream.refused` per connect refused at the limit.
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { EventPipeline } from '../../local/events/pipeline.js';
 import type { LocalStack } from '../../local/stack.js';
 import { seeded } from '../../tools/capacity/simulate.js';
 import { Receiver, SECRET } from '../support/event-receiver.js';
 import { eventually, openSocket } from '../support/sockets.js';
 import { FAST_STORE_OPENING_WINDOW_SECONDS, newUserId, startTestStack, supportRequest } from '../support/stack.js';
 
-const USERS = 4;
+const USERS = 3;
 const STEPS = Number(process.env.EVENTS_CHAOS_STEPS ?? 40);
 let stack: LocalStack;
 let hookUrl: string;
 const receiver = new Receiver();
 const sockets: WebSocket[] = [];
-const pipelines: EventPipeline[] = [];
 
 beforeAll(async () => {
   hookUrl = await receiver.start();
   stack = await startTestStack({
-    streamLimit: 2,
+    streamLimit: 1,
     openingWindowSeconds: FAST_STORE_OPENING_WINDOW_SECONDS,
     eventsWebhookUrl: hookUrl,
     eventsWebhookSecret: SECRET,
@@ -35,7 +33,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of sockets) s.terminate();
-  for (const p of pipelines) await p.stop();
   await stack?.stop();
   await receiver.stop();
 });
@@ -67,7 +64,7 @@ async function expectedSteps(users: Set<string>): Promise<Map<string, string[]>>
 function receivedSteps(users: Set<string>): Map<string, string[]> {
   const got = new Map<string, string[]>();
   for (const e of receiver.unique()) {
-    if (!users.has(e.subject) || !('connectionId' in e.data)) continue;
+    if (!users.has(e.subject) || !('connectionId' in e.data) || e.type === 'stream.refused') continue;
     const step = 'reason' in e.data ? `${e.type}:${e.data.reason}` : e.type;
     got.set(e.data.connectionId, [...(got.get(e.data.connectionId) ?? []), step]);
   }
@@ -81,6 +78,7 @@ describe('When streams come and go in every order, and the processor restarts mi
     const pick = <T>(xs: T[]) => xs[Math.floor(next() * xs.length)]!;
     const users = Array.from({ length: USERS }, () => newUserId('evc'));
     const open: Array<{ userId: string; socket: WebSocket }> = [];
+    let refusedAtLimit = 0;
     stack.emulator.setFaults({ dropDisconnectRate: 0.3, failHandshakeRate: 0.2 });
 
     // Act
@@ -90,27 +88,19 @@ describe('When streams come and go in every order, and the processor restarts mi
         let release!: () => void;
         receiver.hold = new Promise((r) => (release = r));
         await new Promise((r) => setTimeout(r, 300));
-        const stopping = stack.events.stop();
+        const restarting = stack.restartEvents();
         release();
         receiver.hold = undefined;
-        await stopping;
-        const again = new EventPipeline({
-          endpoint: stack.dynamodbEndpoint,
-          tableName: stack.tableName,
-          db: stack.runtime.store.db,
-          getConnection: (id) => stack.runtime.store.getConnection(id),
-          webhook: { url: hookUrl, secret: SECRET },
-          log: () => undefined,
-        });
-        pipelines.push(again.start());
+        await restarting;
       }
-      const action = open.length === 0 ? 'open' : pick(['open', 'open', 'close', 'drop', 'kick']);
+      const action = open.length === 0 ? 'open' : pick(['open', 'open', 'open', 'close', 'drop', 'kick']);
       if (action === 'open') {
         const userId = pick(users);
         // A handshake the fault fails hangs up: the player saw nothing open.
-        const result = await openSocket(stack.wsUrl, { userId, streamId: pick(['a', 'b', 'c']) }).catch(() => ({
+        const result = await openSocket(stack.wsUrl, { userId, streamId: pick(['a', 'b', 'c', 'd']) }).catch(() => ({
           socket: undefined,
         }));
+        if ('status' in result && result.status === 429) refusedAtLimit++;
         if (result.socket) {
           sockets.push(result.socket);
           open.push({ userId, socket: result.socket });
@@ -146,10 +136,13 @@ describe('When streams come and go in every order, and the processor restarts mi
       250,
     ).catch(() => undefined);
     console.info(
-      `events under chaos: ${expected.size} connections, agreed ${Date.now() - acted} ms after the last step`,
+      `events under chaos: ${expected.size} connections, ${refusedAtLimit} refused at the limit, agreed ${Date.now() - acted} ms after the last step`,
     );
     expect(Object.fromEntries(receivedSteps(mine))).toEqual(Object.fromEntries(expected));
     expect(expected.size).toBeGreaterThan(10);
+    // Refusals write nothing to the table: their events are held to the answers the players saw.
+    const refusals = receiver.unique().filter((e) => mine.has(e.subject) && e.type === 'stream.refused');
+    expect(refusals).toHaveLength(refusedAtLimit);
     expect(receiver.badSignatures).toEqual([]);
   }, 90_000);
 });
