@@ -23,6 +23,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { leaseShardsFor } from '../core/store/schema.js';
 import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
+import { Events } from './events.js';
 import { HandlerFunction } from './handler-function.js';
 import { Identity } from './identity.js';
 import { Monitoring } from './monitoring.js';
@@ -71,7 +72,7 @@ const HTTP_ACCESS_LOG_FIELDS = {
 
 export class StreamgateStack extends Stack {
   readonly functions: Record<
-    'Authorizer' | 'Connect' | 'Disconnect' | 'Messages' | 'Sweep' | 'Support' | 'Player',
+    'Authorizer' | 'Connect' | 'Disconnect' | 'Messages' | 'Sweep' | 'Support' | 'Player' | 'Events',
     HandlerFunction
   >;
   readonly webSocketApi: WebSocketApi;
@@ -82,6 +83,7 @@ export class StreamgateStack extends Stack {
   readonly playerStage: HttpStage;
   readonly streamTable: StreamTable;
   readonly monitoring: Monitoring;
+  readonly events: Events;
   readonly supportConsole: WebPage;
   readonly playerPage: WebPage;
   readonly identity: Identity;
@@ -179,6 +181,12 @@ export class StreamgateStack extends Stack {
       Sweep: handler('Sweep', 'handlers/sweep.ts', 'release ghosts whose lease ran out', Duration.minutes(1)),
       Support: handler('Support', 'handlers/support.ts', 'support API: connections and limit overrides'),
       Player: handler('Player', 'handlers/player.ts', "player API: a player's own streams, list and end"),
+      Events: handler(
+        'Events',
+        'handlers/events.ts',
+        'lifecycle events from the table to the event bus',
+        Duration.minutes(1),
+      ),
     };
     const f = this.functions;
 
@@ -278,6 +286,14 @@ export class StreamgateStack extends Stack {
       targets: [new LambdaFunction(f.Sweep, { retryAttempts: 1, maxEventAge: Duration.minutes(s.sweepRateMinutes) })],
     });
 
+    this.events = new Events(this, 'LifecycleEvents', {
+      table,
+      processor: f.Events,
+      refusalLogs: f.Connect.logGroup,
+      busName: id,
+      alarmTopicArn: s.alarmTopicArn,
+    });
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: f,
       table,
@@ -288,6 +304,10 @@ export class StreamgateStack extends Stack {
       alarmTopicArn: s.alarmTopicArn,
     });
 
+    new CfnOutput(this, 'EventBusName', {
+      value: this.events.bus.eventBusName,
+      description: 'lifecycle events (docs/events.md): rules on this bus reach billing, analytics, alerts',
+    });
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url, description: 'players connect here' });
     new CfnOutput(this, 'CallbackUrl', {
       value: this.webSocketStage.callbackUrl,

@@ -8,6 +8,7 @@ import {
   AttributeType,
   BillingMode,
   ProjectionType,
+  StreamViewType,
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
@@ -28,13 +29,14 @@ export class StreamTable extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const { partitionKey, sortKey, ttlAttribute, leaseIndex } = TABLE_SHAPE;
+    const { partitionKey, sortKey, ttlAttribute, leaseIndex, stream } = TABLE_SHAPE;
     this.table = new Table(this, 'Table', {
       partitionKey: attribute(partitionKey),
       sortKey: attribute(sortKey),
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: ttlAttribute,
+      stream: StreamViewType[stream],
       encryption: TableEncryption.AWS_MANAGED,
       // The counts are the product's state: neither `cdk destroy` nor a replaced resource may drop them.
       deletionProtection: true,

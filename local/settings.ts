@@ -162,6 +162,12 @@ const LocalSettingsSchema = z.object({
   signingKeyFile: unsetIfEmpty(z.string().optional()),
   /** the algorithm of the signing key (RS256: as API Gateway's HTTP JWT authorizers verify); ES256 when made unset */
   signingKeyAlgorithm: unsetIfEmpty(oneOf(['ES256', 'RS256']).optional()),
+  /** where every lifecycle event is POSTed (CloudEvents, one per request); unset: events go to `GET /events` only */
+  eventsWebhookUrl: unsetIfEmpty(
+    z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:9000/events' }).optional(),
+  ),
+  /** signs each webhook request (HMAC-SHA256); at least 16 characters */
+  eventsWebhookSecret: unsetIfEmpty(z.string().min(16, 'must have at least 16 characters').optional()),
   /** set by code only: tests give each file a table of its own */
   tableName: z.string().min(3, 'must have at least 3 characters').default('streamgate'),
 });
@@ -203,6 +209,8 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   jwtStaffValue: 'JWT_STAFF_VALUE',
   signingKeyFile: 'SIGNING_KEY_FILE',
   signingKeyAlgorithm: 'SIGNING_KEY_ALGORITHM',
+  eventsWebhookUrl: 'EVENTS_WEBHOOK_URL',
+  eventsWebhookSecret: 'EVENTS_WEBHOOK_SECRET',
 };
 
 /** A setting out of range or malformed; the message names every bad one, on one line. */

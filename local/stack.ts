@@ -15,6 +15,8 @@ import { createPlayerHandler } from '../handlers/routes/player.js';
 import { createSupportHandler } from '../handlers/routes/support.js';
 import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
+import { EventHub } from './events/hub.js';
+import { EventPipeline } from './events/pipeline.js';
 import { GatewayEmulator } from './gateway/emulator.js';
 import { type LocalIdentity, localIdentity } from './identity.js';
 import { type LocalSettings, localSettings } from './settings.js';
@@ -53,6 +55,10 @@ export interface LocalStack {
   runtime: Runtime;
   /** the embedded DynamoDB Local's java process, when the stack started one */
   dynamodbPid?: number;
+  /** the lifecycle events read from the table's changes (`GET /events`, the webhook) */
+  readonly events: EventPipeline;
+  /** stops the events pipeline and starts another in its place, as a restarted processor would (tests) */
+  restartEvents(): Promise<EventPipeline>;
   /** runs the sweep once, now */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
@@ -96,6 +102,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     if (!options.skipTableSetup) await ensureTable(endpoint, tableName);
 
+    let events: EventPipeline | undefined;
     const emulator = new GatewayEmulator({ settings });
     await emulator.start();
     stoppers.push(() => emulator.stop());
@@ -116,7 +123,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         JWT_STAFF_VALUE: identity?.staff.value,
         JWT_LIMIT_CLAIM: identity?.limitClaim,
       }),
-      { logLevel: settings.logLevel, metrics: options.metrics },
+      // Refusals reach the events in memory, as they are refused (the pipeline starts below).
+      { logLevel: settings.logLevel, metrics: options.metrics, refusals: (r) => events?.refused(r) },
     );
     if (settings.faultStoreLatency) delayStoreCalls(runtime.store.db, settings.faultStoreLatency);
     emulator.attach(
@@ -133,11 +141,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const auth: SupportAuth = identity
       ? { kind: 'jwt', verifier: identity.verifier, staff: identity.staff, jwks: identity.jwks }
       : { kind: 'adminToken', token: adminToken };
+    const hub = new EventHub();
+    const newPipeline = () =>
+      new EventPipeline({
+        endpoint,
+        tableName,
+        db: runtime.store.db,
+        getConnection: (id) => runtime.store.getConnection(id),
+        webhook: settings.eventsWebhookUrl
+          ? { url: settings.eventsWebhookUrl, secret: settings.eventsWebhookSecret }
+          : undefined,
+        hub,
+      });
+    events = newPipeline();
     const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings, {
       player: createPlayerHandler(runtime),
       pages: playerPage(emulator.url, settings.authMode),
+      events: hub,
     }).start();
     stoppers.push(() => supportServer.stop());
+    if (!options.skipTableSetup) {
+      events.start();
+      stoppers.push(async () => {
+        await events?.stop();
+      });
+    }
 
     const sweeper = createSweepHandler(runtime);
     const runSweep = () => sweeper({ time: new Date().toISOString() });
@@ -167,6 +195,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tableName,
       emulator,
       runtime,
+      get events() {
+        return events!;
+      },
+      async restartEvents() {
+        const pending = await events!.stop();
+        events = newPipeline();
+        events.adopt(pending);
+        return events.start();
+      },
       sweep: runSweep,
       stop,
     };

@@ -14,6 +14,7 @@ import { InvalidTokenError, type TokenVerifier } from '../core/identity/verify.j
 import { ErrorCode, errorResponse } from '../handlers/lib/responses.js';
 import { PLAYER_CORS_HEADERS, type PlayerHandler, playerError } from '../handlers/routes/player.js';
 import type { SupportEvent } from '../handlers/support.js';
+import { EVENTS_PATH, type EventHub } from './events/hub.js';
 import { boundPort, close, flattenHeaders, hostForUrl, isClientGone, listen, readBody, requestUrl } from './http.js';
 import type { LocalSettings } from './settings.js';
 import { WebPages, type WebPagesOptions } from './web-pages.js';
@@ -46,12 +47,15 @@ export interface SupportServerExtras {
   /** the player API, at `/me/...` */
   player?: PlayerHandler;
   pages?: WebPagesOptions;
+  /** the lifecycle events, served to staff at `GET /events` */
+  events?: EventHub;
 }
 
 export class SupportServer {
   private readonly server: Server;
   private readonly pages: WebPages;
   private readonly player?: PlayerHandler;
+  private readonly events?: EventHub;
 
   constructor(
     private readonly handler: SupportHandler,
@@ -61,6 +65,7 @@ export class SupportServer {
   ) {
     this.pages = new WebPages(extras.pages);
     this.player = extras.player;
+    this.events = extras.events;
     this.server = createServer((req, res) =>
       this.serve(req, res).catch((error) => {
         // An aborted body or a failing socket: answer if still possible, never take the process down.
@@ -81,6 +86,7 @@ export class SupportServer {
   }
 
   async stop(): Promise<void> {
+    this.events?.close();
     await close(this.server);
   }
 
@@ -115,6 +121,13 @@ export class SupportServer {
       const outcome = await this.authorize(req.headers.authorization ?? '');
       if (!outcome.ok) return send(res, outcome.result);
       authorizer = outcome.authorizer;
+    }
+    if (url.pathname === EVENTS_PATH && this.events) {
+      if (req.method !== 'GET') {
+        return send(res, { ...errorResponse(405, ErrorCode.METHOD_NOT_ALLOWED, 'use GET'), headers: { allow: 'GET' } });
+      }
+      req.resume(); // a body, if any, is not read: drained so the socket stays usable
+      return this.events.serve(req, res);
     }
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {

@@ -94,6 +94,7 @@ type KeyType = 'S' | 'N';
 
 /** The table as data, in CreateTable's vocabulary (the CDK app maps it to its own). */
 export interface TableShape {
+  stream: 'NEW_AND_OLD_IMAGES';
   partitionKey: { name: string; type: KeyType };
   sortKey: { name: string; type: KeyType };
   ttlAttribute: string;
@@ -106,6 +107,8 @@ export interface TableShape {
 }
 
 export const TABLE_SHAPE: TableShape = {
+  // The events (core/events) are read from the table's changes: old and new images, to see what a write changed.
+  stream: 'NEW_AND_OLD_IMAGES',
   partitionKey: { name: PARTITION_KEY, type: 'S' },
   sortKey: { name: SORT_KEY, type: 'S' },
   ttlAttribute: TTL_ATTRIBUTE,
@@ -119,9 +122,10 @@ export const TABLE_SHAPE: TableShape = {
 
 /** CreateTable's input for the local stack (structurally the SDK's CreateTableCommandInput). */
 export function createTableInput(tableName: string) {
-  const { partitionKey, sortKey, leaseIndex } = TABLE_SHAPE;
+  const { partitionKey, sortKey, leaseIndex, stream } = TABLE_SHAPE;
   return {
     TableName: tableName,
+    StreamSpecification: { StreamEnabled: true, StreamViewType: stream },
     BillingMode: 'PAY_PER_REQUEST' as const,
     AttributeDefinitions: [partitionKey, sortKey, leaseIndex.partitionKey, leaseIndex.sortKey].map((a) => ({
       AttributeName: a.name,

@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import type { AdmissionDeps } from '../../core/admission.js';
 import { type Config, loadConfig } from '../../core/config.js';
+import type { Refusal } from '../../core/events/refusals.js';
 import { ApiGatewayConnections, createManagementClient } from '../../core/gateway.js';
 import type { ConnectionGateway, CoreEvents } from '../../core/ports.js';
 import { createDocumentClient, createDynamoStore, type DynamoStreamStore } from '../../core/store/dynamodb/store.js';
@@ -22,12 +23,15 @@ export interface Runtime {
   deps: AdmissionDeps;
   /** silent unless given (the Lambda entries give EMF; the local stack and the tests keep quiet) */
   metrics: ServiceMetrics;
+  /** told of each refusal at the limit, at once and without waiting (the local stack's events); unset in Lambda */
+  refusals?: (refusal: Refusal) => void;
 }
 
 export interface RuntimeOptions {
   /** the service logger's level; Powertools reads `POWERTOOLS_LOG_LEVEL` when unset */
   logLevel?: string;
   metrics?: ServiceMetrics;
+  refusals?: (refusal: Refusal) => void;
 }
 
 export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
@@ -60,7 +64,26 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     logger,
     events,
   };
-  return { config, logger, audit, store, gateway, deps, metrics };
+  const refusals = options.refusals;
+  return {
+    config,
+    logger,
+    audit,
+    store,
+    gateway,
+    deps,
+    metrics,
+    // Whatever it does, a refusal is still answered: a listener's failure is logged, never thrown.
+    refusals:
+      refusals &&
+      ((refusal) => {
+        try {
+          refusals(refusal);
+        } catch (error) {
+          logger.warn('a refusal listener failed', { error: String(error) });
+        }
+      }),
+  };
 }
 
 let fromEnv: Runtime | undefined;

@@ -1,13 +1,14 @@
 /** `$connect`: admit the stream under the user's limit, or refuse the handshake. */
 import { connect } from '../../core/admission.js';
 import { AdmissionTooLateError, LimitReachedError, StreamReplacedError } from '../../core/errors.js';
+import { REFUSAL_LOG_MESSAGE } from '../../core/events/refusals.js';
 import { parseConnect } from '../lib/connect-request.js';
 import type { WebSocketHandler } from '../lib/events.js';
 import { MetricName, RefusalReason } from '../lib/metric-names.js';
 import { ErrorCode, errorBody } from '../lib/responses.js';
 import type { Runtime } from '../lib/runtime.js';
 
-export function createConnectHandler({ config, deps, logger, metrics }: Runtime): WebSocketHandler {
+export function createConnectHandler({ config, deps, logger, metrics, refusals }: Runtime): WebSocketHandler {
   const admit: WebSocketHandler = async (event) => {
     const parsed = parseConnect(event, config.authMode);
     if (!parsed.ok) {
@@ -31,7 +32,11 @@ export function createConnectHandler({ config, deps, logger, metrics }: Runtime)
     } catch (error) {
       if (error instanceof LimitReachedError) {
         metrics.refused(RefusalReason.limit);
-        logger.info('stream refused at limit', { userId: error.userId, active: error.active, limit: error.limit });
+        const { connectionId, streamId, device, sourceIp } = parsed.request;
+        const refusal = { userId: error.userId, connectionId, streamId, device, sourceIp, active: error.active };
+        // This line is also the event `stream.refused` in AWS (core/events/refusals.ts): no write, no wait.
+        logger.info(REFUSAL_LOG_MESSAGE, { ...refusal, limit: error.limit });
+        refusals?.({ ...refusal, limit: error.limit, at: Date.now() });
         return { statusCode: 429, body: errorBody(ErrorCode.LIMIT_REACHED, `at most ${error.limit} streams at once`) };
       }
       if (error instanceof StreamReplacedError) {

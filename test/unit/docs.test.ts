@@ -11,6 +11,7 @@ import { CONFIG_ENV } from '../../core/config.js';
 import { IdentityEnvSchema } from '../../core/identity/config.js';
 import { CONTEXT_KEYS } from '../../infra/settings.js';
 import { PLAYER_ROUTES, SUPPORT_ROUTES } from '../../infra/stack.js';
+import { EVENTS_PATH } from '../../local/events/hub.js';
 import { SETTINGS_ENV } from '../../local/settings.js';
 import { LOADTEST_FLAGS } from '../../tools/loadtest/options.js';
 
@@ -46,6 +47,7 @@ const NOT_OURS = new Set(['NODE_EXTRA_CA_CERTS', 'CDK_DISABLE_VERSION_CHECK']);
 /** Routes as the docs write them: `METHOD /path/{param}`. */
 const codeRoutes = new Set([
   'GET /health',
+  `GET ${EVENTS_PATH}`,
   ...[...SUPPORT_ROUTES, ...PLAYER_ROUTES].flatMap((r) => r.methods.map((m) => `${m} ${r.path}`)),
   // API Gateway's @connections API, which the local emulator serves (local/gateway/management-api.ts)
   'POST /@connections/{id}',

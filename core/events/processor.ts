@@ -1,0 +1,36 @@
+/**
+ * Turns a batch of table changes into events and hands them on, in order. Run by whatever reads the table's change
+ * stream: a Lambda on DynamoDB Streams in AWS, the local poller beside `npm start`. A batch whose delivery fails is
+ * handed back whole (the reader retries it from its checkpoint), so delivery is at least once; consumers deduplicate
+ * by the event's `id`, which a retry keeps.
+ */
+import { forEachLimited } from '../limiter.js';
+import type { ConnectionRecord } from '../store/items.js';
+import { connectionsNamed, counterChanges, eventsOf, type TableChange } from './changes.js';
+import type { CloudEvent } from './schema.js';
+
+export interface EventSink {
+  /** Delivers `events` in their order; throws when it could not (the batch is then tried again). */
+  deliver(events: CloudEvent[]): Promise<void>;
+}
+
+export interface ProcessorDeps {
+  getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
+  sink: EventSink;
+}
+
+/** Reads of a batch's connections in flight at once: the processor is off the players' path and stays light. */
+const READS_IN_FLIGHT = 8;
+
+export async function processChanges(deps: ProcessorDeps, changes: TableChange[]): Promise<CloudEvent[]> {
+  const counters = counterChanges(changes);
+  if (counters.length === 0) return [];
+  const connections = new Map<string, ConnectionRecord>();
+  await forEachLimited(connectionsNamed(counters), READS_IN_FLIGHT, async (id) => {
+    const c = await deps.getConnection(id);
+    if (c) connections.set(id, c);
+  });
+  const events = eventsOf(counters, connections);
+  if (events.length > 0) await deps.sink.deliver(events);
+  return events;
+}

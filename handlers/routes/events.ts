@@ -1,0 +1,39 @@
+/**
+ * The events processor: the table's change stream, a batch at a time, to lifecycle events (core/events) on a sink;
+ * and, from the `$connect` function's log, its refusal lines to `stream.refused` (a refusal writes nothing to read).
+ */
+import { gunzipSync } from 'node:zlib';
+import type { CloudWatchLogsEvent, DynamoDBStreamEvent } from 'aws-lambda';
+import { type EventSink, processChanges } from '../../core/events/processor.js';
+import { changeOf, type StreamRecordLike } from '../../core/events/records.js';
+import { refusalFromLogLine, refusedEvent } from '../../core/events/refusals.js';
+import type { CloudEvent } from '../../core/events/schema.js';
+import type { Runtime } from '../lib/runtime.js';
+
+export type EventsInput = DynamoDBStreamEvent | CloudWatchLogsEvent;
+
+export function createEventsHandler({ store, logger }: Pick<Runtime, 'store' | 'logger'>, sink: EventSink) {
+  return async (input: EventsInput): Promise<void> => {
+    if ('awslogs' in input) {
+      const events = refusalsOf(input);
+      if (events.length > 0) await sink.deliver(events);
+      logger.debug('refusals published', { events: events.length });
+      return;
+    }
+    const changes = input.Records.map((r) => changeOf(r as StreamRecordLike));
+    // A failure throws: Lambda retries the batch (and splits it), then parks it in the dead-letter queue.
+    const events = await processChanges({ getConnection: (id) => store.getConnection(id), sink }, changes);
+    logger.debug('events published', { records: changes.length, events: events.length });
+  };
+}
+
+/** CloudWatch Logs hands a subscription its lines gzipped and base64-encoded; lines that are not refusals are skipped. */
+export function refusalsOf(input: CloudWatchLogsEvent): CloudEvent[] {
+  const batch = JSON.parse(gunzipSync(Buffer.from(input.awslogs.data, 'base64')).toString('utf8')) as {
+    logEvents?: Array<{ message?: string }>;
+  };
+  return (batch.logEvents ?? []).flatMap((e) => {
+    const refusal = refusalFromLogLine(e.message ?? '');
+    return refusal ? [refusedEvent(refusal)] : [];
+  });
+}

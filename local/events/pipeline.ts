@@ -1,0 +1,120 @@
+/**
+ * The local stack's events: the table's change stream read beside `npm start` (as the processor Lambda reads it in
+ * AWS), turned into CloudEvents by the same core, and handed to `GET /events` and, when set, the webhook.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type EventSink, type ProcessorDeps, processChanges } from '../../core/events/processor.js';
+import { type Refusal, refusedEvent } from '../../core/events/refusals.js';
+import type { CloudEvent } from '../../core/events/schema.js';
+import type { ConnectionRecord } from '../../core/store/items.js';
+import { EventHub } from './hub.js';
+import { TableStreamReader } from './table-stream.js';
+import { WebhookSink } from './webhook.js';
+
+export interface EventPipelineOptions {
+  endpoint: string;
+  tableName: string;
+  db: DynamoDBDocumentClient;
+  getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
+  webhook?: { url: string; secret?: string };
+  /** `GET /events`: kept across restarts of the pipeline, so staff following it stay connected */
+  hub?: EventHub;
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Refusals waiting for delivery, at most: a flood of refused connects while the webhook is down must not fill the
+ * process. Past it the oldest are dropped (and counted); they were never in the table, so nothing else has them.
+ */
+const MAX_QUEUED_REFUSALS = 10_000;
+
+export class EventPipeline {
+  readonly hub: EventHub;
+  private readonly webhook?: WebhookSink;
+  private readonly reader: TableStreamReader;
+  private readonly sink: EventSink;
+  private readonly log: (line: string) => void;
+  private readonly refusals: CloudEvent[] = [];
+  private draining?: Promise<void>;
+  /** refusals dropped because too many waited */
+  droppedRefusals = 0;
+  /** every event processed since the start, for tests and `/health`-style checks */
+  processed = 0;
+
+  constructor(options: EventPipelineOptions) {
+    const log = options.log ?? ((line: string) => console.error(line));
+    this.log = log;
+    this.hub = options.hub ?? new EventHub();
+    this.webhook = options.webhook && new WebhookSink({ ...options.webhook, log });
+    this.sink = {
+      deliver: async (events: CloudEvent[]) => {
+        // The live view first: it never fails. The webhook may hold the batch until its receiver takes it.
+        await this.hub.deliver(events);
+        await this.webhook?.deliver(events);
+        this.processed += events.length;
+      },
+    };
+    const deps: ProcessorDeps = { getConnection: options.getConnection, sink: this.sink };
+    this.reader = new TableStreamReader({
+      endpoint: options.endpoint,
+      tableName: options.tableName,
+      db: options.db,
+      pollMs: options.pollMs,
+      log,
+      onBatch: async (changes) => {
+        await processChanges(deps, changes);
+      },
+    });
+  }
+
+  start(): this {
+    this.reader.start();
+    return this;
+  }
+
+  /**
+   * A refusal at the limit, told by `$connect` as it refuses: queued, and delivered beside the table's events. Never
+   * waits and never throws: the refusal is answered whatever happens here.
+   */
+  refused(refusal: Refusal): void {
+    this.refusals.push(refusedEvent(refusal));
+    if (this.refusals.length > MAX_QUEUED_REFUSALS) {
+      this.refusals.shift();
+      this.droppedRefusals++;
+    }
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.refusals.length > 0) {
+      const event = this.refusals[0]!;
+      try {
+        await this.sink.deliver([event]);
+      } catch (error) {
+        this.log(`[events] a refusal could not be delivered: ${String(error)}`);
+        return; // stopping: what is left stays queued
+      }
+      this.refusals.shift();
+    }
+  }
+
+  /** Stops reading and delivering; the refusals not yet delivered are handed back (a restart takes them over). */
+  async stop(): Promise<CloudEvent[]> {
+    this.webhook?.stop();
+    await this.reader.stop();
+    await this.draining;
+    return this.refusals.splice(0);
+  }
+
+  /** Refusals another pipeline could not deliver before it stopped. */
+  adopt(pending: CloudEvent[]): void {
+    if (pending.length === 0) return;
+    this.refusals.unshift(...pending);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+}
