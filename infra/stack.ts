@@ -42,6 +42,7 @@ export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
   { path: '/users/{userId}/policy', methods: [HttpMethod.PUT, HttpMethod.DELETE] },
   { path: '/users/{userId}/audit', methods: [HttpMethod.GET] },
   { path: '/connections/{connectionId}', methods: [HttpMethod.DELETE] },
+  { path: '/signals', methods: [HttpMethod.GET] },
 ];
 
 /**
@@ -57,7 +58,7 @@ export const PLAYER_ROUTES: { path: string; methods: HttpMethod[] }[] = [
 export const WEBSOCKET_STAGE = 'live';
 
 /** The support API's paths the console calls on its own origin (CloudFront routes them to the API). */
-export const CONSOLE_API_PATHS = ['/health', '/users/*', '/connections/*'];
+export const CONSOLE_API_PATHS = ['/health', '/users/*', '/connections/*', '/signals'];
 
 /** What the access logs of both HTTP APIs (support, player) record per request. */
 const HTTP_ACCESS_LOG_FIELDS = {
@@ -159,6 +160,8 @@ export class StreamgateStack extends Stack {
       MAX_CONNECTION_SECONDS: String(s.maxConnectionSeconds),
       HANDSHAKE_GRACE_SECONDS: String(s.handshakeGraceSeconds),
       OPENING_WINDOW_SECONDS: String(s.openingWindowSeconds),
+      SHARING_NETWORKS: String(s.sharingNetworks),
+      SHARING_REFUSALS_PER_DAY: String(s.sharingRefusalsPerDay),
       LEASE_SHARDS: String(leaseShardsFor(s.expectedConnectsPerSecond)),
       // Identity (core/identity/config.ts): who signs the tokens, the plan-limit claim, what makes staff.
       ...this.identity.environment,

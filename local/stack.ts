@@ -5,6 +5,8 @@
 
 import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
+import { DynamoSignalStore } from '../core/store/dynamodb/signals.js';
+import { createDocumentClient, createDynamoStore } from '../core/store/dynamodb/store.js';
 import type { ServiceMetrics } from '../handlers/lib/metrics.js';
 import { createRuntime, type Runtime } from '../handlers/lib/runtime.js';
 import { createAuthorizer } from '../handlers/routes/authorizer.js';
@@ -118,6 +120,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         LEASE_SECONDS: String(settings.leaseSeconds),
         HANDSHAKE_GRACE_SECONDS: String(settings.handshakeGraceSeconds),
         OPENING_WINDOW_SECONDS: String(settings.openingWindowSeconds),
+        SHARING_NETWORKS: String(settings.sharingNetworks),
+        SHARING_REFUSALS_PER_DAY: String(settings.sharingRefusalsPerDay),
         LIMIT_POLICY: settings.limitPolicy,
         JWT_STAFF_CLAIM: identity?.staff.claim,
         JWT_STAFF_VALUE: identity?.staff.value,
@@ -142,12 +146,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ? { kind: 'jwt', verifier: identity.verifier, staff: identity.staff, jwks: identity.jwks }
       : { kind: 'adminToken', token: adminToken };
     const hub = new EventHub();
+    // The processor has clients of its own, as its Lambda does in AWS: its reads are not the handlers' calls.
+    const eventsStore = createDynamoStore(createDocumentClient(endpoint), { tableName });
     const newPipeline = () =>
       new EventPipeline({
         endpoint,
         tableName,
-        db: runtime.store.db,
-        getConnection: (id) => runtime.store.getConnection(id),
+        db: eventsStore.db,
+        getConnection: (id) => eventsStore.getConnection(id),
+        signals: {
+          signals: new DynamoSignalStore(eventsStore.db, tableName),
+          rules: runtime.config.sharing,
+          getCounter: (id) => eventsStore.getCounter(id),
+          getConnection: (id) => eventsStore.getConnection(id),
+        },
         webhook: settings.eventsWebhookUrl
           ? { url: settings.eventsWebhookUrl, secret: settings.eventsWebhookSecret }
           : undefined,
@@ -164,6 +176,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       events.start();
       stoppers.push(async () => {
         await events?.stop();
+        eventsStore.db.destroy();
       });
     }
 

@@ -21,6 +21,11 @@
  *    Written once at connect and never moved (no write per heartbeat or per sweep): the sweep finds connections by
  *    their age and asks API Gateway (GetConnection) whether they are still there.
  *  - the sweep's cursor  pk=`sweep`  sk=`cursor`: `sweptTo` (ms), where the last sweep stopped
+ *  - the events (core/events), written by their processor only, never by a player's request:
+ *      a user's refusals on a day  pk=`user#<userId>`  sk=`refusals#<YYYY-MM-DD>`: `count`, `ids` (at most the
+ *        threshold plus one), expiresAt
+ *      a sharing signal  pk=`signals#<YYYY-MM-DD>`  sk=`<userId>#<reason>`: the signal, expiresAt
+ *      the local stream reader's checkpoints  pk=`events`  sk=`checkpoint#<shardId>`: `sequence`
  *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
  *    cannot count it again.
  *  - one item per staff action on a user   pk=`user#<userId>`  sk=`audit#<ISO time>#<random>`
@@ -63,6 +68,9 @@ export function leaseShardsFor(connectsPerSecond: number): number {
 /** How long a released connection's tombstone outlives it, so a late `$connect` for it cannot count it again. */
 export const TOMBSTONE_SECONDS = 24 * 3600;
 
+/** How long the table keeps sharing signals and the refusal counts behind them. */
+export const SIGNAL_SECONDS = 90 * 24 * 3600;
+
 /** How long the table keeps a staff action in a user's history. */
 export const AUDIT_SECONDS = 90 * 24 * 3600;
 
@@ -80,6 +88,13 @@ export const keys = {
   leaseShardOf: (connectionId: string, shards: number) =>
     keys.leaseShard(createHash('sha1').update(connectionId).digest().readUInt32BE(0) % shards),
   sweepCursor: () => ({ [PARTITION_KEY]: 'sweep', [SORT_KEY]: 'cursor' }),
+  /** a user's refusals at the limit on one UTC day (core/events/signals.ts) */
+  refusals: (userId: string, day: string) => ({ [PARTITION_KEY]: `user#${userId}`, [SORT_KEY]: `refusals#${day}` }),
+  /** one sharing signal: a day's signals are one partition, listed by one Query */
+  signal: (day: string, userId: string, reason: string) => ({
+    [PARTITION_KEY]: `signals#${day}`,
+    [SORT_KEY]: `${userId}#${reason}`,
+  }),
 };
 
 /** Attribute names on the counter item: one per counted connection, one per held stream id. */
