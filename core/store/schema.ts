@@ -88,6 +88,8 @@ export const keys = {
   leaseShardOf: (connectionId: string, shards: number) =>
     keys.leaseShard(createHash('sha1').update(connectionId).digest().readUInt32BE(0) % shards),
   sweepCursor: () => ({ [PARTITION_KEY]: 'sweep', [SORT_KEY]: 'cursor' }),
+  /** where the local stream reader stopped in one shard of the table's stream (local/events/table-stream.ts) */
+  eventsCheckpoint: (shardId: string) => ({ [PARTITION_KEY]: 'events', [SORT_KEY]: `checkpoint#${shardId}` }),
   /** a user's refusals at the limit on one UTC day (core/events/signals.ts) */
   refusals: (userId: string, day: string) => ({ [PARTITION_KEY]: `user#${userId}`, [SORT_KEY]: `refusals#${day}` }),
   /** one sharing signal: a day's signals are one partition, listed by one Query */
@@ -96,6 +98,16 @@ export const keys = {
     [SORT_KEY]: `${userId}#${reason}`,
   }),
 };
+
+/**
+ * Whether an item is the events processor's own (its checkpoints, signals and refusal counts): never written by a
+ * player's or staff member's request. Tests that hold the table to what requests wrote leave these aside.
+ */
+export function isEventsItem(item: { [PARTITION_KEY]?: unknown; [SORT_KEY]?: unknown }): boolean {
+  const pk = String(item[PARTITION_KEY] ?? '');
+  const sk = String(item[SORT_KEY] ?? '');
+  return pk === 'events' || pk.startsWith('signals#') || sk.startsWith('refusals#');
+}
 
 /** Attribute names on the counter item: one per counted connection, one per held stream id. */
 export const counterAttributes = {
