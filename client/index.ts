@@ -18,3 +18,4 @@ export type * from './types.js';
 export function openStream(options: StreamOptions): Stream {
   return new StreamSession(options);
 }
+export { endedWords, policyWords } from './words.js';

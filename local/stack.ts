@@ -3,6 +3,7 @@
  * `npm start`, the integration tests and the benchmark all start it through here.
  */
 
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
 import type { ServiceMetrics } from '../handlers/lib/metrics.js';
@@ -17,6 +18,7 @@ import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
 import { GatewayEmulator } from './gateway/emulator.js';
 import { type LocalIdentity, localIdentity } from './identity.js';
+import { sdkBundle } from './sdk-bundle.js';
 import { type LocalSettings, localSettings } from './settings.js';
 import type { LocalSigningKey } from './signing-key.js';
 import { delayStoreCalls } from './store-latency.js';
@@ -58,19 +60,28 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** video.js's files, served beside the video.js page from node_modules (it is a dev dependency, as esbuild is). */
+const VIDEOJS_DIST = fileURLToPath(new URL('../node_modules/video.js/dist/', import.meta.url));
+
 /**
- * The demo player's `config.json` (where the sockets are, how the player says who it is; the player API is the
- * page's own origin) and its content security policy, which lets it open sockets on the WebSocket port.
+ * The player pages' `config.json` (where the sockets are, how the player says who it is; the player API is the page's
+ * own origin), the player SDK's bundle beside each, and their content security policy, which lets them open sockets
+ * on the WebSocket port: the demo player (`/player/`) and the video.js page (`/watch/`).
  */
-function playerPage(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
+function playerPages(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
+  const config = { type: 'application/json; charset=utf-8', body: JSON.stringify({ wsUrl, apiUrl: '', authMode }) };
+  const wsOrigin = [new URL(wsUrl).origin];
   return {
-    generated: {
-      '/player/config.json': {
-        type: 'application/json; charset=utf-8',
-        body: JSON.stringify({ wsUrl, apiUrl: '', authMode }),
-      },
+    generated: { '/player/config.json': config, '/watch/config.json': config },
+    connectSources: { player: wsOrigin, watch: wsOrigin },
+    built: {
+      '/player/streamgate.js': () => sdkBundle('streamgate.js'),
+      '/watch/streamgate-videojs.js': () => sdkBundle('streamgate-videojs.js'),
     },
-    connectSources: { player: [new URL(wsUrl).origin] },
+    files: {
+      '/watch/video.min.js': `${VIDEOJS_DIST}video.min.js`,
+      '/watch/video-js.min.css': `${VIDEOJS_DIST}video-js.min.css`,
+    },
   };
 }
 
@@ -135,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       : { kind: 'adminToken', token: adminToken };
     const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings, {
       player: createPlayerHandler(runtime),
-      pages: playerPage(emulator.url, settings.authMode),
+      pages: playerPages(emulator.url, settings.authMode),
     }).start();
     stoppers.push(() => supportServer.stop());
 

@@ -96,10 +96,7 @@ export class SupportServer {
     const url = requestUrl(req.url);
     if (!url) return send(res, errorResponse(400, ErrorCode.INVALID_PATH, 'the request target is not a URL path'));
     // The web pages are public files: the console signs in against the API, not to get its own page.
-    if (this.pages.owns(url.pathname)) {
-      this.pages.serve(req, res, url.pathname);
-      return;
-    }
+    if (this.pages.owns(url.pathname)) return this.pages.serve(req, res, url.pathname);
     if (this.player && (url.pathname === '/me' || url.pathname.startsWith('/me/'))) {
       return this.servePlayer(req, res, url, this.player);
     }
