@@ -70,6 +70,7 @@ export class StreamSession implements Stream {
     reconnecting: new Set(),
     renewed: new Set(),
     error: new Set(),
+    frame: new Set(),
   };
   private current?: Attempt;
   private renewal?: Attempt;
@@ -176,6 +177,8 @@ export class StreamSession implements Stream {
       return; // not the service's: nothing to act on
     }
     if (frame === null || typeof frame !== 'object') return;
+    const ownTakeover = frame.type === 'ended' && frame.reason === 'takenOver' && this.renewal && a === this.current;
+    if (!ownTakeover) this.emit('frame', frame);
     if (frame.type === 'heartbeat') this.onHeartbeatAnswer(a, frame);
     else if (frame.type === 'ended') {
       a.ended = { reason: frame.reason as EndedReason, device: typeof frame.device === 'string' ? frame.device : null };

@@ -130,6 +130,11 @@ export interface StreamEvents {
   /** a replacement socket took over before API Gateway's cap: same stream, same slot */
   renewed: { connectionId: string; previousConnectionId: string | undefined };
   error: { code: string; message: string };
+  /**
+   * every frame the server sent on the stream's socket, parsed (for a log of what the server said; the events above
+   * are what a player acts on). The `ended` frame of a socket the SDK's own renewal took over is not among them.
+   */
+  frame: Record<string, unknown>;
 }
 
 export type StreamEventName = keyof StreamEvents;

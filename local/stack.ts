@@ -3,6 +3,7 @@
  * `npm start`, the integration tests and the benchmark all start it through here.
  */
 
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
@@ -18,6 +19,7 @@ import { createSweepHandler } from '../handlers/routes/sweep.js';
 import { type EmbeddedDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb-local.js';
 import { GatewayEmulator } from './gateway/emulator.js';
 import { type LocalIdentity, localIdentity } from './identity.js';
+import { asyncApiDocument, openApiDocument } from './protocol/documents.js';
 import { sdkBundle } from './sdk-bundle.js';
 import { type LocalSettings, localSettings } from './settings.js';
 import type { LocalSigningKey } from './signing-key.js';
@@ -60,6 +62,10 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 /** video.js's files, served beside the video.js page from node_modules (it is a dev dependency, as esbuild is). */
 const VIDEOJS_DIST = fileURLToPath(new URL('../node_modules/video.js/dist/', import.meta.url));
 
@@ -82,6 +88,14 @@ function playerPages(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
       '/watch/video.min.js': `${VIDEOJS_DIST}video.min.js`,
       '/watch/video-js.min.css': `${VIDEOJS_DIST}video-js.min.css`,
     },
+  };
+}
+
+/** The protocol, machine-readable (local/protocol/), on the HTTP port beside the pages and the APIs. */
+function protocolDocuments(wsUrl: string): Record<string, () => unknown> {
+  return {
+    '/openapi.json': () => openApiDocument(PACKAGE_VERSION),
+    '/asyncapi.json': () => asyncApiDocument(PACKAGE_VERSION, wsUrl),
   };
 }
 
@@ -147,6 +161,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings, {
       player: createPlayerHandler(runtime),
       pages: playerPages(emulator.url, settings.authMode),
+      documents: protocolDocuments(emulator.url),
     }).start();
     stoppers.push(() => supportServer.stop());
 
