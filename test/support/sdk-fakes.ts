@@ -2,7 +2,7 @@
  * Fakes for the player SDK's unit tests: a clock whose timers run only when the test moves time, a socket the test
  * opens, answers and closes as the server would, and a player API answering from a fixed view. No I/O.
  */
-import type { Clock, FetchLike, OwnStreams, SocketLike } from '../../client/types.js';
+import type { Clock, FetchLike, SocketLike } from '../../client/types.js';
 
 export class FakeClock implements Clock {
   private at = 0;
@@ -107,13 +107,18 @@ export class FakeSocket implements SocketLike {
 }
 
 /** A player API that answers `GET /me/streams` with `view` (or a status), and records what it was asked. */
-export function fakePlayerApi(answer: { status: number; body?: Partial<OwnStreams> }): FetchLike & { calls: string[] } {
+export function fakePlayerApi(answer: { status: number; body?: unknown }): FetchLike & {
+  calls: string[];
+  headers: Record<string, string>[];
+} {
   const calls: string[] = [];
-  const f = async (url: string, init: { method: string }) => {
+  const headers: Record<string, string>[] = [];
+  const f = async (url: string, init: { method: string; headers: Record<string, string> }) => {
     calls.push(`${init.method} ${url}`);
+    headers.push(init.headers);
     return { status: answer.status, json: async () => answer.body };
   };
-  return Object.assign(f, { calls });
+  return Object.assign(f, { calls, headers });
 }
 
 /** Lets the SDK's awaited player API answer land. */

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { backoffCeiling, backoffDelay, openStream } from '../../client/index.js';
+import { backoffCeiling, backoffDelay, endStream, listStreams, openStream } from '../../client/index.js';
 import type { StreamEventName, StreamEvents, StreamOptions } from '../../client/types.js';
 import { FakeClock, FakeSocket, fakePlayerApi, settle, sockets } from '../support/sdk-fakes.js';
 
@@ -270,6 +270,25 @@ describe('a stream on a fake socket', () => {
     expect(clock.pending).toBe(0);
     expect(sockets.length).toBe(1);
     expect(events.map((e) => e.event)).toEqual(['admitted']);
+  });
+
+  it('calls the player API with the bearer token in jwt mode, and names an error as the service did', async () => {
+    // Prepare
+    const api = fakePlayerApi({
+      status: 404,
+      body: { error: { code: 'STREAM_NOT_FOUND', message: 'no such stream' } },
+    });
+    const options = { playerApi: 'http://api.test/', token: 'T0K', fetch: api };
+
+    // Act
+    const listed = await listStreams({ ...options, fetch: fakePlayerApi({ status: 200, body: { streams: [] } }) });
+    const ended = await endStream(options, 'a b');
+
+    // Assess
+    expect(listed).toEqual({ ok: true, status: 200, body: { streams: [] } });
+    expect(api.calls).toEqual(['DELETE http://api.test/me/streams/a%20b']);
+    expect(api.headers).toEqual([{ authorization: 'Bearer T0K' }]);
+    expect(ended).toEqual({ ok: false, status: 404, code: 'STREAM_NOT_FOUND', message: 'no such stream' });
   });
 
   it('makes up a random streamId when none is given, and keeps it', () => {

@@ -168,6 +168,36 @@ describe('renewal', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('heartbeats at once and renews an overdue renewal when a hidden tab is shown again', () => {
+    // Prepare: a page whose timers did not run while hidden (the fake clock moves without running them)
+    const listeners = new Set<() => void>();
+    const page = {
+      visibilityState: 'hidden',
+      addEventListener: (_: string, l: () => void) => listeners.add(l),
+      removeEventListener: (_: string, l: () => void) => listeners.delete(l),
+    };
+    Object.assign(globalThis, { document: page });
+    try {
+      const { stream } = renewingStream();
+      admit(sockets[0]!, 'c1');
+      const sent = sockets[0]!.sent.length;
+      for (const id of [...Array(1000).keys()]) clock.clearTimeout(id);
+      clock.advance(MAX - MARGIN + 500);
+
+      // Act
+      page.visibilityState = 'visible';
+      for (const l of listeners) l();
+
+      // Assess
+      expect(sockets[0]!.sent.length).toBe(sent + 1);
+      expect(sockets.length).toBe(2);
+      stream.close();
+      expect(listeners.size).toBe(0);
+    } finally {
+      Reflect.deleteProperty(globalThis, 'document');
+    }
+  });
+
   it('refuses a renewal margin that leaves no time to play', () => {
     expect(() => renewingStream({ maxDurationMs: 1_000, renewMarginMs: 1_000 })).toThrow(RangeError);
   });
