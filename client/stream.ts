@@ -240,10 +240,27 @@ export class StreamSession implements Stream {
     this.renewTimer = this.clock.setTimeout(() => this.renew(), Math.max(0, this.renewAt - this.clock.now()));
   }
 
+  /** A socket, or none when the WebSocket constructor threw (said as an `error`; the caller tries again later). */
+  private tryConnect(renewal: boolean): Attempt | undefined {
+    try {
+      return this.connect(renewal);
+    } catch (error) {
+      this.emit('error', { code: 'CONNECT_FAILED', message: String(error) });
+      return undefined;
+    }
+  }
+
+  private renewLater(): void {
+    this.failures += 1;
+    const wait = backoffDelay(this.failures - 1, this.random, this.options.backoff);
+    this.renewTimer = this.clock.setTimeout(() => this.renew(), wait);
+  }
+
   private renew(): void {
     if (this.finished || this.renewal) return;
     this.renewAt = undefined;
-    this.renewal = this.connect(true);
+    this.renewal = this.tryConnect(true);
+    if (!this.renewal) this.renewLater();
   }
 
   // --- closes ----------------------------------------------------------------------------------------------------
@@ -270,9 +287,7 @@ export class StreamSession implements Stream {
     if (final) this.end(final);
     else if (this.current && this.current.socket.readyState === OPEN) {
       // The old socket still plays: try the renewal again after a wait, and nobody needs to hear of it.
-      this.failures += 1;
-      const wait = backoffDelay(this.failures - 1, this.random, this.options.backoff);
-      this.renewTimer = this.clock.setTimeout(() => this.renew(), wait);
+      this.renewLater();
     } else {
       this.current = undefined;
       if (a.openedAt === undefined) this.afterFailedTry(a);
@@ -316,7 +331,9 @@ export class StreamSession implements Stream {
     this.failures += 1;
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = this.clock.setTimeout(() => {
-      if (!this.finished) this.current = this.connect(false);
+      if (this.finished) return;
+      this.current = this.tryConnect(false);
+      if (!this.current) this.retryLater('could not open a socket');
     }, delayMs);
     this.emit('reconnecting', { attempt: this.failures, delayMs, cause });
   }

@@ -55,7 +55,14 @@ export class FakeSocket implements SocketLike {
   readonly sent: string[] = [];
   closedByClient?: number;
 
+  /** how many of the next sockets fail to construct (a browser's SyntaxError, a `ws` that cannot start) */
+  static failNext = 0;
+
   constructor(readonly url: string) {
+    if (FakeSocket.failNext > 0) {
+      FakeSocket.failNext -= 1;
+      throw new Error('cannot open a socket');
+    }
     sockets.push(this);
   }
 

@@ -146,6 +146,20 @@ describe('a stream on a fake socket', () => {
     expect(payloadOf(events, 'ended')).toEqual([]);
   });
 
+  it('says so and tries again later when a socket cannot even be made', () => {
+    const { events, names } = fakeStream({ random: () => 0.999 });
+    admitLatest('c1');
+    sockets[0]!.serverClose(1006);
+    FakeSocket.failNext = 1;
+
+    clock.advance(100);
+    clock.advance(200);
+
+    expect(names()).toEqual(['admitted', 'reconnecting', 'error', 'reconnecting']);
+    expect(payloadOf(events, 'error')).toEqual([{ code: 'CONNECT_FAILED', message: 'Error: cannot open a socket' }]);
+    expect(sockets.length).toBe(2);
+  });
+
   it('starts the backoff over after an admission', () => {
     const { events } = fakeStream({ random: () => 0.999 });
     admitLatest('c1');
