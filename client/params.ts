@@ -15,14 +15,18 @@ export function randomStreamId(): string {
  * A parameter the service would refuse with 400: said at once, since a browser could not tell that refusal from a
  * network failure and would try again forever.
  */
-export function invalidParameter(o: StreamOptions, streamId: string): { code: string; text: string } | undefined {
+export function invalidParameter(
+  o: StreamOptions,
+  streamId: string,
+): { status: number; code: string; text: string } | undefined {
   if (o.token === undefined && !ID.test(o.userId ?? ''))
-    return { code: 'INVALID_USER_ID', text: 'userId must be 1 to 128 of A-Z a-z 0-9 . _ - : @' };
-  if (o.token !== undefined && o.token.trim() === '') return { code: 'UNAUTHORIZED', text: 'the token is empty' };
+    return { status: 400, code: 'INVALID_USER_ID', text: 'userId must be 1 to 128 of A-Z a-z 0-9 . _ - : @' };
+  if (o.token !== undefined && o.token.trim() === '')
+    return { status: 401, code: 'UNAUTHORIZED', text: 'not signed in: the token is empty' };
   if (!ID.test(streamId))
-    return { code: 'INVALID_STREAM_ID', text: 'streamId must be 1 to 128 of A-Z a-z 0-9 . _ - : @' };
+    return { status: 400, code: 'INVALID_STREAM_ID', text: 'streamId must be 1 to 128 of A-Z a-z 0-9 . _ - : @' };
   if (o.device && !LABEL.test(o.device))
-    return { code: 'INVALID_PARAMETER', text: 'device must be 1 to 128 printable characters' };
+    return { status: 400, code: 'INVALID_PARAMETER', text: 'device must be 1 to 128 printable characters' };
   return undefined;
 }
 

@@ -100,7 +100,8 @@ export class StreamSession implements Stream {
     if (invalid) {
       this.finished = true;
       // After the caller has had the chance to listen.
-      this.clock.setTimeout(() => this.emit('refused', { status: 400, code: invalid.code, message: invalid.text }), 0);
+      const { status, code, text: message } = invalid;
+      this.clock.setTimeout(() => this.emit('refused', { status, code, message }), 0);
       return;
     }
     documentOf()?.addEventListener('visibilitychange', this.onVisibility);
