@@ -10,7 +10,7 @@ import { PLAYER_ROUTES, SUPPORT_ROUTES } from '../../infra/stack.js';
 import { ALL_SCHEMAS, asyncApiDocument, DOCUMENTED_SCHEMAS, openApiDocument } from '../../local/protocol/documents.js';
 import * as schema from '../../local/protocol/schemas.js';
 import type { LocalStack } from '../../local/stack.js';
-import { mustOpen, nextMessage, openSocket, request } from '../support/sockets.js';
+import { mustOpen, openSocket, request } from '../support/sockets.js';
 import { newUserId, startTestStack, supportRequest } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -110,16 +110,31 @@ describe('the protocol, machine-readable', () => {
   });
 });
 
-/** The next `n` frames, parsed. */
-async function collect(socket: WebSocket, n: number): Promise<Record<string, unknown>[]> {
-  const frames: Record<string, unknown>[] = [];
-  while (frames.length < n) frames.push(await nextMessage(socket));
-  return frames;
+/**
+ * The next `n` frames, parsed, through one listener: `ws` emits the frames of one TCP read back to back, before a
+ * listener added after the first could catch the second.
+ */
+function collect(socket: WebSocket, n: number): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve) => {
+    const frames: Record<string, unknown>[] = [];
+    const onMessage = (data: Buffer) => {
+      frames.push(JSON.parse(data.toString()) as Record<string, unknown>);
+      if (frames.length < n) return;
+      socket.off('message', onMessage);
+      resolve(frames);
+    };
+    socket.on('message', onMessage);
+  });
 }
 
-async function nextFrameOfType(socket: WebSocket, type: string): Promise<Record<string, unknown>> {
-  for (;;) {
-    const frame = await nextMessage(socket);
-    if (frame.type === type) return frame;
-  }
+function nextFrameOfType(socket: WebSocket, type: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const onMessage = (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+      if (frame.type !== type) return;
+      socket.off('message', onMessage);
+      resolve(frame);
+    };
+    socket.on('message', onMessage);
+  });
 }
