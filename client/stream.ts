@@ -23,6 +23,8 @@ export const DEFAULT_RENEW_MARGIN_MS = 60_000;
 /** Half the lease, but never longer than this: API Gateway closes a socket idle for 10 minutes. */
 export const MAX_HEARTBEAT_MS = 5 * 60_000;
 const MIN_HEARTBEAT_MS = 1_000;
+/** When the lease's answer makes no sense by this device's clock (set minutes ahead, say). */
+export const SKEWED_HEARTBEAT_MS = 60_000;
 /** Until the first heartbeat is answered (throttled, or the store was slow), it is sent again this often. */
 export const FIRST_HEARTBEAT_RETRY_MS = 2_000;
 /** A replaced socket the server has not closed by then is closed here: no socket is left behind. */
@@ -191,10 +193,13 @@ export class StreamSession implements Stream {
   private onHeartbeatAnswer(a: Attempt, frame: Record<string, unknown>): void {
     if (typeof frame.connectionId === 'string') a.connectionId = frame.connectionId;
     // The lease's length, as the server counts it; heartbeats come at half of it, so one lost is not a lapse.
+    // A lease already over by this device's clock means the clocks disagree, not a lease of no length: a heartbeat
+    // a minute is cheap and keeps API Gateway's idle timeout away whatever the lease.
     const leaseLeftMs = Date.parse(String(frame.leaseExpiresAt)) - this.clock.now();
-    a.heartbeatEveryMs = Number.isFinite(leaseLeftMs)
-      ? Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, leaseLeftMs / 2))
-      : MAX_HEARTBEAT_MS;
+    a.heartbeatEveryMs =
+      Number.isFinite(leaseLeftMs) && leaseLeftMs > 0
+        ? Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, leaseLeftMs / 2))
+        : SKEWED_HEARTBEAT_MS;
     this.clock.clearTimeout(a.heartbeatTimer);
     a.heartbeatTimer = this.clock.setTimeout(() => this.sendHeartbeat(a), a.heartbeatEveryMs);
     if (!a.admitted) {

@@ -104,6 +104,18 @@ describe('a stream on a fake socket', () => {
     stream.close();
   });
 
+  it('heartbeats once a minute when the lease is over by the device clock (a clock set ahead), not in a loop', () => {
+    fakeStream();
+    const socket = sockets[0]!;
+    socket.open();
+    socket.answerHeartbeat('c1', clock.now() - 10 * 60_000, 300_000);
+
+    clock.advance(59_999);
+    expect(socket.sent.length).toBe(1);
+    clock.advance(1);
+    expect(socket.sent.length).toBe(2);
+  });
+
   it('sends the first heartbeat again until it is answered (throttled by API Gateway)', () => {
     const { events } = fakeStream();
     const socket = sockets[0]!;
