@@ -87,6 +87,8 @@ describe.skipIf(noBrowser)('the video.js adapter in a browser', () => {
     const laptop = await openPage(userId, 'Laptop', 'laptop-1', errors);
     await expectPlaying(laptop);
     expect(await overlay(laptop).isHidden()).toBe(true);
+    // The clip carries its duration (a plain file, not a live stream: video.js shows its length)
+    expect(await laptop.evaluate(() => document.querySelector('video')!.duration)).toBeCloseTo(12, 0);
     await shot(laptop, '01-laptop-playing');
 
     // Act + Assess: the tablet's page is refused, names both holders, and does not play

@@ -48,13 +48,38 @@ const RECORD = `async (seconds) => {
   return btoa(text);
 }`;
 
+/**
+ * MediaRecorder writes no duration (it cannot know it while recording), so players show the clip as live. The
+ * duration goes into the segment's Info element (EBML id 0x1549A966) as its Duration child (0x4489, a float of
+ * TimecodeScale units: milliseconds at MediaRecorder's 1,000,000 ns). The segment's size is "unknown" and nothing
+ * points at a byte offset, so growing Info moves nothing that is referred to.
+ */
+function withDuration(webm: Buffer, durationMs: number): Buffer {
+  const info = webm.indexOf(Buffer.from([0x15, 0x49, 0xa9, 0x66]));
+  if (info < 0) throw new Error('no Info element in the recording');
+  const first = webm[info + 4]!;
+  const sizeLength = Math.clz32(first) - 23; // an EBML size's length is its first byte's leading zeros, plus one
+  let size = first & (0xff >> sizeLength);
+  for (let i = 1; i < sizeLength; i++) size = size * 256 + webm[info + 4 + i]!;
+  const bodyStart = info + 4 + sizeLength;
+  const duration = Buffer.alloc(11);
+  duration.writeUInt16BE(0x4489, 0);
+  duration[2] = 0x88; // size: 8 bytes
+  duration.writeDoubleBE(durationMs, 3);
+  const body = Buffer.concat([webm.subarray(bodyStart, bodyStart + size), duration]);
+  const newSize = Buffer.alloc(8);
+  newSize.writeBigUInt64BE(BigInt(body.length) | (1n << 56n)); // an 8-byte EBML size
+  return Buffer.concat([webm.subarray(0, info + 4), newSize, body, webm.subarray(bodyStart + size)]);
+}
+
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
   // Sent as text: tsx's helpers (`__name`) do not exist in the page.
   const base64 = await page.evaluate<string>(`(${RECORD})(${SECONDS})`);
-  writeFileSync(OUT, Buffer.from(base64, 'base64'));
-  console.log(`wrote ${OUT} (${Buffer.from(base64, 'base64').length} bytes)`);
+  const clip = withDuration(Buffer.from(base64, 'base64'), SECONDS * 1000);
+  writeFileSync(OUT, clip);
+  console.log(`wrote ${OUT} (${clip.length} bytes)`);
 } finally {
   await browser.close();
 }
