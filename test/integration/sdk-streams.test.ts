@@ -111,6 +111,8 @@ async function nextRenewal(w: Watched) {
 
 describe('three SDK streams under a 6 s cap', () => {
   const watched: Watched[] = [];
+  /** what the test starts beside the streams, stopped after it whatever happened */
+  const stoppers: Array<() => unknown> = [];
 
   beforeAll(async () => {
     // The race tests' opening window on a fast store (test/support/stack.ts): a reconnect that meets the socket it
@@ -124,6 +126,7 @@ describe('three SDK streams under a 6 s cap', () => {
   });
 
   afterAll(async () => {
+    for (const stop of stoppers) await stop();
     for (const w of watched) w.stream.close();
     await stack?.stop();
   });
@@ -136,10 +139,12 @@ describe('three SDK streams under a 6 s cap', () => {
     watched.push(...devices.map((device, i) => watch(userId, `film-${i + 1}`, device)));
     await until(() => watched.map((w) => count(w, 'admitted'))).toEqual([1, 1, 1]);
     const fourth = fourthDevice(userId);
+    stoppers.push(fourth.stop);
     let mostOpen = 0;
     const sampler = setInterval(() => {
       mostOpen = Math.max(mostOpen, stack.emulator.openConnectionIds().length);
     }, 20);
+    stoppers.push(() => clearInterval(sampler));
 
     // Act 1: play through at least 4 renewals each
     await until(() => Math.min(...watched.map((w) => count(w, 'renewed'))), 40_000).toBeGreaterThanOrEqual(RENEWALS);
