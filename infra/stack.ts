@@ -22,6 +22,7 @@ import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { leaseShardsFor } from '../core/store/schema.js';
+import { sdkBundleSync } from '../local/sdk-bundle.js';
 import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
 import { Events } from './events.js';
 import { HandlerFunction } from './handler-function.js';
@@ -144,6 +145,8 @@ export class StreamgateStack extends Stack {
       description: 'demo player (players sign in)',
       outputKey: 'PlayerPageUrl',
       uploaderLogs,
+      // The page runs on the player SDK, built from client/ as the local stack builds it.
+      builtFiles: { 'streamgate.js': sdkBundleSync('streamgate.js') },
     });
     this.identity = new Identity(this, 'Identity', identityOf(s), {
       playerUrl: this.playerPage.url,
