@@ -26,6 +26,7 @@ const HTTP_SCHEMAS: readonly SchemaName[] = [
   'UserLimit',
   'UserPolicy',
   'UserAudit',
+  'Signals',
   'LimitBody',
   'PolicyBody',
   'HealthOk',
@@ -139,6 +140,25 @@ export function openApiDocument(version: string): Record<string, unknown> {
           operationId: 'userAudit',
           parameters: [userIdParam],
           responses: { 200: jsonOf('UserAudit', 'newest first'), ...staffErrors },
+        },
+      },
+      '/signals': {
+        get: {
+          ...staff,
+          operationId: 'sharingSignals',
+          parameters: [
+            {
+              name: 'day',
+              in: 'query',
+              required: false,
+              description: 'the UTC day, YYYY-MM-DD (today when left out)',
+              schema: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            },
+          ],
+          responses: {
+            200: jsonOf('Signals', 'the accounts that looked shared that day, never blocked'),
+            ...staffErrors,
+          },
         },
       },
       '/connections/{connectionId}': {

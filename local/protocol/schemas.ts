@@ -109,6 +109,20 @@ export const UserAudit = z.strictObject({
     }),
   ),
 });
+export const Signals = z.strictObject({
+  day: z.string(),
+  signals: z.array(
+    z.strictObject({
+      userId,
+      reason: z.enum(['networks', 'refusals']),
+      day: z.string(),
+      at: z.number(),
+      seen: count,
+      threshold: count,
+      networks: z.optional(z.array(z.string())),
+    }),
+  ),
+});
 export const LimitBody = z.strictObject({
   limit: z.int().min(LIMIT_OVERRIDE_RANGE.min).max(LIMIT_OVERRIDE_RANGE.max),
 });
@@ -132,6 +146,7 @@ export const SCHEMAS = {
   UserLimit,
   UserPolicy,
   UserAudit,
+  Signals,
   LimitBody,
   PolicyBody,
   HealthOk,

@@ -99,6 +99,7 @@ describe('the protocol, machine-readable', () => {
     schema.UserPolicy.parse((await staff('PUT', `/users/${userId}/policy`, policyBody)).body);
     schema.UserPolicy.parse((await staff('DELETE', `/users/${userId}/policy`)).body);
     expect(schema.UserAudit.parse((await staff('GET', `/users/${userId}/audit`)).body).entries).toHaveLength(4);
+    schema.Signals.parse((await staff('GET', '/signals')).body);
     schema.HealthOk.parse((await getJson('/health')).body);
     schema.ErrorBody.parse((await staff('PUT', `/users/${userId}/limit`, { limit: 'many' })).body);
 
