@@ -27,6 +27,10 @@ export const RANGES = {
    * 20 s: `$connect` must answer within API Gateway's 29 s integration timeout, chases included
    */
   openingWindowSeconds: { min: 1, max: 20, default: DEFAULT_OPENING_WINDOW_MS / 1000, integer: false },
+  /** sharing signals: more distinct networks (/24, /48) than this playing one user's streams at once is a signal */
+  sharingNetworks: { min: 1, max: 100, default: 2, integer: true },
+  /** sharing signals: more refusals at the limit than this in one day (UTC) is a signal */
+  sharingRefusalsPerDay: { min: 1, max: 10_000, default: 20, integer: true },
   /** partitions of the sweep's index */
   leaseShards: { min: 1, max: MAX_LEASE_SHARDS, default: DEFAULT_LEASE_SHARDS, integer: true },
 } as const satisfies Record<string, Range>;

@@ -56,8 +56,14 @@ export class Events extends Construct {
 
     processor.addEnvironment('EVENT_BUS_NAME', this.bus.eventBusName);
     this.bus.grantPutEventsTo(processor);
-    // The processor reads connection items (their stream, device, network, why they closed), nothing else.
-    processor.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
+    // The processor reads counters and connection items (their stream, device, network, why they closed), and
+    // writes only its sharing signals and the refusal counts behind them.
+    processor.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [table.tableArn],
+      }),
+    );
     processor.addEventSource(
       new DynamoEventSource(table, {
         startingPosition: StartingPosition.TRIM_HORIZON,

@@ -91,6 +91,8 @@ const SettingsSchema = z.object({
   handshakeGraceSeconds: shared(RANGES.handshakeGraceSeconds),
   /** core/lifecycle.ts: by when after its admitting write a socket is open or never will be */
   openingWindowSeconds: shared(RANGES.openingWindowSeconds),
+  sharingNetworks: shared(RANGES.sharingNetworks),
+  sharingRefusalsPerDay: shared(RANGES.sharingRefusalsPerDay),
   /** Connects a second the deployment is sized for: sets the sweep index's shard count (`leaseShardsFor`). */
   expectedConnectsPerSecond: count(1_000_000),
   /** Lambda sizing and log keeping. */

@@ -22,6 +22,7 @@ import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { leaseShardsFor } from '../core/store/schema.js';
+import { sdkBundleSync } from '../local/sdk-bundle.js';
 import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
 import { Events } from './events.js';
 import { HandlerFunction } from './handler-function.js';
@@ -42,6 +43,7 @@ export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
   { path: '/users/{userId}/policy', methods: [HttpMethod.PUT, HttpMethod.DELETE] },
   { path: '/users/{userId}/audit', methods: [HttpMethod.GET] },
   { path: '/connections/{connectionId}', methods: [HttpMethod.DELETE] },
+  { path: '/signals', methods: [HttpMethod.GET] },
 ];
 
 /**
@@ -57,7 +59,7 @@ export const PLAYER_ROUTES: { path: string; methods: HttpMethod[] }[] = [
 export const WEBSOCKET_STAGE = 'live';
 
 /** The support API's paths the console calls on its own origin (CloudFront routes them to the API). */
-export const CONSOLE_API_PATHS = ['/health', '/users/*', '/connections/*'];
+export const CONSOLE_API_PATHS = ['/health', '/users/*', '/connections/*', '/signals'];
 
 /** What the access logs of both HTTP APIs (support, player) record per request. */
 const HTTP_ACCESS_LOG_FIELDS = {
@@ -143,6 +145,8 @@ export class StreamgateStack extends Stack {
       description: 'demo player (players sign in)',
       outputKey: 'PlayerPageUrl',
       uploaderLogs,
+      // The page runs on the player SDK, built from client/ as the local stack builds it.
+      builtFiles: { 'streamgate.js': sdkBundleSync('streamgate.js') },
     });
     this.identity = new Identity(this, 'Identity', identityOf(s), {
       playerUrl: this.playerPage.url,
@@ -159,6 +163,8 @@ export class StreamgateStack extends Stack {
       MAX_CONNECTION_SECONDS: String(s.maxConnectionSeconds),
       HANDSHAKE_GRACE_SECONDS: String(s.handshakeGraceSeconds),
       OPENING_WINDOW_SECONDS: String(s.openingWindowSeconds),
+      SHARING_NETWORKS: String(s.sharingNetworks),
+      SHARING_REFUSALS_PER_DAY: String(s.sharingRefusalsPerDay),
       LEASE_SHARDS: String(leaseShardsFor(s.expectedConnectsPerSecond)),
       // Identity (core/identity/config.ts): who signs the tokens, the plan-limit claim, what makes staff.
       ...this.identity.environment,

@@ -40,6 +40,8 @@ export interface WebPageProps {
   outputKey: string;
   /** where the deployment's CDK uploader logs (one log group for every page) */
   uploaderLogs: ILogGroup;
+  /** files made at synth beside the page's own, by name (the player SDK's bundle, as the local stack serves it) */
+  builtFiles?: Readonly<Record<string, string>>;
 }
 
 /** The host of an `https://host/...` or `wss://host/...` URL token, at deploy time. */
@@ -129,6 +131,7 @@ export class WebPage extends Construct {
         Source.asset(`${PROJECT_ROOT}${this.props.files}`, { exclude: ['config.json'] }),
         Source.asset(`${PROJECT_ROOT}${SHARED_FILES}`),
         Source.jsonData('config.json', config),
+        ...Object.entries(this.props.builtFiles ?? {}).map(([name, body]) => Source.data(name, body)),
       ],
       distribution: this.distribution,
       distributionPaths: ['/*'],

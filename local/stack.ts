@@ -3,8 +3,12 @@
  * `npm start`, the integration tests and the benchmark all start it through here.
  */
 
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
+import { DynamoSignalStore } from '../core/store/dynamodb/signals.js';
+import { createDocumentClient, createDynamoStore } from '../core/store/dynamodb/store.js';
 import type { ServiceMetrics } from '../handlers/lib/metrics.js';
 import { createRuntime, type Runtime } from '../handlers/lib/runtime.js';
 import { createAuthorizer } from '../handlers/routes/authorizer.js';
@@ -19,6 +23,8 @@ import { EventHub } from './events/hub.js';
 import { EventPipeline } from './events/pipeline.js';
 import { GatewayEmulator } from './gateway/emulator.js';
 import { type LocalIdentity, localIdentity } from './identity.js';
+import { asyncApiDocument, openApiDocument } from './protocol/documents.js';
+import { sdkBundle } from './sdk-bundle.js';
 import { type LocalSettings, localSettings } from './settings.js';
 import type { LocalSigningKey } from './signing-key.js';
 import { delayStoreCalls } from './store-latency.js';
@@ -64,19 +70,40 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** video.js's files, served beside the video.js page from node_modules (it is a dev dependency, as esbuild is). */
+const VIDEOJS_DIST = fileURLToPath(new URL('../node_modules/video.js/dist/', import.meta.url));
+
 /**
- * The demo player's `config.json` (where the sockets are, how the player says who it is; the player API is the
- * page's own origin) and its content security policy, which lets it open sockets on the WebSocket port.
+ * The player pages' `config.json` (where the sockets are, how the player says who it is; the player API is the page's
+ * own origin), the player SDK's bundle beside each, and their content security policy, which lets them open sockets
+ * on the WebSocket port: the demo player (`/player/`) and the video.js page (`/watch/`).
  */
-function playerPage(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
+function playerPages(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
+  const config = { type: 'application/json; charset=utf-8', body: JSON.stringify({ wsUrl, apiUrl: '', authMode }) };
+  const wsOrigin = [new URL(wsUrl).origin];
   return {
-    generated: {
-      '/player/config.json': {
-        type: 'application/json; charset=utf-8',
-        body: JSON.stringify({ wsUrl, apiUrl: '', authMode }),
-      },
+    generated: { '/player/config.json': config, '/watch/config.json': config },
+    connectSources: { player: wsOrigin, watch: wsOrigin },
+    built: {
+      '/player/streamgate.js': () => sdkBundle('streamgate.js'),
+      '/watch/streamgate-videojs.js': () => sdkBundle('streamgate-videojs.js'),
     },
-    connectSources: { player: [new URL(wsUrl).origin] },
+    files: {
+      '/watch/video.min.js': `${VIDEOJS_DIST}video.min.js`,
+      '/watch/video-js.min.css': `${VIDEOJS_DIST}video-js.min.css`,
+    },
+  };
+}
+
+/** The protocol, machine-readable (local/protocol/), on the HTTP port beside the pages and the APIs. */
+function protocolDocuments(wsUrl: string): Record<string, () => unknown> {
+  return {
+    '/openapi.json': () => openApiDocument(PACKAGE_VERSION),
+    '/asyncapi.json': () => asyncApiDocument(PACKAGE_VERSION, wsUrl),
   };
 }
 
@@ -118,6 +145,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         LEASE_SECONDS: String(settings.leaseSeconds),
         HANDSHAKE_GRACE_SECONDS: String(settings.handshakeGraceSeconds),
         OPENING_WINDOW_SECONDS: String(settings.openingWindowSeconds),
+        SHARING_NETWORKS: String(settings.sharingNetworks),
+        SHARING_REFUSALS_PER_DAY: String(settings.sharingRefusalsPerDay),
         LIMIT_POLICY: settings.limitPolicy,
         JWT_STAFF_CLAIM: identity?.staff.claim,
         JWT_STAFF_VALUE: identity?.staff.value,
@@ -142,12 +171,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ? { kind: 'jwt', verifier: identity.verifier, staff: identity.staff, jwks: identity.jwks }
       : { kind: 'adminToken', token: adminToken };
     const hub = new EventHub();
+    // The processor has clients of its own, as its Lambda does in AWS: its reads are not the handlers' calls.
+    const eventsStore = createDynamoStore(createDocumentClient(endpoint), { tableName });
     const newPipeline = () =>
       new EventPipeline({
         endpoint,
         tableName,
-        db: runtime.store.db,
-        getConnection: (id) => runtime.store.getConnection(id),
+        db: eventsStore.db,
+        getConnection: (id) => eventsStore.getConnection(id),
+        signals: {
+          signals: new DynamoSignalStore(eventsStore.db, tableName),
+          rules: runtime.config.sharing,
+          getCounter: (id) => eventsStore.getCounter(id),
+          getConnection: (id) => eventsStore.getConnection(id),
+        },
         webhook: settings.eventsWebhookUrl
           ? { url: settings.eventsWebhookUrl, secret: settings.eventsWebhookSecret }
           : undefined,
@@ -156,7 +193,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     events = newPipeline();
     const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings, {
       player: createPlayerHandler(runtime),
-      pages: playerPage(emulator.url, settings.authMode),
+      pages: playerPages(emulator.url, settings.authMode),
+      documents: protocolDocuments(emulator.url),
       events: hub,
     }).start();
     stoppers.push(() => supportServer.stop());
@@ -164,6 +202,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       events.start();
       stoppers.push(async () => {
         await events?.stop();
+        eventsStore.db.destroy();
       });
     }
 

@@ -49,6 +49,8 @@ export interface SupportServerExtras {
   pages?: WebPagesOptions;
   /** the lifecycle events, served to staff at `GET /events` */
   events?: EventHub;
+  /** machine-readable documents by path (`/openapi.json`), made on first request */
+  documents?: Readonly<Record<string, () => unknown>>;
 }
 
 export class SupportServer {
@@ -56,6 +58,8 @@ export class SupportServer {
   private readonly pages: WebPages;
   private readonly player?: PlayerHandler;
   private readonly events?: EventHub;
+  private readonly documents: Readonly<Record<string, () => unknown>>;
+  private readonly documentCache = new Map<string, string>();
 
   constructor(
     private readonly handler: SupportHandler,
@@ -66,6 +70,7 @@ export class SupportServer {
     this.pages = new WebPages(extras.pages);
     this.player = extras.player;
     this.events = extras.events;
+    this.documents = extras.documents ?? {};
     this.server = createServer((req, res) =>
       this.serve(req, res).catch((error) => {
         // An aborted body or a failing socket: answer if still possible, never take the process down.
@@ -90,6 +95,20 @@ export class SupportServer {
     await close(this.server);
   }
 
+  /** Public, like the pages, and readable from any origin (an API tool on another page fetches it). */
+  private serveDocument(res: ServerResponse, path: string) {
+    let body = this.documentCache.get(path);
+    if (body === undefined) {
+      body = JSON.stringify(this.documents[path]!(), null, 2);
+      this.documentCache.set(path, body);
+    }
+    send(res, {
+      statusCode: 200,
+      headers: { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-cache' },
+      body,
+    });
+  }
+
   private authorize(header: string): Promise<AuthOutcome> {
     return authorizeWith(this.auth, header);
   }
@@ -102,10 +121,8 @@ export class SupportServer {
     const url = requestUrl(req.url);
     if (!url) return send(res, errorResponse(400, ErrorCode.INVALID_PATH, 'the request target is not a URL path'));
     // The web pages are public files: the console signs in against the API, not to get its own page.
-    if (this.pages.owns(url.pathname)) {
-      this.pages.serve(req, res, url.pathname);
-      return;
-    }
+    if (this.pages.owns(url.pathname)) return this.pages.serve(req, res, url.pathname);
+    if (Object.hasOwn(this.documents, url.pathname)) return this.serveDocument(res, url.pathname);
     if (this.player && (url.pathname === '/me' || url.pathname.startsWith('/me/'))) {
       return this.servePlayer(req, res, url, this.player);
     }

@@ -25,6 +25,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.txt': 'text/plain; charset=utf-8',
+  '.webm': 'video/webm',
 };
 
 /** The policy of a page that talks to its own origin only; `connectSources` adds to where its scripts may connect. */
@@ -34,6 +35,9 @@ export function contentSecurityPolicy(connectSources: readonly string[] = []): s
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
+    // A player page plays its own media; video.js's stylesheet carries its icon font inline.
+    "media-src 'self'",
+    "font-src 'self' data:",
     ["connect-src 'self'", ...connectSources].join(' '),
     "manifest-src 'self'",
     "base-uri 'none'",
@@ -98,6 +102,10 @@ export interface WebPagesOptions {
   generated?: Readonly<Record<string, { type: string; body: string }>>;
   /** per page folder, where else its scripts may connect (the demo player opens WebSockets on another port) */
   connectSources?: Readonly<Record<string, readonly string[]>>;
+  /** files from outside `web/` (video.js from node_modules), by URL path to the file's absolute path */
+  files?: Readonly<Record<string, string>>;
+  /** files built on first request and kept (the player SDK's bundle), by URL path */
+  built?: Readonly<Record<string, () => Promise<string>>>;
 }
 
 export class WebPages {
@@ -105,6 +113,7 @@ export class WebPages {
   private readonly pages: Set<string>;
   private readonly generated: ReadonlyMap<string, { type: string; body: Buffer }>;
   private readonly connectSources: Readonly<Record<string, readonly string[]>>;
+  private readonly built: Readonly<Record<string, () => Promise<string>>>;
 
   constructor(options: WebPagesOptions = {}) {
     const root = options.root ?? WEB_ROOT;
@@ -121,6 +130,11 @@ export class WebPages {
       Object.entries(options.generated ?? {}).map(([path, f]) => [path, { type: f.type, body: Buffer.from(f.body) }]),
     );
     this.connectSources = options.connectSources ?? {};
+    for (const [urlPath, path] of Object.entries(options.files ?? {})) {
+      const type = CONTENT_TYPES[extname(path).toLowerCase()];
+      if (type) this.files.set(urlPath, { path, type });
+    }
+    this.built = options.built ?? {};
   }
 
   /** Whether `pathname` is a page's (`/console`, `/console/...`): those never reach an API's authentication. */
@@ -130,7 +144,7 @@ export class WebPages {
   }
 
   /** Answers a request for one of the pages' files: 200, a redirect to the page's folder, 404 or 405. */
-  serve(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+  async serve(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
       this.plain(res, 405, 'use GET', { allow: 'GET, HEAD' });
@@ -143,7 +157,7 @@ export class WebPages {
       return;
     }
     const path = pathname.endsWith('/') ? `${pathname}index.html` : pathname;
-    const file = this.generated.get(path) ?? this.read(this.files.get(path));
+    const file = this.generated.get(path) ?? (await this.build(path)) ?? this.read(this.files.get(path));
     if (!file) {
       this.plain(res, 404, 'no such page');
       return;
@@ -154,6 +168,11 @@ export class WebPages {
       'content-length': file.body.length,
     });
     res.end(method === 'HEAD' ? undefined : file.body);
+  }
+
+  private async build(path: string): Promise<{ type: string; body: Buffer } | undefined> {
+    const make = Object.hasOwn(this.built, path) ? this.built[path] : undefined;
+    return make && { type: CONTENT_TYPES['.js']!, body: Buffer.from(await make()) };
   }
 
   private read(file: PageFile | undefined): { type: string; body: Buffer } | undefined {

@@ -8,15 +8,21 @@ import { forEachLimited } from '../limiter.js';
 import type { ConnectionRecord } from '../store/items.js';
 import { connectionsNamed, counterChanges, eventsOf, type TableChange } from './changes.js';
 import type { CloudEvent } from './schema.js';
+import { type SignalDeps, sharingEvent, signalsOf } from './signals.js';
 
 export interface EventSink {
   /** Delivers `events` in their order; throws when it could not (the batch is then tried again). */
   deliver(events: CloudEvent[]): Promise<void>;
 }
 
-export interface ProcessorDeps {
-  getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
+export interface PublishDeps {
   sink: EventSink;
+  /** the sharing signals' store and rules; without them no signal is raised */
+  signals?: SignalDeps;
+}
+
+export interface ProcessorDeps extends PublishDeps {
+  getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
 }
 
 /** Reads of a batch's connections in flight at once: the processor is off the players' path and stays light. */
@@ -30,7 +36,17 @@ export async function processChanges(deps: ProcessorDeps, changes: TableChange[]
     const c = await deps.getConnection(id);
     if (c) connections.set(id, c);
   });
-  const events = eventsOf(counters, connections);
-  if (events.length > 0) await deps.sink.deliver(events);
-  return events;
+  return publish(deps, eventsOf(counters, connections));
+}
+
+/**
+ * Delivers `events` with the sharing signals they raise, then records those signals: a failed delivery records
+ * nothing, so the batch's next try raises them again.
+ */
+export async function publish(deps: PublishDeps, events: CloudEvent[]): Promise<CloudEvent[]> {
+  const found = deps.signals ? await signalsOf(deps.signals, events) : [];
+  const all = [...events, ...found.map(sharingEvent)];
+  if (all.length > 0) await deps.sink.deliver(all);
+  for (const signal of found) await deps.signals!.signals.recordSignal(signal);
+  return all;
 }

@@ -18,18 +18,43 @@ export interface StreamRecordLike {
   };
 }
 
-const plain = (image: Image | undefined) =>
-  image ? unmarshall(image as Record<string, AttributeValue>, { wrapNumbers: false }) : undefined;
+/**
+ * An image as plain values, attribute by attribute: one the decoder cannot read (the Streams client reads DynamoDB
+ * Local's `NULL` as an empty value) is left out rather than losing the record.
+ */
+function plain(image: Image | undefined): Record<string, unknown> | undefined {
+  if (!image) return undefined;
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(image)) {
+    try {
+      const decoded = unmarshall({ [name]: value } as Record<string, AttributeValue>);
+      // Defined, not assigned: an attribute named `__proto__` stays an attribute.
+      Object.defineProperty(values, name, {
+        value: decoded[name],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } catch {
+      // unreadable: left out
+    }
+  }
+  return values;
+}
+
+/** Only counters make events (core/events/changes.ts): other items' images are not decoded at all. */
+const COUNTER_SORT_KEY = 'counter';
 
 export function changeOf(record: StreamRecordLike): TableChange {
   const d = record.dynamodb ?? {};
   const keys = plain(d.Keys) ?? {};
   const at = d.ApproximateCreationDateTime;
+  const images = keys.sk === COUNTER_SORT_KEY;
   return {
     sequence: d.SequenceNumber ?? '',
     keys: { pk: String(keys.pk ?? ''), sk: String(keys.sk ?? '') },
-    old: plain(d.OldImage),
-    new: plain(d.NewImage),
+    old: images ? plain(d.OldImage) : undefined,
+    new: images ? plain(d.NewImage) : undefined,
     at: at === undefined ? Date.now() : typeof at === 'number' ? at * 1000 : at.getTime(),
   };
 }

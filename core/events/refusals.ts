@@ -3,6 +3,7 @@
  * refusing `$connect` itself, without a write or a wait: the log line it writes anyway carries these fields (in AWS a
  * subscription filter hands those lines to the events processor), and the local stack hands them over in memory.
  */
+import { REFUSAL_LOG_MESSAGE } from './names.js';
 import { networkOf } from './network.js';
 import { type CloudEvent, cloudEvent } from './schema.js';
 
@@ -18,8 +19,7 @@ export interface Refusal {
   at: number;
 }
 
-/** The refusal log line's message: what the subscription filter matches. */
-export const REFUSAL_LOG_MESSAGE = 'stream refused at limit';
+export { REFUSAL_LOG_MESSAGE };
 
 /** A connection id is refused at most once (a `$connect` answers once), so its id names the step. */
 export function refusedEvent(r: Refusal): CloudEvent<'stream.refused'> {

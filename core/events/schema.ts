@@ -45,6 +45,18 @@ export const eventData = {
     })
     .strict(),
   'stream.refused': z.object({ ...stream, limit: z.number().int().nonnegative(), refusedAt: z.string() }).strict(),
+  'user.sharingSuspected': z
+    .object({
+      userId: z.string(),
+      /** `networks`: streams playing at once from more networks than allowed; `refusals`: refused too often today */
+      reason: z.enum(['networks', 'refusals']),
+      /** what was seen: the networks, or the refusals today */
+      seen: z.number().int().nonnegative(),
+      threshold: z.number().int().nonnegative(),
+      networks: z.array(z.string()).optional(),
+      day: z.string(),
+    })
+    .strict(),
   'user.limitChanged': z
     .object({
       userId: z.string(),

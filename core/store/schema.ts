@@ -21,6 +21,11 @@
  *    Written once at connect and never moved (no write per heartbeat or per sweep): the sweep finds connections by
  *    their age and asks API Gateway (GetConnection) whether they are still there.
  *  - the sweep's cursor  pk=`sweep`  sk=`cursor`: `sweptTo` (ms), where the last sweep stopped
+ *  - the events (core/events), written by their processor only, never by a player's request:
+ *      a user's refusals on a day  pk=`user#<userId>`  sk=`refusals#<YYYY-MM-DD>`: `count`, `ids` (at most the
+ *        threshold plus one), expiresAt
+ *      a sharing signal  pk=`signals#<YYYY-MM-DD>`  sk=`<userId>#<reason>`: the signal, expiresAt
+ *      the local stream reader's checkpoints  pk=`events`  sk=`checkpoint#<shardId>`: `sequence`
  *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
  *    cannot count it again.
  *  - one item per staff action on a user   pk=`user#<userId>`  sk=`audit#<ISO time>#<random>`
@@ -63,6 +68,9 @@ export function leaseShardsFor(connectsPerSecond: number): number {
 /** How long a released connection's tombstone outlives it, so a late `$connect` for it cannot count it again. */
 export const TOMBSTONE_SECONDS = 24 * 3600;
 
+/** How long the table keeps sharing signals and the refusal counts behind them. */
+export const SIGNAL_SECONDS = 90 * 24 * 3600;
+
 /** How long the table keeps a staff action in a user's history. */
 export const AUDIT_SECONDS = 90 * 24 * 3600;
 
@@ -80,7 +88,26 @@ export const keys = {
   leaseShardOf: (connectionId: string, shards: number) =>
     keys.leaseShard(createHash('sha1').update(connectionId).digest().readUInt32BE(0) % shards),
   sweepCursor: () => ({ [PARTITION_KEY]: 'sweep', [SORT_KEY]: 'cursor' }),
+  /** where the local stream reader stopped in one shard of the table's stream (local/events/table-stream.ts) */
+  eventsCheckpoint: (shardId: string) => ({ [PARTITION_KEY]: 'events', [SORT_KEY]: `checkpoint#${shardId}` }),
+  /** a user's refusals at the limit on one UTC day (core/events/signals.ts) */
+  refusals: (userId: string, day: string) => ({ [PARTITION_KEY]: `user#${userId}`, [SORT_KEY]: `refusals#${day}` }),
+  /** one sharing signal: a day's signals are one partition, listed by one Query */
+  signal: (day: string, userId: string, reason: string) => ({
+    [PARTITION_KEY]: `signals#${day}`,
+    [SORT_KEY]: `${userId}#${reason}`,
+  }),
 };
+
+/**
+ * Whether an item is the events processor's own (its checkpoints, signals and refusal counts): never written by a
+ * player's or staff member's request. Tests that hold the table to what requests wrote leave these aside.
+ */
+export function isEventsItem(item: { [PARTITION_KEY]?: unknown; [SORT_KEY]?: unknown }): boolean {
+  const pk = String(item[PARTITION_KEY] ?? '');
+  const sk = String(item[SORT_KEY] ?? '');
+  return pk === 'events' || pk.startsWith('signals#') || sk.startsWith('refusals#');
+}
 
 /** Attribute names on the counter item: one per counted connection, one per held stream id. */
 export const counterAttributes = {

@@ -1,7 +1,7 @@
 /** `$connect`: admit the stream under the user's limit, or refuse the handshake. */
 import { connect } from '../../core/admission.js';
 import { AdmissionTooLateError, LimitReachedError, StreamReplacedError } from '../../core/errors.js';
-import { REFUSAL_LOG_MESSAGE } from '../../core/events/refusals.js';
+import { REFUSAL_LOG_MESSAGE } from '../../core/events/names.js';
 import { parseConnect } from '../lib/connect-request.js';
 import type { WebSocketHandler } from '../lib/events.js';
 import { MetricName, RefusalReason } from '../lib/metric-names.js';

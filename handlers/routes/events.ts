@@ -4,25 +4,35 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { CloudWatchLogsEvent, DynamoDBStreamEvent } from 'aws-lambda';
-import { type EventSink, processChanges } from '../../core/events/processor.js';
+import { type EventSink, processChanges, publish } from '../../core/events/processor.js';
 import { changeOf, type StreamRecordLike } from '../../core/events/records.js';
 import { refusalFromLogLine, refusedEvent } from '../../core/events/refusals.js';
 import type { CloudEvent } from '../../core/events/schema.js';
+import type { SignalDeps } from '../../core/events/signals.js';
+import { DynamoSignalStore } from '../../core/store/dynamodb/signals.js';
 import type { Runtime } from '../lib/runtime.js';
 
 export type EventsInput = DynamoDBStreamEvent | CloudWatchLogsEvent;
 
-export function createEventsHandler({ store, logger }: Pick<Runtime, 'store' | 'logger'>, sink: EventSink) {
+export function createEventsHandler(
+  { store, logger, config }: Pick<Runtime, 'store' | 'logger' | 'config'>,
+  sink: EventSink,
+) {
+  const signals: SignalDeps = {
+    signals: new DynamoSignalStore(store.db, config.tableName),
+    rules: config.sharing,
+    getCounter: (id) => store.getCounter(id),
+    getConnection: (id) => store.getConnection(id),
+  };
   return async (input: EventsInput): Promise<void> => {
     if ('awslogs' in input) {
-      const events = refusalsOf(input);
-      if (events.length > 0) await sink.deliver(events);
+      const events = await publish({ sink, signals }, refusalsOf(input));
       logger.debug('refusals published', { events: events.length });
       return;
     }
     const changes = input.Records.map((r) => changeOf(r as StreamRecordLike));
     // A failure throws: Lambda retries the batch (and splits it), then parks it in the dead-letter queue.
-    const events = await processChanges({ getConnection: (id) => store.getConnection(id), sink }, changes);
+    const events = await processChanges({ getConnection: (id) => store.getConnection(id), sink, signals }, changes);
     logger.debug('events published', { records: changes.length, events: events.length });
   };
 }

@@ -6,10 +6,13 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ConnectionNotFoundError } from '../../core/errors.js';
+import { dayOf } from '../../core/events/names.js';
+import type { SignalStore } from '../../core/events/signals.js';
 import { IDENTITY_DEFAULTS, isStaff, type StaffRule } from '../../core/identity/claims.js';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
 import { LIMIT_POLICIES } from '../../core/policy.js';
 import { LIMIT_OVERRIDE_RANGE } from '../../core/ranges.js';
+import { DynamoSignalStore } from '../../core/store/dynamodb/signals.js';
 import {
   clearUserLimit,
   endConnection,
@@ -77,7 +80,24 @@ const forUser =
     return run(userId.value, event, staff);
   };
 
-const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics, boundMs: number): Route[] => [
+/** A UTC day as `YYYY-MM-DD`, a real one (not 2026-02-30). */
+const DaySchema = z
+  .string()
+  .check(z.regex(/^\d{4}-\d{2}-\d{2}$/, 'day must be YYYY-MM-DD'))
+  .check(
+    z.refine((d) => {
+      // Checks all run, the pattern's failure or not: a text that is no date at all must not throw here.
+      const at = Date.parse(`${d}T00:00:00Z`);
+      return !Number.isNaN(at) && new Date(at).toISOString().startsWith(d);
+    }, 'day is not a date'),
+  );
+
+const routesFor = (
+  supportDeps: SupportDeps,
+  metrics: ServiceMetrics,
+  boundMs: number,
+  signals: Pick<SignalStore, 'listSignals'>,
+): Route[] => [
   {
     method: 'GET',
     pattern: /^\/health$/,
@@ -157,6 +177,16 @@ const routesFor = (supportDeps: SupportDeps, metrics: ServiceMetrics, boundMs: n
     pattern: /^\/users\/([^/]+)\/audit$/,
     run: forUser(async (userId) => json(200, await userAudit(supportDeps, userId))),
   },
+  {
+    method: 'GET',
+    pattern: /^\/signals$/,
+    run: async (_params, event) => {
+      const asked = new URLSearchParams(event.rawQueryString ?? '').get('day');
+      const day = check(DaySchema, asked ?? dayOf(Date.now()));
+      if (!day.ok) return errorResponse(400, ErrorCode.INVALID_PARAMETER, day.message);
+      return json(200, { day: day.value, signals: await signals.listSignals(day.value) });
+    },
+  },
 ];
 
 function parseBody(event: SupportEvent): { ok: true; value: unknown } | { ok: false; message: string } {
@@ -186,6 +216,7 @@ export function createSupportHandler({ store, gateway, config, audit, logger, me
     },
     metrics,
     healthBoundMs(config),
+    new DynamoSignalStore(store.db, config.tableName),
   );
   const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;
   return async (event) => {

@@ -29,6 +29,11 @@ export class EventHub implements EventSink {
     }
   }
 
+  /** the ids a follower can resume after, oldest first */
+  recentIds(): string[] {
+    return this.recent.map((e) => e.id);
+  }
+
   get subscriberCount(): number {
     return this.subscribers.size;
   }

@@ -3,9 +3,10 @@
  * AWS), turned into CloudEvents by the same core, and handed to `GET /events` and, when set, the webhook.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type EventSink, type ProcessorDeps, processChanges } from '../../core/events/processor.js';
+import { type EventSink, type ProcessorDeps, processChanges, publish } from '../../core/events/processor.js';
 import { type Refusal, refusedEvent } from '../../core/events/refusals.js';
 import type { CloudEvent } from '../../core/events/schema.js';
+import type { SignalDeps } from '../../core/events/signals.js';
 import type { ConnectionRecord } from '../../core/store/items.js';
 import { EventHub } from './hub.js';
 import { TableStreamReader } from './table-stream.js';
@@ -17,6 +18,8 @@ export interface EventPipelineOptions {
   db: DynamoDBDocumentClient;
   getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
   webhook?: { url: string; secret?: string };
+  /** the sharing signals' store and rules */
+  signals?: SignalDeps;
   /** `GET /events`: kept across restarts of the pipeline, so staff following it stay connected */
   hub?: EventHub;
   pollMs?: number;
@@ -35,6 +38,7 @@ export class EventPipeline {
   private readonly reader: TableStreamReader;
   private readonly sink: EventSink;
   private readonly log: (line: string) => void;
+  private readonly signals?: SignalDeps;
   private readonly refusals: CloudEvent[] = [];
   private draining?: Promise<void>;
   /** refusals dropped because too many waited */
@@ -55,7 +59,8 @@ export class EventPipeline {
         this.processed += events.length;
       },
     };
-    const deps: ProcessorDeps = { getConnection: options.getConnection, sink: this.sink };
+    this.signals = options.signals;
+    const deps: ProcessorDeps = { getConnection: options.getConnection, sink: this.sink, signals: options.signals };
     this.reader = new TableStreamReader({
       endpoint: options.endpoint,
       tableName: options.tableName,
@@ -92,7 +97,7 @@ export class EventPipeline {
     while (this.refusals.length > 0) {
       const event = this.refusals[0]!;
       try {
-        await this.sink.deliver([event]);
+        await publish({ sink: this.sink, signals: this.signals }, [event]);
       } catch (error) {
         this.log(`[events] a refusal could not be delivered: ${String(error)}`);
         return; // stopping: what is left stays queued

@@ -17,10 +17,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { TableChange } from '../../core/events/changes.js';
 import { changeOf, type StreamRecordLike } from '../../core/events/records.js';
+import { isEventsItem, keys } from '../../core/store/schema.js';
 
 /** The checkpoint items: under their own partition, never a counter, so their own changes make no events. */
-const CHECKPOINT_PK = 'events';
-const checkpointKey = (shardId: string) => ({ pk: CHECKPOINT_PK, sk: `checkpoint#${shardId}` });
+const checkpointKey = keys.eventsCheckpoint;
 
 export interface TableStreamOptions {
   endpoint: string;
@@ -127,7 +127,7 @@ export class TableStreamReader {
         const changes = records.map((r) => changeOf(r as StreamRecordLike));
         await this.options.onBatch(changes);
         // Its own checkpoint's changes alone move nothing: writing one for them would feed itself forever.
-        if (changes.some((c) => c.keys.pk !== CHECKPOINT_PK)) await this.save(shardId, changes.at(-1)!.sequence);
+        if (changes.some((c) => !isEventsItem(c.keys))) await this.save(shardId, changes.at(-1)!.sequence);
         processed += records.length;
       }
       if (page.NextShardIterator) this.iterators.set(shardId, page.NextShardIterator);

@@ -50,12 +50,16 @@ describe('When the processor reads the stream', () => {
     });
   });
 
-  it('may put events on that bus and read connection items, and write nothing to the table', () => {
+  it('may put events on that bus, read items, and write only single items (its signals)', () => {
     const statements = policyOf(roleIds.Events!);
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     expect(actions).toContain('events:PutEvents');
     expect(actions).toContain('dynamodb:GetItem');
-    expect(actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite|TransactWrite)/.test(a))).toEqual([]);
+    expect(actions.filter((a) => /^dynamodb:(Delete|BatchWrite|TransactWrite)/.test(a))).toEqual([]);
+    expect(actions.filter((a) => /^dynamodb:(Put|Update)/.test(a)).sort()).toEqual([
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     const putEvents = statements.find((s) => s.Action === 'events:PutEvents')!;
     expect(JSON.stringify(putEvents.Resource)).toMatch(/Bus/);
   });

@@ -129,6 +129,10 @@ describe('When a player opens the demo player page', () => {
     expect(markers).toContain(`{"Ref":"${ids().domain}"}`);
   });
 
+  it("uploads the player SDK's bundle beside the page, which imports it (its files, the shared ones, config, SDK)", () => {
+    expect(pageDeployment('PlayerPage').Properties.SourceObjectKeys).toHaveLength(4);
+  });
+
   it("lets the player's scripts connect to the WebSocket API, the player API and Cognito's sign-in", () => {
     const headers = built.stack.playerPage.node.findChild('Headers').node.defaultChild as never;
     const csp = JSON.stringify(template.toJSON().Resources[built.stack.getLogicalId(headers)].Properties);

@@ -43,6 +43,7 @@ describe('When streams start and end', () => {
     const b = await open(userId, 'b');
     a.socket.close();
     await closed(a.socket);
+    await eventually(() => receiver.of(userId).some((e) => e.id === `${a.connectionId}/ended`), 10_000);
     const b2 = await open(userId, 'b', 'tv');
     const kick = await supportRequest(stack, {
       method: 'DELETE',
@@ -128,6 +129,75 @@ describe('When staff follow GET /events', () => {
       clearTimeout(giveUp);
       controller.abort();
     }
+  });
+});
+
+describe('When a follower of GET /events comes back with Last-Event-ID', () => {
+  it('gets the events it missed, after that one, and nothing from before', async () => {
+    // Prepare: an event seen, then two more while away
+    const userId = newUserId('ev-resume');
+    await open(userId, 'a');
+    await eventually(() => stack.events.hub.recentIds().some((id) => receiver.of(userId).some((e) => e.id === id)));
+    const seen = receiver.of(userId)[0]!.id;
+    await open(userId, 'b');
+    await eventually(() => receiver.of(userId).length >= 2);
+
+    // Act
+    const controller = new AbortController();
+    const response = await fetch(`${stack.httpUrl}/events`, {
+      headers: { authorization: `Bearer ${stack.adminToken}`, 'last-event-id': seen },
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    let text = '';
+    const giveUp = setTimeout(() => controller.abort(), 5_000);
+    try {
+      while (!text.includes(receiver.of(userId)[1]!.id)) text += new TextDecoder().decode((await reader.read()).value);
+    } finally {
+      clearTimeout(giveUp);
+      controller.abort();
+    }
+
+    // Assess
+    expect(text).toContain(`id: ${receiver.of(userId)[1]!.id}`);
+    expect(text).not.toContain(`id: ${seen}`);
+  });
+});
+
+describe('When GET /events is attacked', () => {
+  it('answers a wrong method, odd resume ids and a hundred abandoned followers, and stays up for everyone', async () => {
+    // Prepare
+    const auth = { authorization: `Bearer ${stack.adminToken}` };
+    const odd = ['__proto__', 'constructor', 'toString', '%E0%A4%A', 'x'.repeat(8_000), "'; DROP TABLE"];
+
+    // Act
+    const post = await fetch(`${stack.httpUrl}/events`, { method: 'POST', headers: auth, body: '{}' });
+    const resumed = await Promise.all(
+      odd.map(async (id) => {
+        const controller = new AbortController();
+        const res = await fetch(`${stack.httpUrl}/events`, {
+          headers: { ...auth, 'last-event-id': id },
+          signal: controller.signal,
+        });
+        controller.abort();
+        return res.status;
+      }),
+    );
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const controller = new AbortController();
+        await fetch(`${stack.httpUrl}/events`, { headers: auth, signal: controller.signal });
+        controller.abort();
+      }),
+    );
+    const health = await fetch(`${stack.httpUrl}/health`);
+
+    // Assess
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET');
+    expect(resumed).toEqual(odd.map(() => 200));
+    expect(health.status).toBe(200);
+    await eventually(() => stack.events.hub.subscriberCount === 0, 5_000);
   });
 });
 

@@ -65,6 +65,24 @@ describe('When events go to the bus', () => {
 });
 
 describe('When Lambda hands over a stream record', () => {
+  it('decodes the images of counters only, and leaves out an attribute it cannot read, never the record', () => {
+    // Act
+    const audit = changeOf({
+      dynamodb: { Keys: { pk: { S: 'user#a' }, sk: { S: 'audit#1' } }, NewImage: { detail: {} }, SequenceNumber: '1' },
+    });
+    const counter = changeOf({
+      dynamodb: {
+        Keys: { pk: { S: 'user#a' }, sk: { S: 'counter' } },
+        NewImage: { active: { N: '1' }, odd: {}, __proto__: { S: 'x' } } as never,
+        SequenceNumber: '2',
+      },
+    });
+
+    // Assess
+    expect(audit.new).toBeUndefined();
+    expect(counter.new).toEqual({ active: 1 });
+  });
+
   it('reads its keys, images and time (epoch seconds) as the local reader does', () => {
     // Act
     const change = changeOf({

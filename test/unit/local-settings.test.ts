@@ -17,6 +17,8 @@ describe('local settings', () => {
       leaseSeconds: 300,
       handshakeGraceSeconds: 30,
       openingWindowSeconds: 5,
+      sharingNetworks: 2,
+      sharingRefusalsPerDay: 20,
       sweepIntervalSeconds: 60,
       idleTimeoutSeconds: 600,
       hardTimeoutSeconds: 7200,

@@ -1,35 +1,19 @@
 /**
- * A demo player for streamgate, and an example for player developers: one browser WebSocket per stream, and the
- * player API (`GET /me/streams`, `DELETE /me/streams/{streamId}`) to explain a refusal and make room.
+ * A demo player for streamgate, and an example for player developers, built on the player SDK (`streamgate.js`, the
+ * bundle of client/ that the stack serves beside this page): one SDK stream per stream the viewer opens, and the
+ * player API (`GET /me/streams`, `DELETE /me/streams/{streamId}`) to list the user's streams and make room.
  *
- * A browser's WebSocket cannot read why a handshake was refused (no status, no body: just `error` and `close`), so a
- * socket that closes before it ever opened is taken as refused, and the player API says which devices hold the slots.
+ * The SDK does the protocol: heartbeats at the lease's cadence, reconnects, renewal before API Gateway's 2-hour cap,
+ * and a refusal explained by the player API (a browser cannot read a refused handshake). This page only draws it.
  */
 
 import { createSignIn } from './sign-in.js';
+import { endedWords, endStream as endOwnStream, listStreams, openStream, policyWords } from './streamgate.js';
 
-const HEARTBEAT_MS = 60_000;
 const TOKEN_KEY = 'streamgate.player.token';
 /** The list of streams is read again this often: other devices come and go, and a closed socket's release lags. */
 const REFRESH_MS = 3_000;
 const LOG_LINES = 50;
-
-/** Why the server ended a socket (the `ended` frame's `reason`), in words for the viewer. */
-const ENDED_WORDS = {
-  takenOver: (device) => `taken over by ${device ?? 'another device'} (same stream id)`,
-  kicked: () => 'ended by support staff',
-  endedByUser: () => 'ended from your list of streams',
-  evicted: (device) => `ended to make room for ${device ?? 'a new stream'}`,
-  uncounted: () => 'ended: the service did not count it',
-  idle: () => 'ended after 10 minutes without activity',
-  maxDuration: () => 'ended after 2 hours (reconnect to keep watching)',
-};
-
-/** What happens at the limit (the player API's `policy`), in words for the viewer. */
-const POLICY_WORDS = {
-  'block-new': 'at your limit, a new stream is refused',
-  'evict-oldest': 'at your limit, your least recently watched stream ends to make room for a new one',
-};
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,7 +21,7 @@ const $ = (id) => document.getElementById(id);
 let config;
 /** jwt mode: a pasted token, or Cognito's hosted sign-in when config.json names it (sign-in.js). */
 let session;
-/** the streams this page opened, in order: {streamId, device, socket, state, words, timer} */
+/** the streams this page opened, in order: {streamId, device, stream (the SDK's), state, words} */
 const opened = [];
 let streamCounter = 0;
 
@@ -48,21 +32,13 @@ function token() {
   return session.hosted ? (session.token() ?? '') : $('token').value.trim();
 }
 
-/** The identity on the socket's query: `userId` in dev mode, `token` in jwt mode (browsers cannot set headers). */
-function identityParams() {
+/** Who the SDK and the player API say is watching: `userId` in dev mode, the token in jwt mode. */
+function identity() {
   return config.authMode === 'jwt' ? { token: token() } : { userId: $('user-id').value.trim() };
 }
 
-/** The player API, with the same identity: `?userId=` in dev mode, the bearer token in jwt mode. */
-async function playerApi(method, path) {
-  const url = new URL(`${config.apiUrl}${path}`, location.href);
-  const headers = {};
-  if (config.authMode === 'jwt') headers.authorization = `Bearer ${token()}`;
-  else url.searchParams.set('userId', $('user-id').value.trim());
-  const res = await fetch(url, { method, headers });
-  const body = res.status === 204 ? undefined : await res.json().catch(() => undefined);
-  return { status: res.status, body };
-}
+/** The SDK's player API options: the page's own origin locally (`apiUrl` is ''), the player API's URL in AWS. */
+const apiOptions = () => ({ playerApi: config.apiUrl, ...identity() });
 
 // --- opening and closing streams ------------------------------------------------------------------------------
 
@@ -71,101 +47,108 @@ function openFromForm(event) {
   const streamId = $('stream-id').value.trim() || `stream-${++streamCounter}`;
   const device = $('device').value.trim() || 'Browser';
   $('stream-id').value = '';
-  openStream(streamId, device);
+  watch(streamId, device);
 }
 
 /**
- * Opens a socket for a stream. A row of this page for the same stream id that is no longer playing (refused, ended,
+ * Opens a stream with the SDK. A row of this page for the same stream id that is no longer playing (refused, ended,
  * closed) is reused, so a stream tried again shows once, with how its last try went.
  */
-function openStream(streamId, device) {
-  const url = new URL(config.wsUrl);
-  for (const [k, v] of Object.entries({ ...identityParams(), streamId, device })) url.searchParams.set(k, v);
-
-  let entry = opened.find((e) => e.streamId === streamId && e.state !== 'playing' && e.state !== 'connecting');
+function watch(streamId, device) {
+  let entry = opened.find((e) => e.streamId === streamId && ['refused', 'ended', 'closed'].includes(e.state));
   if (!entry) {
     entry = { streamId };
     opened.push(entry);
   }
-  Object.assign(entry, { device, socket: new WebSocket(url), state: 'connecting', words: 'connecting…' });
+  const stream = openStream({ url: config.wsUrl, ...apiOptions(), streamId, device });
+  Object.assign(entry, { device, stream, state: 'connecting', words: 'connecting…' });
   drawOpened();
-  listen(entry, entry.socket);
+  listen(entry, stream);
 }
 
-function listen(entry, socket) {
-  socket.addEventListener('open', () => {
-    setState(entry, 'playing', 'playing');
-    if ($('heartbeats').checked) entry.timer = setInterval(() => heartbeat(entry), HEARTBEAT_MS);
-    void refreshStreams();
-  });
-  socket.addEventListener('message', (message) => {
-    const frame = parse(message.data);
-    log(entry.streamId, frameWords(frame, message.data));
-    if (frame?.type === 'ended') setState(entry, 'ended', endedWords(frame));
-  });
-  socket.addEventListener('close', (close) => {
-    // A socket this row no longer holds (the row was opened again) has nothing more to say about it.
-    if (entry.socket !== socket) return;
-    clearInterval(entry.timer);
-    if (entry.state === 'connecting') void explainRefusal(entry);
-    else if (entry.state === 'playing') setState(entry, 'closed', `closed (code ${close.code})`);
-    void refreshStreams();
-  });
+function listen(entry, stream) {
+  // A stream this row no longer holds (the row was opened again) has nothing more to say.
+  const mine = (handler) => (payload) => entry.stream === stream && handler(payload);
+  stream.on(
+    'admitted',
+    mine(() => {
+      setState(entry, 'playing', 'playing');
+      void refreshStreams();
+    }),
+  );
+  stream.on(
+    'frame',
+    mine((frame) => log(entry.streamId, frameWords(frame))),
+  );
+  stream.on(
+    'renewed',
+    mine(({ connectionId }) => {
+      log(entry.streamId, `renewed before the 2-hour cap: same stream on connection ${connectionId}`);
+      setState(entry, 'playing', 'playing');
+    }),
+  );
+  stream.on(
+    'reconnecting',
+    mine(({ cause, delayMs }) => setState(entry, 'reconnecting', `reconnecting in ${delayMs} ms (${cause})`)),
+  );
+  stream.on(
+    'ended',
+    mine(({ reason, device }) => {
+      setState(entry, 'ended', endedWords(reason, device));
+      void refreshStreams();
+    }),
+  );
+  stream.on(
+    'refused',
+    mine((refusal) => void explainRefusal(entry, refusal)),
+  );
 }
-
-const endedWords = (frame) => ENDED_WORDS[frame.reason]?.(frame.device) ?? `ended (${frame.reason})`;
 
 /** A frame from the server in words (the raw text when it is not one the page knows). */
-function frameWords(frame, raw) {
-  if (frame?.type === 'ended') return `ended: ${endedWords(frame)}`;
-  if (frame?.type === 'heartbeat')
+function frameWords(frame) {
+  if (frame.type === 'ended') return `ended: ${endedWords(frame.reason, frame.device)}`;
+  if (frame.type === 'heartbeat')
     return `heartbeat answered: lease until ${new Date(frame.leaseExpiresAt).toLocaleTimeString()}`;
-  if (frame?.type === 'status') return `status: ${frame.active} of ${frame.limit} streams in use`;
-  if (frame?.type === 'error') return `error ${frame.code}: ${frame.message}`;
+  if (frame.type === 'status') return `status: ${frame.active} of ${frame.limit} streams in use`;
+  if (frame.type === 'error') return `error ${frame.code}: ${frame.message}`;
   // API Gateway's own frames (a throttled message), which the service never saw.
-  if (typeof frame?.message === 'string' && frame.type === undefined) return `from API Gateway: ${frame.message}`;
-  return String(raw);
+  if (typeof frame.message === 'string' && frame.type === undefined) return `from API Gateway: ${frame.message}`;
+  return JSON.stringify(frame);
 }
 
-/** The handshake failed: ask the player API whether the limit is why, and if so, which devices hold the slots. */
-async function explainRefusal(entry) {
-  setState(entry, 'refused', 'refused');
-  const { status, body } = await playerApi('GET', '/me/streams').catch(() => ({ status: 0 }));
-  // Only a 200 carries the user's streams; any other answer's body is an error, never a list to draw.
+/** The SDK's refusal (it asked the player API which devices hold the slots), in words. */
+async function explainRefusal(entry, refusal) {
   let words;
-  if (status === 401) words = 'Refused: you are not signed in (the token is missing, expired or not valid).';
-  else if (status !== 200) words = 'Refused, and the service cannot say why right now: try again in a moment.';
-  else if (body.active >= body.limit) {
-    const devices = body.streams.map((s) => `${s.device ?? 'unnamed device'} (${s.streamId ?? 'no stream id'})`);
+  if (refusal.status === 401) words = 'Refused: you are not signed in (the token is missing, expired or not valid).';
+  else if (refusal.status === 429 && refusal.streams) {
+    const devices = refusal.streams.map((s) => `${s.device ?? 'unnamed device'} (${s.streamId ?? 'no stream id'})`);
     words =
-      `Refused: you are already watching on ${body.active} of ${body.limit} screens: ${devices.join(', ')}. ` +
+      `Refused: you are already watching on ${refusal.active} of ${refusal.limit} screens: ${devices.join(', ')}. ` +
       'End one of them below to watch here.';
-  } else words = 'Refused, although you are under your limit: check the stream id and device, then try again.';
+  } else words = `Refused: ${refusal.message}.`;
+  // The list first, so that the refusal shows beside the streams that explain it.
+  if (refusal.status === 401) $('summary').textContent = 'Not signed in.';
+  else await refreshStreams();
   setState(entry, 'refused', words);
   notify(`${entry.streamId} on ${entry.device}: ${words}`, 'refused');
-  if (status === 200) render(body);
-  else if (status === 401) $('summary').textContent = 'Not signed in.';
 }
 
 function closeStream(entry) {
   setState(entry, 'closed', 'closed by you');
-  entry.socket.close(1000);
-}
-
-function heartbeat(entry) {
-  if (entry.socket.readyState === WebSocket.OPEN) entry.socket.send(JSON.stringify({ action: 'heartbeat' }));
+  entry.stream.close();
+  void refreshStreams();
 }
 
 // --- the user's streams on every device (player API) ----------------------------------------------------------
 
 async function refreshStreams() {
-  const { status, body } = await playerApi('GET', '/me/streams').catch(() => ({ status: 0 }));
-  if (status === 200) render(body);
-  else $('summary').textContent = status === 401 ? 'Not signed in.' : 'The player API cannot answer right now.';
+  const answer = await listStreams(apiOptions()).catch(() => ({ ok: false, status: 0 }));
+  if (answer.ok) render(answer.body);
+  else $('summary').textContent = answer.status === 401 ? 'Not signed in.' : 'The player API cannot answer right now.';
 }
 
 async function endStream(streamId) {
-  const { status } = await playerApi('DELETE', `/me/streams/${encodeURIComponent(streamId)}`).catch(() => ({}));
+  const { status } = await endOwnStream(apiOptions(), streamId).catch(() => ({}));
   if (status === 204) notify(`Ended ${streamId}: its slot is free.`, 'ok');
   else if (status === 404) notify(`${streamId} had already ended.`, 'ok');
   else notify(`Could not end ${streamId} (status ${status ?? 'none'}): try again.`, 'refused');
@@ -173,7 +156,7 @@ async function endStream(streamId) {
 }
 
 function render(view) {
-  const policy = POLICY_WORDS[view.policy] ?? `at your limit: ${view.policy}`;
+  const policy = policyWords(view.policy);
   $('summary').textContent = `${view.userId}: ${view.active} of ${view.limit} streams in use; ${policy}.`;
   const rows = view.streams.map((s) => {
     const end = button('End', () => void endStream(s.streamId));
@@ -202,13 +185,17 @@ function drawOpened() {
   const rows = opened.map((entry) => {
     const actions = [];
     if (entry.state === 'playing') {
-      const beat = button('Heartbeat', () => heartbeat(entry));
+      const beat = button('Heartbeat', () => entry.stream.heartbeat());
       beat.setAttribute('aria-label', `Send a heartbeat on ${entry.streamId}`);
       const close = button('Close', () => closeStream(entry));
       close.setAttribute('aria-label', `Close ${entry.streamId}`);
       actions.push(beat, close);
+    } else if (entry.state === 'reconnecting') {
+      const close = button('Close', () => closeStream(entry));
+      close.setAttribute('aria-label', `Close ${entry.streamId}`);
+      actions.push(close);
     } else if (entry.state !== 'connecting') {
-      const again = button('Open again', () => openStream(entry.streamId, entry.device));
+      const again = button('Open again', () => watch(entry.streamId, entry.device));
       again.setAttribute('aria-label', `Open ${entry.streamId} again on ${entry.device}`);
       actions.push(again);
     }
@@ -261,14 +248,6 @@ function log(streamId, text) {
   li.textContent = `${new Date().toLocaleTimeString()} ${streamId}: ${text}`;
   $('log').prepend(li);
   while ($('log').children.length > LOG_LINES) $('log').lastElementChild.remove();
-}
-
-function parse(text) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The hosted sign-in's state: who is signed in (the ID token's user name or sub), and the buttons that fit. */
