@@ -168,6 +168,8 @@ const LocalSettingsSchema = z.object({
   eventsWebhookUrl: unsetIfEmpty(
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:9000/events' }).optional(),
   ),
+  /** `off`: no events processor beside the stack (the table still records its changes); for comparisons */
+  eventsProcessor: unsetIfEmpty(oneOf(['on', 'off']).default('on')),
   /** signs each webhook request (HMAC-SHA256); at least 16 characters */
   eventsWebhookSecret: unsetIfEmpty(z.string().min(16, 'must have at least 16 characters').optional()),
   /** set by code only: tests give each file a table of its own */
@@ -215,6 +217,7 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   signingKeyAlgorithm: 'SIGNING_KEY_ALGORITHM',
   eventsWebhookUrl: 'EVENTS_WEBHOOK_URL',
   eventsWebhookSecret: 'EVENTS_WEBHOOK_SECRET',
+  eventsProcessor: 'EVENTS_PROCESSOR',
 };
 
 /** A setting out of range or malformed; the message names every bad one, on one line. */

@@ -153,7 +153,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         JWT_LIMIT_CLAIM: identity?.limitClaim,
       }),
       // Refusals reach the events in memory, as they are refused (the pipeline starts below).
-      { logLevel: settings.logLevel, metrics: options.metrics, refusals: (r) => events?.refused(r) },
+      {
+        logLevel: settings.logLevel,
+        metrics: options.metrics,
+        refusals: settings.eventsProcessor === 'on' ? (r) => events?.refused(r) : undefined,
+      },
     );
     if (settings.faultStoreLatency) delayStoreCalls(runtime.store.db, settings.faultStoreLatency);
     emulator.attach(
@@ -198,7 +202,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       events: hub,
     }).start();
     stoppers.push(() => supportServer.stop());
-    if (!options.skipTableSetup) {
+    if (!options.skipTableSetup && settings.eventsProcessor === 'on') {
       events.start();
       stoppers.push(async () => {
         await events?.stop();

@@ -110,7 +110,8 @@ export class EventPipeline {
   async stop(): Promise<CloudEvent[]> {
     this.webhook?.stop();
     await this.reader.stop();
-    await this.draining;
+    // A refusal in flight to a store that hangs must not hold the stop either: it is handed on, and comes again.
+    await Promise.race([this.draining, new Promise((r) => setTimeout(r, 2_000).unref())]);
     return this.refusals.splice(0);
   }
 

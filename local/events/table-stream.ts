@@ -35,6 +35,8 @@ export interface TableStreamOptions {
 }
 
 const DESCRIBE_EVERY_MS = 10_000;
+/** How long a stop waits for the batch in hand: a delivery stopped mid-way is read again, so waiting long gains nothing. */
+const STOP_WAIT_MS = 2_000;
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export class TableStreamReader {
@@ -45,6 +47,7 @@ export class TableStreamReader {
   private described?: { at: number; streamArn: string; shards: Shard[] };
   private running?: Promise<void>;
   private stopping = false;
+  private readonly abandon = new AbortController();
   private wake?: () => void;
 
   constructor(private readonly options: TableStreamOptions) {
@@ -59,10 +62,15 @@ export class TableStreamReader {
   }
 
   /** Stops after the batch in hand (its checkpoint written or not), and frees the clients. */
+  /**
+   * Stops: the calls in flight are abandoned (a store that hangs must not hold a stop), and the batch in hand gets
+   * `STOP_WAIT_MS` to finish; one that does not is read again by the next reader, from the checkpoint.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    await this.running;
+    this.abandon.abort();
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
     this.streams.destroy();
     this.tables.destroy();
   }
@@ -91,16 +99,23 @@ export class TableStreamReader {
     const now = Date.now();
     if (this.described && now - this.described.at < DESCRIBE_EVERY_MS) return this.described;
     const { tableName } = this.options;
-    const table = await this.tables.send(new DescribeTableCommand({ TableName: tableName }));
+    const table = await this.tables.send(new DescribeTableCommand({ TableName: tableName }), this.signal);
     const streamArn = table.Table?.LatestStreamArn;
     if (!streamArn) throw new Error(`table ${tableName} has no stream`);
-    const { StreamDescription } = await this.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    const { StreamDescription } = await this.streams.send(
+      new DescribeStreamCommand({ StreamArn: streamArn }),
+      this.signal,
+    );
     // A child shard holds changes made after its parent's: parents first, by their first sequence number.
     const shards = [...(StreamDescription?.Shards ?? [])].sort((a, b) =>
       compareSequence(a.SequenceNumberRange?.StartingSequenceNumber, b.SequenceNumberRange?.StartingSequenceNumber),
     );
     this.described = { at: now, streamArn, shards };
     return this.described;
+  }
+
+  private get signal() {
+    return { abortSignal: this.abandon.signal };
   }
 
   private pauseFor(ms: number): Promise<void> {
@@ -121,7 +136,7 @@ export class TableStreamReader {
       const parent = shard.ParentShardId;
       if (parent && !this.closedShards.has(parent) && shards.some((s) => s.ShardId === parent)) continue;
       const iterator = this.iterators.get(shardId) ?? (await this.iteratorFor(streamArn, shardId));
-      const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }));
+      const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }), this.signal);
       const records = page.Records ?? [];
       if (records.length > 0) {
         const changes = records.map((r) => changeOf(r as StreamRecordLike));
@@ -149,6 +164,7 @@ export class TableStreamReader {
           ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
           : { ShardIteratorType: 'TRIM_HORIZON' }),
       }),
+      this.signal,
     );
     if (!ShardIterator) throw new Error(`no iterator for shard ${shardId}`);
     return ShardIterator;
@@ -158,13 +174,14 @@ export class TableStreamReader {
     const { db, tableName } = this.options;
     const { Item } = await db.send(
       new GetCommand({ TableName: tableName, Key: checkpointKey(shardId), ConsistentRead: true }),
+      this.signal,
     );
     return Item?.sequence as string | undefined;
   }
 
   private async save(shardId: string, sequence: string): Promise<void> {
     const { db, tableName } = this.options;
-    await db.send(new PutCommand({ TableName: tableName, Item: { ...checkpointKey(shardId), sequence } }));
+    await db.send(new PutCommand({ TableName: tableName, Item: { ...checkpointKey(shardId), sequence } }), this.signal);
   }
 }
 

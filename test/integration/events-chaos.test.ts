@@ -15,7 +15,7 @@ import { eventually, openSocket } from '../support/sockets.js';
 import { FAST_STORE_OPENING_WINDOW_SECONDS, newUserId, startTestStack, supportRequest } from '../support/stack.js';
 
 const USERS = 3;
-const STEPS = Number(process.env.EVENTS_CHAOS_STEPS ?? 40);
+const STEPS = Number(process.env.EVENTS_CHAOS_STEPS ?? 30);
 let stack: LocalStack;
 let hookUrl: string;
 const receiver = new Receiver();
@@ -24,6 +24,7 @@ const sockets: WebSocket[] = [];
 beforeAll(async () => {
   hookUrl = await receiver.start();
   stack = await startTestStack({
+    eventsProcessor: 'on',
     streamLimit: 1,
     openingWindowSeconds: FAST_STORE_OPENING_WINDOW_SECONDS,
     eventsWebhookUrl: hookUrl,

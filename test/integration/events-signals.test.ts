@@ -17,6 +17,7 @@ const sockets: WebSocket[] = [];
 beforeAll(async () => {
   const hookUrl = await receiver.start();
   stack = await startTestStack({
+    eventsProcessor: 'on',
     streamLimit: 3,
     sharingNetworks: 2,
     sharingRefusalsPerDay: 3,

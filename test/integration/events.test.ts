@@ -17,7 +17,12 @@ const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   hookUrl = await receiver.start();
-  stack = await startTestStack({ streamLimit: 2, eventsWebhookUrl: hookUrl, eventsWebhookSecret: SECRET });
+  stack = await startTestStack({
+    eventsProcessor: 'on',
+    streamLimit: 2,
+    eventsWebhookUrl: hookUrl,
+    eventsWebhookSecret: SECRET,
+  });
 });
 
 afterAll(async () => {

@@ -116,6 +116,8 @@ describe('When streams end', () => {
     expect(metrics.of(MetricName.swept)).toBe(sweep.released);
     socket.close();
     await closed(socket);
+    // Its $disconnect runs after the client sees the close: waited for here, not counted in the next test.
+    await eventually(() => metrics.of(MetricName.released) === 1);
   });
 });
 

@@ -19,6 +19,7 @@ describe('local settings', () => {
       openingWindowSeconds: 5,
       sharingNetworks: 2,
       sharingRefusalsPerDay: 20,
+      eventsProcessor: 'on',
       sweepIntervalSeconds: 60,
       idleTimeoutSeconds: 600,
       hardTimeoutSeconds: 7200,

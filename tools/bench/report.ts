@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { failedHandshakes, type LoadReport } from '../loadtest/engine.js';
-import type { measureMoments } from './run.js';
+import type { measureEvents, measureMoments } from './run.js';
 import type { DeadStreamRun } from './scenarios.js';
 import type { StoreOperations } from './store-operations.js';
 
@@ -27,6 +27,7 @@ export interface Measured {
   storeOperations: StoreOperations;
   idle?: { beforeKiB: number; heldKiB: number; held: number; perSocketKiB: number };
   tool?: { report: LoadReport; beforeKiB: number; heldKiB: number };
+  events: Awaited<ReturnType<typeof measureEvents>>;
 }
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : 0);
@@ -61,7 +62,7 @@ function moments(m: Moments) {
 }
 
 export function results(concurrency: number, measured: Measured) {
-  const { throughput, sequential, storeOperations, idle, tool } = measured;
+  const { throughput, sequential, storeOperations, idle, tool, events } = measured;
   const { raw, rawBefore, rawAfter, e2e } = throughput;
   return {
     date: new Date().toISOString(),
@@ -78,6 +79,11 @@ export function results(concurrency: number, measured: Measured) {
     sequentialConnectMs: sequential.latencyMs.admitted,
     ...moments(measured.moments),
     storeOperations,
+    events: {
+      ...events,
+      /** the steady rate with the processor beside the stack, to the rate without (each to its own raw runs) */
+      onToOff: ratio(events.on.admittedPerSecond / events.on.raw, events.off.admittedPerSecond / events.off.raw),
+    },
     idleSockets: idle && {
       held: idle.held,
       stackRssBeforeMiB: Math.round(idle.beforeKiB / 1024),
@@ -150,6 +156,10 @@ export function printResults(r: Results, file: string) {
   );
   log(
     `  guard transaction at 8 / 50 / 256 in flight: ${o.guardTransactionAt8.perSecond} / ${o.guardTransaction.perSecond} / ${o.guardTransactionAt256.perSecond} per second`,
+  );
+  const ev = r.events;
+  log(
+    `  events processor         steady ${ev.on.admittedPerSecond}/s with it (raw ${ev.on.raw}/s), ${ev.off.admittedPerSecond}/s without (raw ${ev.off.raw}/s): ${ev.onToOff} of the rate without, each to its raw; admission to GET /events ${l(ev.on.lag)} (n=${ev.on.lag.count})`,
   );
   if (r.idleSockets)
     log(

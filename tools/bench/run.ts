@@ -16,6 +16,7 @@ import { freePort, spawnUntilReady, stopChild } from '../../local/process.js';
 import { type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 import { coreBurst, coreStorm } from './core-scenarios.js';
+import { followEvents, lagSummary } from './events-lag.js';
 import { printResults, results, writeResults } from './report.js';
 import { burst, closeAll, deadStreams, ghostStorm, rawBurst, refusals } from './scenarios.js';
 import { storeOperations } from './store-operations.js';
@@ -130,14 +131,15 @@ async function startStack(
   dynamo: EmbeddedDynamoDb,
   cleanups: Cleanups,
   env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; url: string }> {
+): Promise<{ child: ChildProcess; url: string; httpUrl: string }> {
   const wsPort = await freePort();
+  const httpPort = await freePort();
   const { child } = await spawnUntilReady({
     args: ['local/start.ts'],
     env: {
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       WS_PORT: String(wsPort),
-      HTTP_PORT: String(await freePort()),
+      HTTP_PORT: String(httpPort),
       STREAM_LIMIT: '3',
       ADMIN_TOKEN: 'bench',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
@@ -146,7 +148,7 @@ async function startStack(
     ready: /ready/,
   });
   cleanups.add(() => stopChild(child));
-  return { child, url: `ws://127.0.0.1:${wsPort}` };
+  return { child, url: `ws://127.0.0.1:${wsPort}`, httpUrl: `http://127.0.0.1:${httpPort}` };
 }
 
 async function setUp(cleanups: Cleanups): Promise<Bench> {
@@ -315,6 +317,34 @@ async function measureTool(cleanups: Cleanups) {
   return { report, beforeKiB, heldKiB };
 }
 
+/**
+ * The events processor under the steady load (the last phase: the stacks it starts are alone on the table, since a
+ * processor beside any stack would read every stack's writes). The same steady load on a stack with the processor
+ * and on one without, each between raw runs; and, with it on, how long each admission takes to reach a follower of
+ * `GET /events`.
+ */
+export async function measureEvents(bench: Bench) {
+  await stopChild(bench.stack);
+  const users = STREAMS / 3;
+  const steady = async (processor: 'on' | 'off') => {
+    log(
+      `events: ${STREAMS} streams at concurrency ${CONCURRENCY} on a stack with the events processor ${processor}...`,
+    );
+    const stack = await startStack(bench.dynamo, bench.cleanups, { EVENTS_PROCESSOR: processor });
+    const prefix = `ev${processor}-${bench.run}`;
+    const follower = processor === 'on' ? await followEvents(stack.httpUrl, 'bench', prefix) : undefined;
+    const { raw, result } = await rawAround({ ...bench, stack: stack.child }, `ev${processor}`, () =>
+      runLoad(players(stack.url, users, CONCURRENCY, prefix)),
+    );
+    const lags = follower?.stop() ?? [];
+    await stopChild(stack.child);
+    return { raw, admittedPerSecond: Math.round(result.admittedPerSecond.mean), lag: lagSummary(lags) };
+  };
+  const off = await steady('off');
+  const on = await steady('on');
+  return { on, off };
+}
+
 async function main() {
   const cleanups = new Cleanups();
   process.on('SIGINT', () => void cleanups.run().finally(() => process.exit(130)));
@@ -327,7 +357,9 @@ async function main() {
     const operations = await measureStoreOperations(bench);
     const idle = QUICK ? undefined : await measureIdleSockets(bench);
     const tool = QUICK ? undefined : await measureTool(cleanups);
-    const r = results(CONCURRENCY, { throughput, sequential, moments: m, storeOperations: operations, idle, tool });
+    const events = await measureEvents(bench);
+    const measured = { throughput, sequential, moments: m, storeOperations: operations, idle, tool, events };
+    const r = results(CONCURRENCY, measured);
     printResults(r, writeResults(r));
     process.stdout.write(`${JSON.stringify(r)}\n`);
   } finally {

@@ -5,6 +5,7 @@
 
 import { ApiError, callApi, enc } from './api.js';
 import { createSignIn } from './sign-in.js';
+import { drawSignals } from './signals.js';
 import { drawHistory, drawStreams } from './tables.js';
 
 const TOKEN_KEY = 'streamgate.console.token';
@@ -65,7 +66,24 @@ function showSignedIn(signedIn) {
   $('sign-in').hidden = signedIn;
   $('lookup').hidden = !signedIn;
   $('session').hidden = !signedIn;
+  $('signals').hidden = !signedIn;
   if (!signedIn) $('user').hidden = true;
+  else void loadSignals();
+}
+
+/** Today's sharing signals; a user's button looks them up. */
+async function loadSignals() {
+  try {
+    const { signals } = await api('GET', '/signals');
+    drawSignals(signals, {
+      onLookUp: (userId) => {
+        $('user-id').value = userId;
+        void lookUp({ preventDefault() {} });
+      },
+    });
+  } catch (error) {
+    fail(error);
+  }
 }
 
 function signOut() {
@@ -312,6 +330,7 @@ async function main() {
     if (!document.hidden && state.userId) void refresh({ history: true });
   });
   $('hosted-sign-in').addEventListener('click', () => void session.start());
+  $('refresh-signals').addEventListener('click', () => void loadSignals());
   showSignInKind();
   // Back from the hosted sign-in: trade the code for the token first.
   try {
