@@ -133,10 +133,15 @@ function localClient(endpoint: string): DynamoDBClient {
 }
 
 /** Creates the table if it does not exist yet (it does, after a restart with DATA_DIR). */
-export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
+export async function ensureTable(
+  endpoint: string,
+  tableName: string,
+  { stream = true }: { stream?: boolean } = {},
+): Promise<void> {
   const client = localClient(endpoint);
   try {
-    await client.send(new CreateTableCommand(createTableInput(tableName)));
+    const { StreamSpecification, ...withoutStream } = createTableInput(tableName);
+    await client.send(new CreateTableCommand(stream ? { ...withoutStream, StreamSpecification } : withoutStream));
     await client
       .send(
         new UpdateTimeToLiveCommand({
@@ -149,7 +154,7 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
     if (!(error instanceof ResourceInUseException)) throw error;
     // A table kept in DATA_DIR by a version before the events: its change stream is turned on now.
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (!Table?.StreamSpecification?.StreamEnabled) {
+    if (stream && !Table?.StreamSpecification?.StreamEnabled) {
       const { StreamSpecification } = createTableInput(tableName);
       await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification }));
     }

@@ -130,7 +130,7 @@ describe('chaos', () => {
       stacks.push(stack);
       const store = storeFor(stack);
       const seed = Number(process.env.CHAOS_SEED ?? 7);
-      const failures = await runTrials(stack, store, seed, Number(process.env.CHAOS_TRIALS ?? 12));
+      const failures = await runTrials(stack, store, seed, Number(process.env.CHAOS_TRIALS ?? 6));
       expect(failures).toEqual([]);
     }, 120_000);
   }

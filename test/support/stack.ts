@@ -24,6 +24,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
     // with the stack under test, and slow every race test by what the events cost (the bench measures that).
     eventsProcessor: 'off',
     ...options,
+    withoutTableStream: options.eventsProcessor !== 'on',
   });
 }
 
