@@ -13,7 +13,7 @@
  * each, however often a change is read again. A user's limit or policy change is named by the change's sequence
  * number, which a re-read keeps.
  */
-import { type ConnectionRecord, type CounterRecord, type Item, toCounter } from '../store/items.js';
+import { type ConnectionRecord, type CounterRecord, type Item, toConnection, toCounter } from '../store/items.js';
 import { networkOf } from './network.js';
 import { type CloudEvent, cloudEvent, type EndReason } from './schema.js';
 
@@ -58,6 +58,35 @@ export function counterChanges(changes: TableChange[]): CounterChange[] {
 export const connectionsNamed = (changes: CounterChange[]) => [
   ...new Set(changes.flatMap((c) => [...c.added, ...c.removed])),
 ];
+
+const CONNECTION_SORT_KEY = 'conn';
+const CONNECTION_PREFIX = 'conn#';
+
+/**
+ * The connections' items as the batch itself shows them, so the processor reads only the others. A connection's item
+ * is written in the same transaction as the counter change that counts or uncounts it, so on one shard (DynamoDB
+ * Local's, or AWS's when both partitions share one) its image comes with that change; on another shard it may come
+ * later or earlier, and then it is read. An item's state only moves forward (open, then closed once, with its
+ * reason), so its last image in the batch is the most it can say: enough for an admission, and for an end once it
+ * says closed (an end whose item still reads open here is read again: its closing write is on another shard).
+ */
+export function connectionsInBatch(changes: TableChange[], counters: CounterChange[]): Map<string, ConnectionRecord> {
+  const latest = new Map<string, ConnectionRecord>();
+  for (const change of changes) {
+    const { pk, sk } = change.keys;
+    if (sk !== CONNECTION_SORT_KEY || !pk.startsWith(CONNECTION_PREFIX) || !change.new) continue;
+    const record = toConnection(change.new);
+    if (record.connectionId === pk.slice(CONNECTION_PREFIX.length)) latest.set(record.connectionId, record);
+  }
+  const ended = new Set(counters.flatMap((c) => c.removed));
+  for (const [id, record] of latest) if (ended.has(id) && record.state !== 'closed') latest.delete(id);
+  return latest;
+}
+
+/** Each user's counter after the last of `changes` that touched it: who was counted at once, as of the batch. */
+export function countersAfter(changes: CounterChange[]): Map<string, CounterRecord> {
+  return new Map(changes.map((c) => [c.userId, c.after]));
+}
 
 /** The events of `changes`, in order: per change, ends before admissions (a slot freed, then taken). */
 export function eventsOf(changes: CounterChange[], connections: ReadonlyMap<string, ConnectionRecord>): CloudEvent[] {

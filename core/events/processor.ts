@@ -6,9 +6,16 @@
  */
 import { forEachLimited } from '../limiter.js';
 import type { ConnectionRecord } from '../store/items.js';
-import { connectionsNamed, counterChanges, eventsOf, type TableChange } from './changes.js';
+import {
+  connectionsInBatch,
+  connectionsNamed,
+  counterChanges,
+  countersAfter,
+  eventsOf,
+  type TableChange,
+} from './changes.js';
 import type { CloudEvent } from './schema.js';
-import { type SignalDeps, sharingEvent, signalsOf } from './signals.js';
+import { type SignalDeps, type SignalsSeen, sharingEvent, signalsOf } from './signals.js';
 
 export interface EventSink {
   /** Delivers `events` in their order; throws when it could not (the batch is then tried again). */
@@ -31,20 +38,21 @@ const READS_IN_FLIGHT = 8;
 export async function processChanges(deps: ProcessorDeps, changes: TableChange[]): Promise<CloudEvent[]> {
   const counters = counterChanges(changes);
   if (counters.length === 0) return [];
-  const connections = new Map<string, ConnectionRecord>();
-  await forEachLimited(connectionsNamed(counters), READS_IN_FLIGHT, async (id) => {
+  const connections = connectionsInBatch(changes, counters);
+  const unseen = connectionsNamed(counters).filter((id) => !connections.has(id));
+  await forEachLimited(unseen, READS_IN_FLIGHT, async (id) => {
     const c = await deps.getConnection(id);
     if (c) connections.set(id, c);
   });
-  return publish(deps, eventsOf(counters, connections));
+  return publish(deps, eventsOf(counters, connections), { counters: countersAfter(counters), connections });
 }
 
 /**
- * Delivers `events` with the sharing signals they raise, then records those signals: a failed delivery records
+ * Delivers `events` with the sharing signals they raise (judged on `seen`, what the batch showed, where it has it), then records those signals: a failed delivery records
  * nothing, so the batch's next try raises them again.
  */
-export async function publish(deps: PublishDeps, events: CloudEvent[]): Promise<CloudEvent[]> {
-  const found = deps.signals ? await signalsOf(deps.signals, events) : [];
+export async function publish(deps: PublishDeps, events: CloudEvent[], seen?: SignalsSeen): Promise<CloudEvent[]> {
+  const found = deps.signals ? await signalsOf(deps.signals, events, seen) : [];
   const all = [...events, ...found.map(sharingEvent)];
   if (all.length > 0) await deps.sink.deliver(all);
   for (const signal of found) await deps.signals!.signals.recordSignal(signal);

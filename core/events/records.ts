@@ -42,14 +42,17 @@ function plain(image: Image | undefined): Record<string, unknown> | undefined {
   return values;
 }
 
-/** Only counters make events (core/events/changes.ts): other items' images are not decoded at all. */
-const COUNTER_SORT_KEY = 'counter';
+/**
+ * Counters make the events (core/events/changes.ts) and connections' items fill them in (spared a read when the
+ * batch holds them): other items' images are not decoded at all.
+ */
+const DECODED_SORT_KEYS = new Set(['counter', 'conn']);
 
 export function changeOf(record: StreamRecordLike): TableChange {
   const d = record.dynamodb ?? {};
   const keys = plain(d.Keys) ?? {};
   const at = d.ApproximateCreationDateTime;
-  const images = keys.sk === COUNTER_SORT_KEY;
+  const images = DECODED_SORT_KEYS.has(String(keys.sk));
   return {
     sequence: d.SequenceNumber ?? '',
     keys: { pk: String(keys.pk ?? ''), sk: String(keys.sk ?? '') },

@@ -4,6 +4,8 @@
  * more refusals at the limit in a day than `refusalsPerDay`. Computed by the events processor from the events it
  * makes, off the players' path.
  */
+
+import { forEachLimited } from '../limiter.js';
 import type { ConnectionRecord, CounterRecord } from '../store/items.js';
 import { dayOf } from './names.js';
 import { networkOf } from './network.js';
@@ -47,6 +49,15 @@ export interface SignalDeps {
 
 export { dayOf };
 
+/** What a batch of the table's changes already showed: each user's counter after it, and connections' items. */
+export interface SignalsSeen {
+  counters: ReadonlyMap<string, CounterRecord>;
+  connections: ReadonlyMap<string, ConnectionRecord>;
+}
+
+/** Users judged at once for the networks sign: each costs a read or two when the batch did not show it all. */
+const USERS_IN_FLIGHT = 8;
+
 export function sharingEvent(signal: SharingSignal): CloudEvent<'user.sharingSuspected'> {
   return cloudEvent('user.sharingSuspected', {
     id: `${signal.userId}/sharing/${signal.reason}/${signal.day}`,
@@ -68,14 +79,16 @@ export function sharingEvent(signal: SharingSignal): CloudEvent<'user.sharingSus
  * records them: a batch that fails is processed again and raises them again, so none is lost, and a consumer drops
  * the second by its `id`.
  */
-export async function signalsOf(deps: SignalDeps, events: CloudEvent[]): Promise<SharingSignal[]> {
-  const found: SharingSignal[] = [];
+export async function signalsOf(deps: SignalDeps, events: CloudEvent[], seen?: SignalsSeen): Promise<SharingSignal[]> {
   const admittedUsers = new Map<string, number>();
   for (const e of events) if (e.type === 'stream.admitted') admittedUsers.set(e.subject, Date.parse(e.time));
-  for (const [userId, at] of admittedUsers) {
-    const signal = await networksSignal(deps, userId, at);
-    if (signal) found.push(signal);
-  }
+  const byUser = new Map<string, SharingSignal>();
+  await forEachLimited([...admittedUsers], USERS_IN_FLIGHT, async ([userId, at]) => {
+    const signal = await networksSignal(deps, userId, at, seen);
+    if (signal) byUser.set(userId, signal);
+  });
+  // In the order the users were admitted, whatever order their reads came back in.
+  const found = [...admittedUsers.keys()].flatMap((userId) => byUser.get(userId) ?? []);
   for (const e of events) {
     if (e.type !== 'stream.refused') continue;
     const at = Date.parse(e.time);
@@ -90,10 +103,17 @@ export async function signalsOf(deps: SignalDeps, events: CloudEvent[]): Promise
 }
 
 /** The distinct networks of the user's streams counted now; a signal when they are more than allowed. */
-async function networksSignal(deps: SignalDeps, userId: string, at: number): Promise<SharingSignal | undefined> {
-  const counter = await deps.getCounter(userId);
+async function networksSignal(
+  deps: SignalDeps,
+  userId: string,
+  at: number,
+  seen?: SignalsSeen,
+): Promise<SharingSignal | undefined> {
+  const counter = seen?.counters.get(userId) ?? (await deps.getCounter(userId));
   if (counter.counted.size <= deps.rules.networks) return undefined; // cannot be more networks than streams
-  const connections = await Promise.all([...counter.counted.keys()].map((id) => deps.getConnection(id)));
+  const connections = await Promise.all(
+    [...counter.counted.keys()].map(async (id) => seen?.connections.get(id) ?? (await deps.getConnection(id))),
+  );
   const networks = new Set(
     connections.flatMap((c) => (c?.state === 'open' && networkOf(c.sourceIp) ? [networkOf(c.sourceIp)!] : [])),
   );

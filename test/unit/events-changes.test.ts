@@ -5,7 +5,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { counterChanges, eventsOf, type TableChange } from '../../core/events/changes.js';
+import {
+  connectionsInBatch,
+  counterChanges,
+  countersAfter,
+  eventsOf,
+  type TableChange,
+} from '../../core/events/changes.js';
 import { networkOf } from '../../core/events/network.js';
 import { eventData } from '../../core/events/schema.js';
 import type { ConnectionRecord, Item } from '../../core/store/items.js';
@@ -200,5 +206,67 @@ describe('When a source address becomes a network', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('When the batch itself holds the connections’ items', () => {
+  const userId = 'u-batch';
+  const counterChange = (sequence: string, old: Item, next: Item): TableChange => ({
+    sequence,
+    keys: keys.counter(userId) as TableChange['keys'],
+    old,
+    new: next,
+    at: 2_000_000,
+  });
+  const itemChange = (sequence: string, c: ConnectionRecord): TableChange => ({
+    sequence,
+    keys: keys.connection(c.connectionId) as TableChange['keys'],
+    new: { ...keys.connection(c.connectionId), ...c } as Item,
+    at: 2_000_000,
+  });
+
+  it('takes each connection’s last image, and leaves an end whose image still reads open to be read', () => {
+    // Prepare: `a` counted, then `b` counted and `a` uncounted; the batch holds `b`'s item and only `a`'s open image
+    const a = connection(userId, 'a', 1_000);
+    const b = connection(userId, 'b', 1_500);
+    const empty: Item = { ...keys.counter(userId), active: 0 };
+    const withA: Item = { ...empty, active: 1, [counterAttributes.counted('a')]: [1_000, 6_000] };
+    const withB: Item = { ...empty, active: 1, [counterAttributes.counted('b')]: [1_500, 6_500] };
+    const batch = [
+      itemChange('01', a),
+      counterChange('02', empty, withA),
+      itemChange('03', { ...b, device: 'phone' }),
+      itemChange('04', { ...b, device: 'tv' }),
+      counterChange('05', withA, withB),
+    ];
+
+    // Act
+    const counters = counterChanges(batch);
+    const seen = connectionsInBatch(batch, counters);
+
+    // Assess
+    expect([...seen.keys()]).toEqual(['b']);
+    expect(seen.get('b')?.device).toBe('tv');
+    expect(countersAfter(counters).get(userId)?.counted.has('b')).toBe(true);
+  });
+
+  it('takes an ended connection’s closed image, with its reason', () => {
+    // Prepare
+    const a = connection(userId, 'a', 1_000);
+    const withA: Item = { ...keys.counter(userId), active: 1, [counterAttributes.counted('a')]: [1_000, 6_000] };
+    const empty: Item = { ...keys.counter(userId), active: 0 };
+    const batch = [
+      itemChange('01', { ...a, state: 'closed', closedAt: 3_000, closeReason: 'kicked' }),
+      counterChange('02', withA, empty),
+    ];
+
+    // Act
+    const counters = counterChanges(batch);
+    const events = eventsOf(counters, connectionsInBatch(batch, counters));
+
+    // Assess
+    expect(events.map((e) => [e.type, 'reason' in e.data ? e.data.reason : null])).toEqual([
+      ['stream.ended', 'kicked'],
+    ]);
   });
 });
