@@ -8,6 +8,8 @@ import { latency } from './scenarios.js';
 export interface EventFollower {
   /** stops following; the lags of the admissions seen, in ms */
   stop(): number[];
+  /** resolves once the admission of `userId` has come through (the processor has caught up with it) */
+  admitted(userId: string): Promise<void>;
 }
 
 /** Follows `GET /events` on `httpUrl`, recording for each `stream.admitted` whose user starts with `prefix` its lag. */
@@ -19,6 +21,7 @@ export async function followEvents(httpUrl: string, token: string, prefix: strin
   });
   if (!response.ok || !response.body) throw new Error(`GET /events answered ${response.status}`);
   const lags: number[] = [];
+  const waiting = new Map<string, () => void>();
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffered = '';
@@ -36,6 +39,7 @@ export async function followEvents(httpUrl: string, token: string, prefix: strin
           if (!frame.includes('event: stream.admitted') || !data) continue;
           const event = JSON.parse(data.slice(6)) as { subject: string; time: string };
           if (event.subject.startsWith(prefix)) lags.push(now - Date.parse(event.time));
+          waiting.get(event.subject)?.();
         }
       }
     } catch {
@@ -47,6 +51,7 @@ export async function followEvents(httpUrl: string, token: string, prefix: strin
       controller.abort();
       return lags;
     },
+    admitted: (userId) => new Promise<void>((resolve) => waiting.set(userId, resolve)),
   };
 }
 

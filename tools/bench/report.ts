@@ -159,7 +159,7 @@ export function printResults(r: Results, file: string) {
   );
   const ev = r.events;
   log(
-    `  events processor         steady ${ev.on.admittedPerSecond}/s with it (raw ${ev.on.raw}/s), ${ev.off.admittedPerSecond}/s without (raw ${ev.off.raw}/s): ${ev.onToOff} of the rate without, each to its raw; admission to GET /events ${l(ev.on.lag)} (n=${ev.on.lag.count})`,
+    `  events processor         steady ${ev.on.admittedPerSecond}/s with it (raw ${ev.on.raw}/s), ${ev.off.admittedPerSecond}/s without (raw ${ev.off.raw}/s): ${ev.onToOff} of the rate without, each to its raw; admission to GET /events ${l(ev.on.lag)} (n=${ev.on.lag.count}), once caught up with the table's earlier changes (${ev.on.catchUpMs} ms)`,
   );
   if (r.idleSockets)
     log(

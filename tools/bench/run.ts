@@ -7,6 +7,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
 import { DEFAULT_OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import { timesLimited } from '../../core/limiter.js';
 import { sleep } from '../../core/retry.js';
@@ -16,7 +17,7 @@ import { freePort, spawnUntilReady, stopChild } from '../../local/process.js';
 import { type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 import { coreBurst, coreStorm } from './core-scenarios.js';
-import { followEvents, lagSummary } from './events-lag.js';
+import { type EventFollower, followEvents, lagSummary } from './events-lag.js';
 import { printResults, results, writeResults } from './report.js';
 import { burst, closeAll, deadStreams, ghostStorm, rawBurst, refusals } from './scenarios.js';
 import { storeOperations } from './store-operations.js';
@@ -326,6 +327,7 @@ async function measureTool(cleanups: Cleanups) {
 export async function measureEvents(bench: Bench) {
   await stopChild(bench.stack);
   const users = STREAMS / 3;
+  let catchUpMs = 0;
   const steady = async (processor: 'on' | 'off') => {
     log(
       `events: ${STREAMS} streams at concurrency ${CONCURRENCY} on a stack with the events processor ${processor}...`,
@@ -333,6 +335,9 @@ export async function measureEvents(bench: Bench) {
     const stack = await startStack(bench.dynamo, bench.cleanups, { EVENTS_PROCESSOR: processor });
     const prefix = `ev${processor}-${bench.run}`;
     const follower = processor === 'on' ? await followEvents(stack.httpUrl, 'bench', prefix) : undefined;
+    // The table's stream holds every earlier phase's changes, read from its start by a processor without a checkpoint:
+    // the lag is measured once it has caught up (a marker stream's admission came through), not on that backlog.
+    if (follower) catchUpMs = await caughtUp(stack.url, follower, `${prefix}-marker`);
     const { raw, result } = await rawAround({ ...bench, stack: stack.child }, `ev${processor}`, () =>
       runLoad(players(stack.url, users, CONCURRENCY, prefix)),
     );
@@ -342,7 +347,27 @@ export async function measureEvents(bench: Bench) {
   };
   const off = await steady('off');
   const on = await steady('on');
-  return { on, off };
+  return { on: { ...on, catchUpMs }, off };
+}
+
+/** Opens one stream of `userId` and waits for its admission to reach `follower`; how long that took (ms). */
+async function caughtUp(url: string, follower: EventFollower, userId: string): Promise<number> {
+  const started = performance.now();
+  const seen = follower.admitted(userId);
+  const socket = new WebSocket(`${url}/?userId=${userId}&streamId=marker`);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  let timeout: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timeout = setTimeout(() => reject(new Error('the events processor had not caught up after 5 minutes')), 300_000);
+  });
+  await Promise.race([seen, late]).finally(() => {
+    clearTimeout(timeout);
+    socket.close();
+  });
+  return Math.round(performance.now() - started);
 }
 
 async function main() {
