@@ -35,6 +35,11 @@ export interface TableStreamOptions {
 }
 
 const DESCRIBE_EVERY_MS = 10_000;
+/**
+ * Records per GetRecords (the Streams API's most): a reader behind the table catches up in fewer, larger batches; the
+ * processor's reads and writes per batch grow with the users in it, not with the records.
+ */
+const RECORDS_PER_BATCH = 1_000;
 /** How long a stop waits for the batch in hand: a delivery stopped mid-way is read again, so waiting long gains nothing. */
 const STOP_WAIT_MS = 2_000;
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -136,7 +141,10 @@ export class TableStreamReader {
       const parent = shard.ParentShardId;
       if (parent && !this.closedShards.has(parent) && shards.some((s) => s.ShardId === parent)) continue;
       const iterator = this.iterators.get(shardId) ?? (await this.iteratorFor(streamArn, shardId));
-      const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 100 }), this.signal);
+      const page = await this.streams.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: RECORDS_PER_BATCH }),
+        this.signal,
+      );
       const records = page.Records ?? [];
       if (records.length > 0) {
         const changes = records.map((r) => changeOf(r as StreamRecordLike));

@@ -41,6 +41,8 @@ const DEAD_STREAM_USERS = 50;
 const REFUSALS = 200;
 /** `--quick` skips the slow phases that do not change with the admission path (memory, the load tester's ceiling). */
 const QUICK = process.argv.includes('--quick');
+/** `--events-only`: the events phase alone (the processor's lag and the steady rate with and without it). */
+const EVENTS_ONLY = process.argv.includes('--events-only');
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -376,6 +378,11 @@ async function main() {
   try {
     const bench = await setUp(cleanups);
     await warmUp(bench);
+    if (EVENTS_ONLY) {
+      const events = await measureEvents(bench);
+      process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), events })}\n`);
+      return;
+    }
     const throughput = await measureThroughput(bench);
     const sequential = await measureSequential(bench);
     const m = await measureMoments(bench);
