@@ -44,6 +44,8 @@ export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
   { path: '/users/{userId}/audit', methods: [HttpMethod.GET] },
   { path: '/connections/{connectionId}', methods: [HttpMethod.DELETE] },
   { path: '/signals', methods: [HttpMethod.GET] },
+  { path: '/users/{userId}/usage', methods: [HttpMethod.GET] },
+  { path: '/usage', methods: [HttpMethod.GET] },
 ];
 
 /**
@@ -59,7 +61,7 @@ export const PLAYER_ROUTES: { path: string; methods: HttpMethod[] }[] = [
 export const WEBSOCKET_STAGE = 'live';
 
 /** The support API's paths the console calls on its own origin (CloudFront routes them to the API). */
-export const CONSOLE_API_PATHS = ['/health', '/users/*', '/connections/*', '/signals'];
+export const CONSOLE_API_PATHS = ['/health', '/users/*', '/connections/*', '/signals', '/usage'];
 
 /** What the access logs of both HTTP APIs (support, player) record per request. */
 const HTTP_ACCESS_LOG_FIELDS = {
