@@ -46,6 +46,8 @@ export const SUPPORT_ROUTES: { path: string; methods: HttpMethod[] }[] = [
   { path: '/users/{userId}/audit', methods: [HttpMethod.GET] },
   { path: '/connections/{connectionId}', methods: [HttpMethod.DELETE] },
   { path: '/signals', methods: [HttpMethod.GET] },
+  { path: '/users/{userId}/usage', methods: [HttpMethod.GET] },
+  { path: '/usage', methods: [HttpMethod.GET] },
 ];
 
 /**

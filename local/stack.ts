@@ -9,6 +9,7 @@ import { loadConfig } from '../core/config.js';
 import type { SweepReport } from '../core/reclaim.js';
 import { DynamoSignalStore } from '../core/store/dynamodb/signals.js';
 import { createDocumentClient, createDynamoStore } from '../core/store/dynamodb/store.js';
+import { DynamoUsageStore } from '../core/store/dynamodb/usage.js';
 import type { ServiceMetrics } from '../handlers/lib/metrics.js';
 import { createRuntime, type Runtime } from '../handlers/lib/runtime.js';
 import { createAuthorizer } from '../handlers/routes/authorizer.js';
@@ -196,6 +197,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           getCounter: (id) => eventsStore.getCounter(id),
           getConnection: (id) => eventsStore.getConnection(id),
         },
+        usage: new DynamoUsageStore(eventsStore.db, tableName),
         webhook: settings.eventsWebhookUrl
           ? { url: settings.eventsWebhookUrl, secret: settings.eventsWebhookSecret }
           : undefined,

@@ -2,13 +2,15 @@
  * Turns a batch of table changes into events and hands them on, in order. Run by whatever reads the table's change
  * stream: a Lambda on DynamoDB Streams in AWS, the local poller beside `npm start`. A batch whose delivery fails is
  * handed back whole (the reader retries it from its checkpoint), so delivery is at least once; consumers deduplicate
- * by the event's `id`, which a retry keeps.
+ * by the event's `id`, which a retry keeps. The hourly usage (usage.ts) is kept from the same changes and refusals,
+ * each counted once however often it comes.
  */
 import { forEachLimited } from '../limiter.js';
 import type { ConnectionRecord } from '../store/items.js';
 import { connectionsNamed, counterChanges, eventsOf, type TableChange } from './changes.js';
 import type { CloudEvent } from './schema.js';
 import { type SignalDeps, sharingEvent, signalsOf } from './signals.js';
+import { type UsageWriter, usageRefusals, usageSteps } from './usage.js';
 
 export interface EventSink {
   /** Delivers `events` in their order; throws when it could not (the batch is then tried again). */
@@ -19,6 +21,8 @@ export interface PublishDeps {
   sink: EventSink;
   /** the sharing signals' store and rules; without them no signal is raised */
   signals?: SignalDeps;
+  /** the hourly usage's store; without it no usage is kept */
+  usage?: UsageWriter;
 }
 
 export interface ProcessorDeps extends PublishDeps {
@@ -36,7 +40,10 @@ export async function processChanges(deps: ProcessorDeps, changes: TableChange[]
     const c = await deps.getConnection(id);
     if (c) connections.set(id, c);
   });
-  return publish(deps, eventsOf(counters, connections));
+  const published = await publish(deps, eventsOf(counters, connections));
+  // After delivery: a batch tried again applies only what its last try did not (the writer skips applied changes).
+  await deps.usage?.recordSteps(usageSteps(counters, connections));
+  return published;
 }
 
 /**
@@ -48,5 +55,6 @@ export async function publish(deps: PublishDeps, events: CloudEvent[]): Promise<
   const all = [...events, ...found.map(sharingEvent)];
   if (all.length > 0) await deps.sink.deliver(all);
   for (const signal of found) await deps.signals!.signals.recordSignal(signal);
+  await deps.usage?.recordRefusals(usageRefusals(events));
   return all;
 }

@@ -26,6 +26,12 @@
  *        threshold plus one), expiresAt
  *      a sharing signal  pk=`signals#<YYYY-MM-DD>`  sk=`<userId>#<reason>`: the signal, expiresAt
  *      the local stream reader's checkpoints  pk=`events`  sk=`checkpoint#<shardId>`: `sequence`
+ *      a user's usage in one hour  pk=`user#<userId>`  sk=`usage#<ISO hour>`: peak, level (count after the hour's
+ *        last change), admissions, refusals, evictions, reclaims, ended, durations (ms, the first few),
+ *        `d:<seconds>` (a histogram of the stream lengths), seq (the last counter change applied), expiresAt
+ *      the service's usage in one hour  pk=`usage#service`  sk=`hour#<ISO hour>`: the same but durations and seq
+ *      the service's streams now  pk=`usage#service`  sk=`now`: `total`
+ *      a refusal counted in the usage  pk=`usage#refused#<connectionId>`  sk=`refused`: expiresAt (short)
  *    A released connection stays as a `closed` tombstone until TTL, so a late or redelivered `$connect` for it
  *    cannot count it again.
  *  - one item per staff action on a user   pk=`user#<userId>`  sk=`audit#<ISO time>#<random>`
@@ -71,6 +77,24 @@ export const TOMBSTONE_SECONDS = 24 * 3600;
 /** How long the table keeps sharing signals and the refusal counts behind them. */
 export const SIGNAL_SECONDS = 90 * 24 * 3600;
 
+/** How long the table keeps the hourly usage (core/events/usage.ts): a month and a bit, so the last 31 days read whole. */
+export const USAGE_SECONDS = 35 * 24 * 3600;
+
+/**
+ * How long the mark that a refusal was counted in the usage stays: longer than any redelivery of the refusal's log
+ * line (a day at most), far shorter than the usage itself.
+ */
+export const USAGE_REFUSAL_MARK_SECONDS = 2 * 24 * 3600;
+
+/** Sort keys of a user's usage hours start with this. */
+export const USAGE_SORT_PREFIX = 'usage#';
+
+/** The partition of the service-wide usage: its hours and its count of streams now. */
+export const SERVICE_USAGE_PARTITION = 'usage#service';
+
+/** Sort keys of the service's usage hours start with this. */
+export const SERVICE_HOUR_PREFIX = 'hour#';
+
 /** How long the table keeps a staff action in a user's history. */
 export const AUDIT_SECONDS = 90 * 24 * 3600;
 
@@ -97,16 +121,40 @@ export const keys = {
     [PARTITION_KEY]: `signals#${day}`,
     [SORT_KEY]: `${userId}#${reason}`,
   }),
+  /** a user's usage in the hour starting at `hour` (ms): under the user's partition, a range is one Query */
+  userUsage: (userId: string, hour: number) => ({
+    [PARTITION_KEY]: `user#${userId}`,
+    [SORT_KEY]: `${USAGE_SORT_PREFIX}${new Date(hour).toISOString()}`,
+  }),
+  /** the service's usage in the hour starting at `hour` (ms) */
+  serviceUsage: (hour: number) => ({
+    [PARTITION_KEY]: SERVICE_USAGE_PARTITION,
+    [SORT_KEY]: `${SERVICE_HOUR_PREFIX}${new Date(hour).toISOString()}`,
+  }),
+  /** the service-wide count of streams now, kept by the events processor */
+  serviceActive: () => ({ [PARTITION_KEY]: SERVICE_USAGE_PARTITION, [SORT_KEY]: 'now' }),
+  /** the mark that a refusal is counted in the usage (a redelivered refusal finds it and is not counted again) */
+  usageRefusal: (connectionId: string) => ({
+    [PARTITION_KEY]: `usage#refused#${connectionId}`,
+    [SORT_KEY]: 'refused',
+  }),
 };
 
 /**
- * Whether an item is the events processor's own (its checkpoints, signals and refusal counts): never written by a
- * player's or staff member's request. Tests that hold the table to what requests wrote leave these aside.
+ * Whether an item is the events processor's own (its checkpoints, signals, refusal counts and usage): never written by
+ * a player's or staff member's request, and never an event (its changes are not read as any). Tests that hold the
+ * table to what requests wrote leave these aside.
  */
 export function isEventsItem(item: { [PARTITION_KEY]?: unknown; [SORT_KEY]?: unknown }): boolean {
   const pk = String(item[PARTITION_KEY] ?? '');
   const sk = String(item[SORT_KEY] ?? '');
-  return pk === 'events' || pk.startsWith('signals#') || sk.startsWith('refusals#');
+  return (
+    pk === 'events' ||
+    pk.startsWith('signals#') ||
+    pk.startsWith('usage#') ||
+    sk.startsWith('refusals#') ||
+    sk.startsWith(USAGE_SORT_PREFIX)
+  );
 }
 
 /** Attribute names on the counter item: one per counted connection, one per held stream id. */

@@ -10,6 +10,7 @@ import { refusalFromLogLine, refusedEvent } from '../../core/events/refusals.js'
 import type { CloudEvent } from '../../core/events/schema.js';
 import type { SignalDeps } from '../../core/events/signals.js';
 import { DynamoSignalStore } from '../../core/store/dynamodb/signals.js';
+import { DynamoUsageStore } from '../../core/store/dynamodb/usage.js';
 import type { Runtime } from '../lib/runtime.js';
 
 export type EventsInput = DynamoDBStreamEvent | CloudWatchLogsEvent;
@@ -24,15 +25,19 @@ export function createEventsHandler(
     getCounter: (id) => store.getCounter(id),
     getConnection: (id) => store.getConnection(id),
   };
+  const usage = new DynamoUsageStore(store.db, config.tableName);
   return async (input: EventsInput): Promise<void> => {
     if ('awslogs' in input) {
-      const events = await publish({ sink, signals }, refusalsOf(input));
+      const events = await publish({ sink, signals, usage }, refusalsOf(input));
       logger.debug('refusals published', { events: events.length });
       return;
     }
     const changes = input.Records.map((r) => changeOf(r as StreamRecordLike));
     // A failure throws: Lambda retries the batch (and splits it), then parks it in the dead-letter queue.
-    const events = await processChanges({ getConnection: (id) => store.getConnection(id), sink, signals }, changes);
+    const events = await processChanges(
+      { getConnection: (id) => store.getConnection(id), sink, signals, usage },
+      changes,
+    );
     logger.debug('events published', { records: changes.length, events: events.length });
   };
 }

@@ -8,11 +8,13 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { ConnectionNotFoundError } from '../../core/errors.js';
 import { dayOf } from '../../core/events/names.js';
 import type { SignalStore } from '../../core/events/signals.js';
+import { serviceUsage, type UsageReader, usageRange, userUsage } from '../../core/events/usage.js';
 import { IDENTITY_DEFAULTS, isStaff, type StaffRule } from '../../core/identity/claims.js';
 import { check, LimitSchema, UserIdSchema } from '../../core/params.js';
 import { LIMIT_POLICIES } from '../../core/policy.js';
 import { LIMIT_OVERRIDE_RANGE } from '../../core/ranges.js';
 import { DynamoSignalStore } from '../../core/store/dynamodb/signals.js';
+import { DynamoUsageStore } from '../../core/store/dynamodb/usage.js';
 import {
   clearUserLimit,
   endConnection,
@@ -92,11 +94,50 @@ const DaySchema = z
     }, 'day is not a date'),
   );
 
+/** An ISO 8601 time: a UTC day, or a day and a time (to the minute at least; UTC when it names no offset). */
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+const IsoTimeSchema = z.string().check(
+  z.maxLength(40, 'from and to must be ISO 8601 times, e.g. 2026-12-07T10:00:00Z'),
+  z.regex(ISO_TIME, 'from and to must be ISO 8601 times, e.g. 2026-12-07T10:00:00Z'),
+  // Checks all run, the pattern's failure or not: a text that is no time at all must not throw here.
+  z.refine((t) => timeOf(t) !== undefined, 'from and to must be real times (no 30 February, no 25:00)'),
+);
+
+/** The time an ISO 8601 text names (ms), or undefined when it names none: no month 13, no 30 February, no 24:00. */
+function timeOf(text: string): number | undefined {
+  const m = ISO_TIME.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', zone] = m;
+  const day = Date.UTC(Number(y), Number(mo) - 1, Number(d));
+  if (new Date(day).toISOString().slice(0, 10) !== `${y}-${mo}-${d}`) return undefined;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return undefined;
+  const at = Date.parse(m[4] === undefined ? `${text}T00:00:00Z` : zone === undefined ? `${text}Z` : text);
+  return Number.isNaN(at) ? undefined : at;
+}
+
+type UsageQuery = { ok: true; from: number; to: number } | { ok: false; message: string };
+
+/** `from` and `to` of a usage request: each at most once, each an ISO time; the range whole hours, 31 days at most. */
+function usageQuery(event: SupportEvent): UsageQuery {
+  const query = new URLSearchParams(event.rawQueryString ?? '');
+  const asked: { from?: number; to?: number } = {};
+  for (const name of ['from', 'to'] as const) {
+    const values = query.getAll(name);
+    if (values.length > 1) return { ok: false, message: `give ${name} once` };
+    if (values.length === 0) continue;
+    const time = check(IsoTimeSchema, values[0]);
+    if (!time.ok) return { ok: false, message: `${name}: ${time.message}` };
+    asked[name] = timeOf(time.value);
+  }
+  return usageRange(asked, Date.now());
+}
+
 const routesFor = (
   supportDeps: SupportDeps,
   metrics: ServiceMetrics,
   boundMs: number,
   signals: Pick<SignalStore, 'listSignals'>,
+  usage: UsageReader,
 ): Route[] => [
   {
     method: 'GET',
@@ -187,6 +228,26 @@ const routesFor = (
       return json(200, { day: day.value, signals: await signals.listSignals(day.value) });
     },
   },
+  {
+    method: 'GET',
+    pattern: /^\/usage$/,
+    run: async (_params, event) => {
+      const range = usageQuery(event);
+      if (!range.ok) return errorResponse(400, ErrorCode.INVALID_PARAMETER, range.message);
+      const deps = { usage, getCounter: (id: string) => supportDeps.store.getCounter(id) };
+      return json(200, await serviceUsage(deps, range.from, range.to));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/users\/([^/]+)\/usage$/,
+    run: forUser(async (userId, event) => {
+      const range = usageQuery(event);
+      if (!range.ok) return errorResponse(400, ErrorCode.INVALID_PARAMETER, range.message);
+      const deps = { usage, getCounter: (id: string) => supportDeps.store.getCounter(id) };
+      return json(200, await userUsage(deps, userId, range.from, range.to));
+    }),
+  },
 ];
 
 function parseBody(event: SupportEvent): { ok: true; value: unknown } | { ok: false; message: string } {
@@ -217,6 +278,7 @@ export function createSupportHandler({ store, gateway, config, audit, logger, me
     metrics,
     healthBoundMs(config),
     new DynamoSignalStore(store.db, config.tableName),
+    new DynamoUsageStore(store.db, config.tableName),
   );
   const staffRule = config.staff ?? IDENTITY_DEFAULTS.staff;
   return async (event) => {

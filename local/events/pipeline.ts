@@ -7,6 +7,7 @@ import { type EventSink, type ProcessorDeps, processChanges, publish } from '../
 import { type Refusal, refusedEvent } from '../../core/events/refusals.js';
 import type { CloudEvent } from '../../core/events/schema.js';
 import type { SignalDeps } from '../../core/events/signals.js';
+import type { UsageWriter } from '../../core/events/usage.js';
 import type { ConnectionRecord } from '../../core/store/items.js';
 import { EventHub } from './hub.js';
 import { TableStreamReader } from './table-stream.js';
@@ -20,6 +21,8 @@ export interface EventPipelineOptions {
   webhook?: { url: string; secret?: string };
   /** the sharing signals' store and rules */
   signals?: SignalDeps;
+  /** the hourly usage's store */
+  usage?: UsageWriter;
   /** `GET /events`: kept across restarts of the pipeline, so staff following it stay connected */
   hub?: EventHub;
   pollMs?: number;
@@ -39,6 +42,7 @@ export class EventPipeline {
   private readonly sink: EventSink;
   private readonly log: (line: string) => void;
   private readonly signals?: SignalDeps;
+  private readonly usage?: UsageWriter;
   private readonly refusals: CloudEvent[] = [];
   private draining?: Promise<void>;
   /** refusals dropped because too many waited */
@@ -60,7 +64,13 @@ export class EventPipeline {
       },
     };
     this.signals = options.signals;
-    const deps: ProcessorDeps = { getConnection: options.getConnection, sink: this.sink, signals: options.signals };
+    this.usage = options.usage;
+    const deps: ProcessorDeps = {
+      getConnection: options.getConnection,
+      sink: this.sink,
+      signals: options.signals,
+      usage: options.usage,
+    };
     this.reader = new TableStreamReader({
       endpoint: options.endpoint,
       tableName: options.tableName,
@@ -97,7 +107,7 @@ export class EventPipeline {
     while (this.refusals.length > 0) {
       const event = this.refusals[0]!;
       try {
-        await publish({ sink: this.sink, signals: this.signals }, [event]);
+        await publish({ sink: this.sink, signals: this.signals, usage: this.usage }, [event]);
       } catch (error) {
         this.log(`[events] a refusal could not be delivered: ${String(error)}`);
         return; // stopping: what is left stays queued

@@ -18,6 +18,23 @@ const pathParam = (name: 'userId' | 'streamId' | 'connectionId', description: st
   return { name, in: 'path', required: true, description, schema: { type: 'string', pattern: id?.pattern } };
 };
 const userIdParam = pathParam('userId', 'the user');
+/** The usage routes' range: whole hours (times are floored to the hour), at most 744 (31 days). */
+const usageRangeParams = [
+  {
+    name: 'from',
+    in: 'query',
+    required: false,
+    description: 'ISO 8601 time, floored to the hour (default: 24 hours before `to`)',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'to',
+    in: 'query',
+    required: false,
+    description: 'ISO 8601 time, floored to the hour, not included (default: the end of the current hour)',
+    schema: { type: 'string' },
+  },
+];
 
 const HTTP_SCHEMAS: readonly SchemaName[] = [
   'ErrorBody',
@@ -27,6 +44,8 @@ const HTTP_SCHEMAS: readonly SchemaName[] = [
   'UserPolicy',
   'UserAudit',
   'Signals',
+  'ServiceUsage',
+  'UserUsage',
   'LimitBody',
   'PolicyBody',
   'HealthOk',
@@ -157,6 +176,28 @@ export function openApiDocument(version: string): Record<string, unknown> {
           ],
           responses: {
             200: jsonOf('Signals', 'the accounts that looked shared that day, never blocked'),
+            ...staffErrors,
+          },
+        },
+      },
+      '/usage': {
+        get: {
+          ...staff,
+          operationId: 'serviceUsage',
+          parameters: usageRangeParams,
+          responses: {
+            200: jsonOf('ServiceUsage', 'service-wide usage per hour, oldest first, every hour of the range'),
+            ...staffErrors,
+          },
+        },
+      },
+      '/users/{userId}/usage': {
+        get: {
+          ...staff,
+          operationId: 'userUsage',
+          parameters: [userIdParam, ...usageRangeParams],
+          responses: {
+            200: jsonOf('UserUsage', "the user's usage per hour, oldest first, every hour of the range"),
             ...staffErrors,
           },
         },

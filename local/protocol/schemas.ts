@@ -123,6 +123,29 @@ export const Signals = z.strictObject({
     }),
   ),
 });
+const usageHour = z.strictObject({
+  hour: iso,
+  /** the most streams at once in the hour (an hour without a change: the count carried into it) */
+  peak: count,
+  admissions: count,
+  refusals: count,
+  evictions: count,
+  /** streams whose slot was taken back from a ghost: at a connect that needed it (`reclaimed`) or by the sweep */
+  reclaims: count,
+  ended: count,
+  /** users: exact; service-wide: seconds rounded down to two significant digits; null when no stream ended */
+  medianDurationMs: z.union([count, z.null()]),
+});
+const usage = {
+  from: iso,
+  to: iso,
+  /** streams counted now */
+  active: count,
+  /** one per hour of [from, to), oldest first */
+  hours: z.array(usageHour),
+};
+export const ServiceUsage = z.strictObject(usage);
+export const UserUsage = z.strictObject({ userId, ...usage });
 export const LimitBody = z.strictObject({
   limit: z.int().min(LIMIT_OVERRIDE_RANGE.min).max(LIMIT_OVERRIDE_RANGE.max),
 });
@@ -147,6 +170,8 @@ export const SCHEMAS = {
   UserPolicy,
   UserAudit,
   Signals,
+  ServiceUsage,
+  UserUsage,
   LimitBody,
   PolicyBody,
   HealthOk,

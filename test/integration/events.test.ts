@@ -232,3 +232,40 @@ describe('When the processor is stopped in the middle of a batch and started aga
     );
   });
 });
+
+describe('When a user streams through the stack with the processor on', () => {
+  it("shows this hour's figures for that user and service-wide (eventually)", async () => {
+    // Prepare
+    const userId = newUserId('ev-usage');
+    type Usage = { active: number; hours: Array<Record<string, number | string | null>> };
+    const usageOf = async (path: string) =>
+      (await (await supportRequest(stack, { method: 'GET', path })).json()) as Usage;
+    // Summed over the default range (the last 24 hours): the test may run across the turn of an hour.
+    const sum = (u: Usage, field: string) => u.hours.reduce((n, h) => n + Number(h[field] ?? 0), 0);
+
+    // Act: two streams (the limit), one refused, one ended
+    const a = await open(userId, 'a');
+    await open(userId, 'b');
+    expect((await openSocket(stack.wsUrl, { userId, streamId: 'c' })).status).toBe(429);
+    a.socket.close();
+    await closed(a.socket);
+    let usage: Usage | undefined;
+    await eventually(
+      async () => {
+        usage = await usageOf(`/users/${userId}/usage`);
+        return sum(usage, 'admissions') === 2 && sum(usage, 'refusals') === 1 && sum(usage, 'ended') === 1;
+      },
+      15_000,
+      200,
+    );
+    const service = await usageOf('/usage');
+
+    // Assess
+    expect(usage!.active).toBe(1);
+    expect(Math.max(...usage!.hours.map((h) => Number(h.peak)))).toBe(2);
+    expect(usage!.hours.filter((h) => h.medianDurationMs !== null)).toHaveLength(1);
+    expect(sum(service, 'admissions')).toBeGreaterThanOrEqual(2);
+    expect(sum(service, 'refusals')).toBeGreaterThanOrEqual(1);
+    expect(service.active).toBeGreaterThanOrEqual(1);
+  });
+});

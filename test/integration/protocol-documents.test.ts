@@ -100,6 +100,8 @@ describe('the protocol, machine-readable', () => {
     schema.UserPolicy.parse((await staff('DELETE', `/users/${userId}/policy`)).body);
     expect(schema.UserAudit.parse((await staff('GET', `/users/${userId}/audit`)).body).entries).toHaveLength(4);
     schema.Signals.parse((await staff('GET', '/signals')).body);
+    expect(schema.ServiceUsage.parse((await staff('GET', '/usage')).body).hours).toHaveLength(24);
+    expect(schema.UserUsage.parse((await staff('GET', `/users/${userId}/usage`)).body).userId).toBe(userId);
     schema.HealthOk.parse((await getJson('/health')).body);
     schema.ErrorBody.parse((await staff('PUT', `/users/${userId}/limit`, { limit: 'many' })).body);
 
