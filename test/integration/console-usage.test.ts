@@ -66,18 +66,20 @@ describe.skipIf(noBrowser)("the console's usage charts", () => {
     stack = await startTestStack({
       eventsProcessor: 'on',
       streamLimit: 2,
-      // One refusal a day is already more than the service allows: the viewer shows in the signals list too.
-      sharingRefusalsPerDay: 0,
+      // Two refusals a day are more than the service allows: the viewer shows in the signals list too.
+      sharingRefusalsPerDay: 1,
       adminToken: TOKEN,
     });
     browser = await launchBrowser();
-    // Two streams admitted, a third refused at the limit; then the processor's usage written for all three.
+    // Two streams admitted, two more refused at the limit; then the processor's usage written for all four.
     await players.openWithId({ userId: viewer, streamId: 'film-1', device: 'Living room TV' });
     await players.openWithId({ userId: viewer, streamId: 'film-2', device: 'Phone' });
-    expect((await players.open({ userId: viewer, streamId: 'film-3', device: 'Laptop' })).status).toBe(429);
+    for (const streamId of ['film-3', 'film-4']) {
+      expect((await players.open({ userId: viewer, streamId, device: 'Laptop' })).status).toBe(429);
+    }
     await eventually(async () => {
       const u = await usage(`/users/${viewer}/usage?${lastWeek()}`);
-      return peak(u) === 2 && sum(u, 'refusals') === 1;
+      return peak(u) === 2 && sum(u, 'refusals') === 2;
     }, 20_000);
   });
 
@@ -97,7 +99,7 @@ describe.skipIf(noBrowser)("the console's usage charts", () => {
     // Assess: uPlot drew into the chart, and the sentence says the peak and refusals the sockets produced
     const summary = page.locator('#usage-summary');
     await until(() => summary.isVisible()).toBe(true);
-    await expect(summary.textContent()).resolves.toMatch(/peak 2 streams at once\b.*, 1 refusal, 2 streams started/);
+    await expect(summary.textContent()).resolves.toMatch(/peak 2 streams at once\b.*, 2 refusals, 2 streams started/);
     await expect(page.locator('#usage-chart canvas').count()).resolves.toBe(1);
     await expect(page.locator('#usage-chart .u-legend').textContent()).resolves.toContain('refusals');
     await expect(page.locator('#usage-empty').isVisible()).resolves.toBe(false);
@@ -134,7 +136,7 @@ describe.skipIf(noBrowser)("the console's usage charts", () => {
     // Assess
     await until(() => page.locator('#overview-active').textContent()).toBe('2');
     await expect(page.locator('#overview-refusals-hour').textContent()).resolves.toBe(String(thisHour.refusals));
-    await expect(page.locator('#overview-refusals').textContent()).resolves.toBe('1');
+    await expect(page.locator('#overview-refusals').textContent()).resolves.toBe('2');
     await expect(page.locator('#overview-peak').textContent()).resolves.toMatch(/^2 \(/);
     await expect(page.locator('#overview-chart canvas').count()).resolves.toBe(1);
     const rows = page.locator('#overview-table tbody tr');

@@ -71,7 +71,9 @@ const fromZero = (_u, _min, max) => [0, Math.max(1, max)];
 
 /**
  * Peak concurrent streams per hour as a stepped line (the peak holds for the hour) on the left axis, refusals per
- * hour as bars on the right one: two scales, since a few streams and hundreds of refusals both have to show.
+ * hour as bars on the right one: two scales, since a few streams and hundreds of refusals both have to show. Each
+ * hour is drawn from its start to its end, so the data end with the end of the last hour: without it the current
+ * hour, the one staff ask about most, would be a point with no width.
  */
 function drawChart(id, hours) {
   const box = $(id);
@@ -79,6 +81,10 @@ function drawChart(id, hours) {
   charts.delete(id);
   const { fg, line, accent, danger } = colours();
   const uPlot = globalThis.uPlot;
+  const n = hours.length;
+  const end = hours.length ? Date.parse(hours.at(-1).hour) / 1000 + HOUR_MS / 1000 : 0;
+  // Hovering the end of the last hour is not an hour of its own.
+  const shown = (format) => (_u, v, _s, i) => (i === n || v === null ? '—' : format(v));
   const countAxis = (scale, label, side) => ({
     scale,
     label,
@@ -99,7 +105,19 @@ function drawChart(id, hours) {
         countAxis('refusals', 'refusals', 1),
       ],
       series: [
-        { label: 'hour', value: (_u, t) => (t === null ? '—' : hourLabel(t * 1000)) },
+        { label: 'hour', value: shown((t) => hourLabel(t * 1000)) },
+        // The bars first: the peak's line is drawn over them, not hidden behind a bar.
+        {
+          label: 'refusals',
+          scale: 'refusals',
+          stroke: danger,
+          fill: danger,
+          width: 1,
+          // From the hour's start, as the peak's step is.
+          paths: uPlot.paths.bars({ size: [0.6, 16], align: 1 }),
+          points: { show: false },
+          value: shown(String),
+        },
         {
           label: 'peak streams',
           scale: 'streams',
@@ -107,19 +125,15 @@ function drawChart(id, hours) {
           width: 2,
           paths: uPlot.paths.stepped({ align: 1 }),
           points: { show: false },
-        },
-        {
-          label: 'refusals',
-          scale: 'refusals',
-          stroke: danger,
-          fill: danger,
-          width: 1,
-          paths: uPlot.paths.bars({ size: [0.6, 16] }),
-          points: { show: false },
+          value: shown(String),
         },
       ],
     },
-    [hours.map((h) => Date.parse(h.hour) / 1000), hours.map((h) => h.peak), hours.map((h) => h.refusals)],
+    [
+      [...hours.map((h) => Date.parse(h.hour) / 1000), end],
+      [...hours.map((h) => h.refusals), null],
+      [...hours.map((h) => h.peak), hours.at(-1)?.peak ?? null],
+    ],
     box,
   );
   charts.set(id, chart);
