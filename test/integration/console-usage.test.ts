@@ -22,6 +22,16 @@ const shots = noBrowser ? '' : outputDir('console-usage');
 /** Waits for what the page shows; generous, as the machine may be busy (these are not timing assertions). */
 const until = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 15_000, interval: 100 });
 
+/** How far the page scrolls sideways (0: it fits). */
+const overflow = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+/** Whether the chart's canvas fits inside its box (the box clips, so an unresized chart would be cut, not scroll). */
+const chartFits = (page: Page, id: string) =>
+  page.locator(`#${id} canvas`).evaluate((canvas) => {
+    const box = canvas.closest('.chart')!.getBoundingClientRect();
+    return canvas.getBoundingClientRect().right <= box.right;
+  });
+
 const shot = (page: Page, name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
 interface Usage {
@@ -105,6 +115,13 @@ describe.skipIf(noBrowser)("the console's usage charts", () => {
     await expect(page.locator('#usage-empty').isVisible()).resolves.toBe(false);
     await page.locator('#usage-chart').scrollIntoViewIfNeeded();
     await shot(page, '01-user-last-7-days');
+
+    // Act + Assess: on a phone the chart narrows with the page, which does not scroll sideways
+    await page.setViewportSize({ width: 390, height: 844 });
+    await until(() => chartFits(page, 'usage-chart')).toBe(true);
+    await expect(overflow(page)).resolves.toBeLessThanOrEqual(0);
+    await page.locator('#usage-chart').scrollIntoViewIfNeeded();
+    await shot(page, '01b-user-last-7-days-390');
     expect(pageErrors).toEqual([]);
   });
 
@@ -149,6 +166,11 @@ describe.skipIf(noBrowser)("the console's usage charts", () => {
       'page',
     );
     await shot(page, '03-overview');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await until(() => chartFits(page, 'overview-chart')).toBe(true);
+    await expect(overflow(page)).resolves.toBeLessThanOrEqual(0);
+    await shot(page, '03b-overview-390');
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     // Act + Assess: a refresh reads again; back to the users view keeps the lookup
     await page.locator('#refresh-overview').click();

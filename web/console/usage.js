@@ -46,9 +46,15 @@ function duration(ms) {
 /** The charts drawn, by their container's id: redrawn in place, resized with the window. */
 const charts = new Map();
 
+/** The width a chart has inside its box (the box's padding is not the chart's); 0 while the box is hidden. */
+function widthIn(box) {
+  const style = getComputedStyle(box);
+  return Math.max(0, box.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight));
+}
+
 addEventListener('resize', () => {
   for (const [id, chart] of charts) {
-    const width = $(id).clientWidth;
+    const width = widthIn($(id));
     if (width > 0) chart.setSize({ width, height: chart.height });
   }
 });
@@ -96,7 +102,7 @@ function drawChart(id, hours) {
   });
   const chart = new uPlot(
     {
-      width: Math.max(280, box.clientWidth),
+      width: Math.max(240, widthIn(box)),
       height: 240,
       scales: { x: { time: true }, streams: { range: fromZero }, refusals: { range: fromZero } },
       axes: [
