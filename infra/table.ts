@@ -58,7 +58,7 @@ export class StreamTable extends Construct {
     );
   }
 
-  /** Query on the table itself, for the support API's audit history (one user's partition). */
+  /** Query on the table itself, for the support API's audit history and hourly usage (one partition each). */
   grantHistoryQuery(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({ actions: [...HISTORY_QUERY_ACTIONS], resources: [this.table.tableArn] }),

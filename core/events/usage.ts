@@ -27,6 +27,8 @@ export const MAX_REPORT_HOURS = 31 * 24;
 /** Stream lengths a user-hour keeps exactly; a user ending more streams in an hour falls back to the histogram. */
 export const KEPT_DURATIONS = 500;
 
+const SEQUENCE = /^\d{1,60}$/;
+
 /** The start of the hour `at` falls in (ms, UTC). */
 export const hourOf = (at: number) => Math.floor(at / HOUR_MS) * HOUR_MS;
 
@@ -62,6 +64,9 @@ export function usageSteps(changes: CounterChange[], connections: ReadonlyMap<st
   return changes.flatMap((change) => {
     if (change.added.length === 0 && change.removed.length === 0 && change.before.active === change.after.active)
       return [];
+    // A change without its sequence could not be told from its redelivery: left out rather than counted twice (the
+    // stream always gives one; this guards a record read wrong from failing its batch for good).
+    if (!SEQUENCE.test(change.sequence)) return [];
     const ends = eventsOf([change], connections).filter(
       (e): e is CloudEvent<'stream.ended'> => e.type === 'stream.ended',
     );
@@ -96,7 +101,7 @@ export const usageRefusals = (events: CloudEvent[]): UsageRefusal[] =>
  * past what a DynamoDB number holds exactly, and of varying length, so they are compared zero-padded.
  */
 export function sequenceKey(sequence: string): string {
-  if (!/^\d{1,60}$/.test(sequence)) throw new RangeError(`not a sequence number: ${sequence.slice(0, 80)}`);
+  if (!SEQUENCE.test(sequence)) throw new RangeError(`not a sequence number: ${sequence.slice(0, 80)}`);
   return BigInt(sequence).toString().padStart(60, '0');
 }
 

@@ -16,7 +16,10 @@ export const TABLE_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 
-/** On the table, for the support API only: a user's audit history is one partition, read newest first. */
+/**
+ * On the table, for the support API only: a user's audit history is one partition, read newest first; the hourly usage
+ * of a user or of the service is a range of one partition.
+ */
 export const HISTORY_QUERY_ACTIONS = ['dynamodb:Query'] as const;
 
 /** On the lease index only, and only for the sweep: it is the one reader of expired leases. */

@@ -50,7 +50,7 @@ describe('When the processor reads the stream', () => {
     });
   });
 
-  it('may put events on that bus, read items, and write only single items (its signals)', () => {
+  it('may put events on that bus, read items, and write items (its signals and usage), and never query', () => {
     const statements = policyOf(roleIds.Events!);
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     expect(actions).toContain('events:PutEvents');
@@ -60,8 +60,22 @@ describe('When the processor reads the stream', () => {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
+    expect(actions.filter((a) => /^dynamodb:(Query|Scan)/.test(a))).toEqual([]);
     const putEvents = statements.find((s) => s.Action === 'events:PutEvents')!;
     expect(JSON.stringify(putEvents.Resource)).toMatch(/Bus/);
+  });
+});
+
+describe('When staff read the usage', () => {
+  it('lets the support function query a partition of the table and read single items, and never scan', () => {
+    // Act
+    const statements = policyOf(roleIds.Support!);
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+
+    // Assess
+    expect(actions).toContain('dynamodb:Query');
+    expect(actions).toContain('dynamodb:GetItem');
+    expect(actions.filter((a) => /^dynamodb:(Scan|BatchWrite|Delete)/.test(a))).toEqual([]);
   });
 });
 

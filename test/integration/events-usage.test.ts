@@ -241,6 +241,67 @@ describe('When the processor has seen a scripted day of two users', () => {
   });
 });
 
+describe('When processors of two shards apply large batches at once', () => {
+  it('keeps the service-wide figures exact, and a batch killed between its transactions counts each change once', async () => {
+    // Prepare: in one hour of another day, 150 users each admit a stream (shard 1) while 120 others admit and end
+    // one (shard 2): more user-hours than one transaction takes, so each batch is written in several.
+    const hour = Date.parse('2031-02-01T08:00:00Z');
+    const s = new Script();
+    const shard1 = Array.from({ length: 150 }, (_, i) =>
+      s.change(newUserId('use-s1'), hour + i * 1000, [], [`s1-${i}`]),
+    );
+    const shard2 = Array.from({ length: 120 }, (_, i) => {
+      const userId = newUserId('use-s2');
+      return [
+        s.change(userId, hour + i * 1000, [], [`s2-${i}`]),
+        s.change(userId, hour + i * 1000 + 60_000, [[`s2-${i}`, 'disconnected']]),
+      ];
+    }).flat();
+    const client = db();
+    const sink: EventSink = { deliver: async () => undefined };
+    const getConnection = async (id: string) => s.connections.get(id);
+    let transactions = 0;
+    const dying = new Proxy(client, {
+      get(target, name, receiver) {
+        if (name !== 'send') return Reflect.get(target, name, receiver);
+        return async (command: unknown) => {
+          const answer = await target.send(command as never);
+          if (command instanceof TransactWriteCommand && ++transactions === 1) throw new Error('processor killed');
+          return answer;
+        };
+      },
+    });
+
+    const total = async () =>
+      Number(
+        (await client.send(new GetCommand({ TableName: stack.tableName, Key: keys.serviceActive() }))).Item?.total ?? 0,
+      );
+    const before = await total();
+
+    // Act: shard 1's processor dies after its first transaction, and is run again while shard 2's runs
+    await expect(
+      processChanges({ sink, getConnection, usage: new DynamoUsageStore(dying, stack.tableName) }, shard1),
+    ).rejects.toThrow('processor killed');
+    await Promise.all([
+      processChanges({ sink, getConnection, usage: new DynamoUsageStore(db(), stack.tableName) }, shard1),
+      processChanges({ sink, getConnection, usage: new DynamoUsageStore(db(), stack.tableName) }, shard2),
+    ]);
+    const res = await supportRequest(stack, {
+      method: 'GET',
+      path: '/usage?from=2031-02-01T08:00:00Z&to=2031-02-01T09:00:00Z',
+    });
+
+    // Assess: the peak lies between 150 more than before (shard 2's streams all ended) and 150 + 120 more (every one
+    // still open), as the two processors interleaved; the counts and the total are exact whatever the interleaving.
+    const [figures] = ((await res.json()) as { hours: UsageHour[] }).hours;
+    expect(figures).toMatchObject({ admissions: 270, ended: 120, medianDurationMs: 60_000 });
+    expect(figures!.peak).toBeGreaterThanOrEqual(before + 150);
+    expect(figures!.peak).toBeLessThanOrEqual(before + 270);
+    expect(await total()).toBe(before + 150);
+    client.destroy();
+  });
+});
+
 describe('When a report asks for hours after the last change', () => {
   it('carries the level of the last hour with a change into the range, and defaults to the last 24 hours', async () => {
     // Prepare: one stream admitted in the script's hour 02 and never ended

@@ -32,11 +32,24 @@ const segment = fc.oneof(
   },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map(encodeComponent) },
 );
+/** The usage routes' range: real times, times that are not, built-in names, bad escapes, huge values. */
+const time = fc.oneof(
+  fc.constantFrom('2031-01-15T00:00:00Z', '2031-01-15', '2031-01-15T10:00+02:00', '1970-01-01T00:00:00.000Z'),
+  fc.constantFrom(...BAD_ESCAPES, ...BUILT_IN_NAMES, '2031-02-30', '2031-01-15T24:00Z', '9'.repeat(5000)),
+  fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+  fc.string({ unit: 'grapheme', maxLength: 30 }).map(encodeComponent),
+);
+const usageQuery = fc.tuple(fc.option(time), fc.option(time)).map(([from, to]) => {
+  const params = [from === null ? '' : `from=${from}`, to === null ? '' : `to=${to}`].filter(Boolean);
+  return params.length === 0 ? '' : `?${params.join('&')}`;
+});
 const path = fc.oneof(
   { weight: 2, arbitrary: segment.map((u) => `/users/${u}/limit`) },
   { weight: 1, arbitrary: segment.map((u) => `/users/${u}/connections`) },
   { weight: 1, arbitrary: segment.map((u) => `/users/${u}/audit`) },
   { weight: 1, arbitrary: segment.map((c) => `/connections/${c}`) },
+  { weight: 1, arbitrary: fc.tuple(segment, usageQuery).map(([u, q]) => `/users/${u}/usage${q}`) },
+  { weight: 1, arbitrary: usageQuery.map((q) => `/usage${q}`) },
   { weight: 1, arbitrary: fc.constantFrom('/health', '/health/', '/users', '/users//limit', '/', '//', '/me/streams') },
   { weight: 1, arbitrary: fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`) },
 );

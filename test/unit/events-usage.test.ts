@@ -3,6 +3,7 @@
  * writes, and the report of stored hours. No I/O.
  */
 import { describe, expect, it } from 'vitest';
+import { counterChanges } from '../../core/events/changes.js';
 import {
   durationBucket,
   HOUR_MS,
@@ -16,8 +17,10 @@ import {
   type UsageStep,
   usageHours,
   usageRange,
+  usageSteps,
   userHourKey,
 } from '../../core/events/usage.js';
+import type { ConnectionRecord } from '../../core/store/items.js';
 
 const H = Date.parse('2026-12-07T10:00:00Z');
 
@@ -89,6 +92,70 @@ describe('When stream lengths are put in the histogram', () => {
         ]),
       ),
     ).toBe(90_000);
+  });
+});
+
+describe('When counter changes become usage steps', () => {
+  it('counts admissions, ends by reason (evicted; reclaimed and swept as reclaims) and lengths; not limit changes', () => {
+    // Prepare: one change ends x (evicted), y (reclaimed), z (swept) and admits w; one only sets a limit
+    const closedAs = (id: string, reason: ConnectionRecord['closeReason']): ConnectionRecord => ({
+      connectionId: id,
+      userId: 'u',
+      connectedAt: H,
+      lastSeenAt: H,
+      leaseExpiresAt: H,
+      state: 'closed',
+      closedAt: H + 90_000,
+      closeReason: reason,
+    });
+    const connections = new Map([
+      ['x', closedAs('x', 'evicted')],
+      ['y', closedAs('y', 'reclaimed')],
+      ['z', closedAs('z', 'swept')],
+    ]);
+    const counter = (members: string[], extra = {}) => ({
+      pk: 'user#u',
+      sk: 'counter',
+      active: members.length,
+      ...Object.fromEntries(members.map((m) => [`c:${m}`, [H, H]])),
+      ...extra,
+    });
+    const changes = counterChanges([
+      {
+        sequence: '5',
+        keys: { pk: 'user#u', sk: 'counter' },
+        old: counter(['x', 'y', 'z']),
+        new: counter(['w']),
+        at: H + 90_000,
+      },
+      {
+        sequence: '6',
+        keys: { pk: 'user#u', sk: 'counter' },
+        old: counter(['w']),
+        new: counter(['w'], { limitOverride: 5 }),
+        at: H + 95_000,
+      },
+      { sequence: '', keys: { pk: 'user#u', sk: 'counter' }, old: counter(['w']), new: counter([]), at: H + 99_000 },
+    ]);
+
+    // Act
+    const steps = usageSteps(changes, connections);
+
+    // Assess
+    expect(steps).toEqual([
+      {
+        userId: 'u',
+        sequence: '5',
+        at: H + 90_000,
+        before: 3,
+        after: 1,
+        admissions: 1,
+        ended: 3,
+        evictions: 1,
+        reclaims: 2,
+        durations: [90_000, 90_000, 90_000],
+      },
+    ]);
   });
 });
 
