@@ -142,8 +142,11 @@ describe.skipIf(noBrowser)("the console's usage charts", () => {
   });
 
   it('shows the service overview from the header: streams now, the refusals of this hour, a chart and a table', async () => {
-    // Prepare: what the API says of the service's last 24 hours (the hour may have turned since the refusal)
+    // Prepare: the viewer looked up; what the API says of the service's last 24 hours (the hour may have turned
+    // since the refusals)
     const { page, pageErrors } = await signedIn();
+    await lookUp(page, viewer);
+    await until(() => page.locator('#usage-chart canvas').count()).toBe(1);
     const service = await usage(`/usage?${lastHours(24)}`);
     const thisHour = service.hours.at(-1)!;
 
@@ -170,15 +173,24 @@ describe.skipIf(noBrowser)("the console's usage charts", () => {
     await until(() => chartFits(page, 'overview-chart')).toBe(true);
     await expect(overflow(page)).resolves.toBeLessThanOrEqual(0);
     await shot(page, '03b-overview-390');
-    await page.setViewportSize({ width: 1280, height: 900 });
 
-    // Act + Assess: a refresh reads again; back to the users view keeps the lookup
-    await page.locator('#refresh-overview').click();
+    // Act + Assess: Refresh reads the service's usage again
+    const [again] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/usage'),
+      page.locator('#refresh-overview').click(),
+    ]);
+    expect(again.status()).toBe(200);
     await until(() => page.locator('#refresh-overview').isEnabled()).toBe(true);
     await expect(page.locator('#overview-active').textContent()).resolves.toBe('2');
+
+    // Act + Assess: back to the users view, the lookup and the user's chart are there, fitted to the width the
+    // window took while they were hidden
     await page.getByRole('link', { name: 'Users' }).click();
     await until(() => page.locator('#lookup').isVisible()).toBe(true);
     await expect(page.locator('#overview').isVisible()).resolves.toBe(false);
+    await expect(page.locator('#user-name').textContent()).resolves.toBe(viewer);
+    await until(() => chartFits(page, 'usage-chart')).toBe(true);
+    await expect(overflow(page)).resolves.toBeLessThanOrEqual(0);
     expect(pageErrors).toEqual([]);
   });
 

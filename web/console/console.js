@@ -1,4 +1,4 @@
-// The support console: plain DOM and fetch, no framework (one page, a few forms and two tables; nothing to build).
+// The support console: plain DOM and fetch, no framework (one page, a few forms, tables and uPlot charts; nothing to build).
 // It talks to the support API only, with the staff token as `Authorization: Bearer ...`: pasted in, or from Cognito's
 // hosted sign-in when the deployment's config.json says so (sign-in.js).
 // Everything from the API reaches the page through textContent, never as HTML.
@@ -10,6 +10,7 @@ import { drawHistory, drawStreams } from './tables.js';
 import {
   drawOverview,
   drawUserUsage,
+  fitCharts,
   OVERVIEW_HOURS,
   USER_USAGE_HOURS,
   usageQuery,
@@ -104,6 +105,7 @@ function showView() {
     else $(id).removeAttribute('aria-current');
   }
   if (signedIn && overview) void loadOverview();
+  else fitCharts();
 }
 
 /** The service now and over the last 24 hours. */

@@ -52,12 +52,15 @@ function widthIn(box) {
   return Math.max(0, box.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight));
 }
 
-addEventListener('resize', () => {
+/** Fits the charts to their boxes: on a resize, and when a view shows again (a hidden box has no width to follow). */
+export function fitCharts() {
   for (const [id, chart] of charts) {
     const width = widthIn($(id));
-    if (width > 0) chart.setSize({ width, height: chart.height });
+    if (width > 0 && width !== chart.width) chart.setSize({ width, height: chart.height });
   }
-});
+}
+
+addEventListener('resize', fitCharts);
 
 /** The page's own colours (light or dark), so the chart looks like the rest of the console. */
 function colours() {
