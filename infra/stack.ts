@@ -2,6 +2,7 @@
  * streamgate in one stack: the players' WebSocket API, the support HTTP API, the handlers, the table, the sweep's
  * schedule, alarms and a dashboard. The handlers are the same files the local stack runs.
  */
+import { readFileSync } from 'node:fs';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import {
@@ -23,6 +24,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { leaseShardsFor } from '../core/store/schema.js';
 import { sdkBundleSync } from '../local/sdk-bundle.js';
+import { CONSOLE_VENDOR_FILES } from '../local/web-pages.js';
 import { acknowledgeConnectedRoute, acknowledgeManageConnections, acknowledgeRuntime } from './acknowledgements.js';
 import { Events } from './events.js';
 import { HandlerFunction } from './handler-function.js';
@@ -141,6 +143,10 @@ export class StreamgateStack extends Stack {
       description: 'support console (staff sign in)',
       outputKey: 'SupportConsoleUrl',
       uploaderLogs,
+      // The charting library of the usage charts, from node_modules as the local stack serves it (no CDN).
+      builtFiles: Object.fromEntries(
+        Object.entries(CONSOLE_VENDOR_FILES).map(([name, path]) => [name, readFileSync(path, 'utf8')]),
+      ),
     });
     this.playerPage = new WebPage(this, 'PlayerPage', {
       files: 'web/player',

@@ -30,7 +30,7 @@ import { type LocalSettings, localSettings } from './settings.js';
 import type { LocalSigningKey } from './signing-key.js';
 import { delayStoreCalls } from './store-latency.js';
 import { newAdminToken, type SupportAuth, SupportServer } from './support-server.js';
-import type { WebPagesOptions } from './web-pages.js';
+import { CONSOLE_VENDOR_FILES, type WebPagesOptions } from './web-pages.js';
 
 /** Settings (defaults and ranges in `settings.ts`), plus what only tests set. */
 export interface LocalStackOptions extends Partial<LocalSettings> {
@@ -86,9 +86,10 @@ const VIDEOJS_DIST = fileURLToPath(new URL('../node_modules/video.js/dist/', imp
 /**
  * The player pages' `config.json` (where the sockets are, how the player says who it is; the player API is the page's
  * own origin), the player SDK's bundle beside each, and their content security policy, which lets them open sockets
- * on the WebSocket port: the demo player (`/player/`) and the video.js page (`/watch/`).
+ * on the WebSocket port: the demo player (`/player/`) and the video.js page (`/watch/`). Beside the console: the
+ * charting library its usage charts draw with.
  */
-function playerPages(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
+function webPages(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
   const config = { type: 'application/json; charset=utf-8', body: JSON.stringify({ wsUrl, apiUrl: '', authMode }) };
   const wsOrigin = [new URL(wsUrl).origin];
   return {
@@ -101,6 +102,7 @@ function playerPages(wsUrl: string, authMode: 'dev' | 'jwt'): WebPagesOptions {
     files: {
       '/watch/video.min.js': `${VIDEOJS_DIST}video.min.js`,
       '/watch/video-js.min.css': `${VIDEOJS_DIST}video-js.min.css`,
+      ...Object.fromEntries(Object.entries(CONSOLE_VENDOR_FILES).map(([name, path]) => [`/console/${name}`, path])),
     },
   };
 }
@@ -204,7 +206,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     events = newPipeline();
     const supportServer = await new SupportServer(createSupportHandler(runtime), auth, settings, {
       player: createPlayerHandler(runtime),
-      pages: playerPages(emulator.url, settings.authMode),
+      pages: webPages(emulator.url, settings.authMode),
       documents: protocolDocuments(emulator.url),
       events: hub,
     }).start();

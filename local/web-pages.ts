@@ -12,6 +12,15 @@ import { fileURLToPath } from 'node:url';
 /** The repository's `web/` folder. */
 export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
 
+/**
+ * Files the console loads from node_modules, by their name beside its own: uPlot, the charting library of the load
+ * report too, for the usage charts. Served locally and uploaded with the console when deployed, never from a CDN.
+ */
+export const CONSOLE_VENDOR_FILES: Readonly<Record<string, string>> = {
+  'uPlot.iife.min.js': fileURLToPath(new URL('../node_modules/uplot/dist/uPlot.iife.min.js', import.meta.url)),
+  'uPlot.min.css': fileURLToPath(new URL('../node_modules/uplot/dist/uPlot.min.css', import.meta.url)),
+};
+
 /** Not a page: its files (the sign-in module) are served beside every page, as a deployment copies them. */
 export const SHARED_FOLDER = 'shared';
 

@@ -96,9 +96,10 @@ describe('When support staff open the console', () => {
     );
   });
 
-  it('uploads the files, the shared sign-in module and a config.json with the hosted sign-in of the staff client', () => {
+  it('uploads the files, the shared sign-in module, uPlot and a config.json with the hosted sign-in of the staff client', () => {
     const deployment = pageDeployment('Console');
-    expect(deployment.Properties.SourceObjectKeys).toHaveLength(3);
+    // its files, the shared ones, config.json, uPlot's script and its stylesheet
+    expect(deployment.Properties.SourceObjectKeys).toHaveLength(5);
     const markers = JSON.stringify(deployment.Properties.SourceMarkers);
     expect(markers).toContain(`{"Ref":"${ids().staffClient}"}`);
     expect(markers).toContain(`{"Ref":"${ids().domain}"}`);

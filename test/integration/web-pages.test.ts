@@ -39,6 +39,9 @@ describe('/console/', () => {
       ['/console/console.js', 'text/javascript; charset=utf-8'],
       ['/console/console.css', 'text/css; charset=utf-8'],
       ['/console/config.json', 'application/json; charset=utf-8'],
+      // uPlot, from node_modules: the console's charts load it from the console's origin
+      ['/console/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
+      ['/console/uPlot.min.css', 'text/css; charset=utf-8'],
     ] as const;
     for (const [path, type] of cases) {
       const res = await get(path);

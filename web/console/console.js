@@ -1,4 +1,4 @@
-// The support console: plain DOM and fetch, no framework (one page, a few forms and two tables; nothing to build).
+// The support console: plain DOM and fetch, no framework (one page, a few forms, tables and uPlot charts; nothing to build).
 // It talks to the support API only, with the staff token as `Authorization: Bearer ...`: pasted in, or from Cognito's
 // hosted sign-in when the deployment's config.json says so (sign-in.js).
 // Everything from the API reaches the page through textContent, never as HTML.
@@ -7,9 +7,21 @@ import { ApiError, callApi, enc } from './api.js';
 import { createSignIn } from './sign-in.js';
 import { drawSignals } from './signals.js';
 import { drawHistory, drawStreams } from './tables.js';
+import {
+  drawOverview,
+  drawUserUsage,
+  fitCharts,
+  OVERVIEW_HOURS,
+  USER_USAGE_HOURS,
+  usageQuery,
+  userUsageLoading,
+  userUsageUnavailable,
+} from './usage.js';
 
 const TOKEN_KEY = 'streamgate.console.token';
 const REFRESH_MS = 3000;
+/** Usage is counted per hour by the events processor: re-reading it with every 3 s refresh would only add load. */
+const USAGE_REFRESH_MS = 60_000;
 const USER_ID = /^[A-Za-z0-9._\-:@]{1,128}$/;
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +34,8 @@ const state = {
   userId: null,
   timer: null,
   refreshing: false,
+  /** when the looked-up user's last 7 days were last read */
+  usageReadAt: 0,
   /** connection ids being ended: their rows stay greyed until the API no longer lists them */
   ending: new Set(),
 };
@@ -67,8 +81,58 @@ function showSignedIn(signedIn) {
   $('lookup').hidden = !signedIn;
   $('session').hidden = !signedIn;
   $('signals').hidden = !signedIn;
+  $('views').hidden = !signedIn;
   if (!signedIn) $('user').hidden = true;
-  else void loadSignals();
+  showView();
+  if (signedIn) void loadSignals();
+}
+
+// ---------------------------------------------------------------- views: users, or the service overview
+
+const onOverview = () => location.hash === '#overview';
+
+/** The view the address names (`#overview`, else the users), so a link or a reload lands where it points. */
+function showView() {
+  const signedIn = !$('views').hidden;
+  const overview = onOverview();
+  $('users-view').hidden = overview;
+  $('overview').hidden = !signedIn || !overview;
+  for (const [id, current] of [
+    ['nav-users', !overview],
+    ['nav-overview', overview],
+  ]) {
+    if (current) $(id).setAttribute('aria-current', 'page');
+    else $(id).removeAttribute('aria-current');
+  }
+  if (signedIn && overview) void loadOverview();
+  else fitCharts();
+}
+
+/** The service now and over the last 24 hours. */
+async function loadOverview() {
+  const button = $('refresh-overview');
+  button.disabled = true;
+  try {
+    drawOverview(await api('GET', `/usage?${usageQuery(OVERVIEW_HOURS)}`));
+  } catch (error) {
+    fail(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** The looked-up user's last 7 days; a failure shows where the chart goes and leaves the rest of the view alone. */
+async function loadUserUsage() {
+  const userId = state.userId;
+  state.usageReadAt = Date.now();
+  try {
+    const usage = await api('GET', `/users/${enc(userId)}/usage?${usageQuery(USER_USAGE_HOURS)}`);
+    if (userId === state.userId) drawUserUsage(usage, userId);
+  } catch (error) {
+    if (userId !== state.userId) return;
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) fail(error);
+    else userUsageUnavailable(error.message);
+  }
 }
 
 /** Today's sharing signals; a user's button looks them up. */
@@ -145,17 +209,22 @@ async function lookUp(event) {
   state.ending.clear();
   $('user-name').textContent = userId;
   $('limit').value = '';
+  userUsageLoading();
   const ok = await refresh({ history: true });
   if (ok) {
     $('user').hidden = false;
     startRefresh();
+    // Drawn once the section shows: the chart takes its width from it.
+    await loadUserUsage();
   }
 }
 
 function startRefresh() {
   stopRefresh();
   state.timer = setInterval(() => {
-    if (!document.hidden) void refresh({ history: true });
+    if (document.hidden || onOverview()) return;
+    void refresh({ history: true });
+    if (Date.now() - state.usageReadAt >= USAGE_REFRESH_MS) void loadUserUsage();
   }, REFRESH_MS);
 }
 
@@ -331,6 +400,8 @@ async function main() {
   });
   $('hosted-sign-in').addEventListener('click', () => void session.start());
   $('refresh-signals').addEventListener('click', () => void loadSignals());
+  $('refresh-overview').addEventListener('click', () => void loadOverview());
+  addEventListener('hashchange', showView);
   showSignInKind();
   // Back from the hosted sign-in: trade the code for the token first.
   try {
