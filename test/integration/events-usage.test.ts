@@ -6,17 +6,16 @@
  */
 import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TableChange } from '../../core/events/changes.js';
 import { type EventSink, processChanges, publish } from '../../core/events/processor.js';
 import { refusedEvent } from '../../core/events/refusals.js';
 import type { CloudEvent } from '../../core/events/schema.js';
 import type { UsageHour } from '../../core/events/usage.js';
 import { createDocumentClient } from '../../core/store/dynamodb/store.js';
 import { DynamoUsageStore } from '../../core/store/dynamodb/usage.js';
-import type { CloseReason, ConnectionRecord } from '../../core/store/items.js';
 import { keys } from '../../core/store/schema.js';
 import type { LocalStack } from '../../local/stack.js';
 import { newUserId, startTestStack, supportRequest } from '../support/stack.js';
+import { Script } from '../support/usage-script.js';
 
 const DAY = Date.parse('2031-01-15T00:00:00Z');
 const at = (hhmm: string) => Date.parse(`2031-01-15T${hhmm}:00Z`);
@@ -32,44 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-/** The users' counters and connections as the table would hold them, and the changes their writes make. */
-class Script {
-  /** past 20 digits partway through: sequences of both lengths are compared as numbers */
-  private sequence = 99_999_999_999_999_999_995n;
-  private readonly counters = new Map<string, Map<string, number>>();
-  readonly connections = new Map<string, ConnectionRecord>();
-
-  /** One counter write: `ends` uncounted (their items closed for that reason), `admits` counted, at `time`. */
-  change(userId: string, time: number, ends: Array<[string, CloseReason]>, admits: string[] = []): TableChange {
-    const members = this.counters.get(userId) ?? new Map<string, number>();
-    const image = () => ({
-      ...keys.counter(userId),
-      active: members.size,
-      ...Object.fromEntries([...members].map(([id, t]) => [`c:${id}`, [t, t + 5_000]])),
-    });
-    const old = image();
-    for (const [id, reason] of ends) {
-      const c = this.connections.get(id)!;
-      this.connections.set(id, { ...c, state: 'closed', closedAt: time, closeReason: reason });
-      members.delete(id);
-    }
-    for (const id of admits) {
-      members.set(id, time);
-      this.connections.set(id, {
-        connectionId: id,
-        userId,
-        connectedAt: time,
-        lastSeenAt: time,
-        leaseExpiresAt: time + 60_000,
-        state: 'open',
-      });
-    }
-    this.counters.set(userId, members);
-    this.sequence += 1n;
-    return { sequence: this.sequence.toString(), keys: keys.counter(userId), old, new: image(), at: time };
-  }
-}
 
 const refusal = (userId: string, connectionId: string, time: number) =>
   refusedEvent({ userId, connectionId, active: 3, limit: 3, at: time });

@@ -3,6 +3,7 @@
  * of `GET /events` (the table's stream read, the event built and delivered), and whether the admission rate moves
  * when the processor runs beside the stack.
  */
+import WebSocket from 'ws';
 import { latency } from './scenarios.js';
 
 export interface EventFollower {
@@ -56,3 +57,23 @@ export async function followEvents(httpUrl: string, token: string, prefix: strin
 }
 
 export const lagSummary = (lags: number[]) => latency(lags);
+
+/** Opens one stream of `userId` and waits for its admission to reach `follower`; how long that took (ms). */
+export async function caughtUp(url: string, follower: EventFollower, userId: string): Promise<number> {
+  const started = performance.now();
+  const seen = follower.admitted(userId);
+  const socket = new WebSocket(`${url}/?userId=${userId}&streamId=marker`);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  let timeout: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timeout = setTimeout(() => reject(new Error('the events processor had not caught up after 5 minutes')), 300_000);
+  });
+  await Promise.race([seen, late]).finally(() => {
+    clearTimeout(timeout);
+    socket.close();
+  });
+  return Math.round(performance.now() - started);
+}

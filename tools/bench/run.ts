@@ -7,7 +7,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import WebSocket from 'ws';
 import { DEFAULT_OPENING_WINDOW_MS } from '../../core/lifecycle.js';
 import { timesLimited } from '../../core/limiter.js';
 import { sleep } from '../../core/retry.js';
@@ -17,7 +16,7 @@ import { freePort, spawnUntilReady, stopChild } from '../../local/process.js';
 import { type LoadReport, runLoad } from '../loadtest/engine.js';
 import { parseLoadOptions } from '../loadtest/options.js';
 import { coreBurst, coreStorm } from './core-scenarios.js';
-import { type EventFollower, followEvents, lagSummary } from './events-lag.js';
+import { caughtUp, followEvents, lagSummary } from './events-lag.js';
 import { printResults, results, writeResults } from './report.js';
 import { burst, closeAll, deadStreams, ghostStorm, rawBurst, refusals } from './scenarios.js';
 import { storeOperations } from './store-operations.js';
@@ -350,26 +349,6 @@ export async function measureEvents(bench: Bench) {
   const off = await steady('off');
   const on = await steady('on');
   return { on: { ...on, catchUpMs }, off };
-}
-
-/** Opens one stream of `userId` and waits for its admission to reach `follower`; how long that took (ms). */
-async function caughtUp(url: string, follower: EventFollower, userId: string): Promise<number> {
-  const started = performance.now();
-  const seen = follower.admitted(userId);
-  const socket = new WebSocket(`${url}/?userId=${userId}&streamId=marker`);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  let timeout: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timeout = setTimeout(() => reject(new Error('the events processor had not caught up after 5 minutes')), 300_000);
-  });
-  await Promise.race([seen, late]).finally(() => {
-    clearTimeout(timeout);
-    socket.close();
-  });
-  return Math.round(performance.now() - started);
 }
 
 async function main() {

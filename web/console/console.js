@@ -7,16 +7,7 @@ import { ApiError, callApi, enc } from './api.js';
 import { createSignIn } from './sign-in.js';
 import { drawSignals } from './signals.js';
 import { drawHistory, drawStreams } from './tables.js';
-import {
-  drawOverview,
-  drawUserUsage,
-  fitCharts,
-  OVERVIEW_HOURS,
-  USER_USAGE_HOURS,
-  usageQuery,
-  userUsageLoading,
-  userUsageUnavailable,
-} from './usage.js';
+import { fitCharts, readOverview, readUserUsage, userUsageLoading } from './usage.js';
 
 const TOKEN_KEY = 'streamgate.console.token';
 const REFRESH_MS = 3000;
@@ -108,31 +99,12 @@ function showView() {
   else fitCharts();
 }
 
-/** The service now and over the last 24 hours. */
-async function loadOverview() {
-  const button = $('refresh-overview');
-  button.disabled = true;
-  try {
-    drawOverview(await api('GET', `/usage?${usageQuery(OVERVIEW_HOURS)}`));
-  } catch (error) {
-    fail(error);
-  } finally {
-    button.disabled = false;
-  }
-}
+const loadOverview = () => readOverview({ api, fail });
 
-/** The looked-up user's last 7 days; a failure shows where the chart goes and leaves the rest of the view alone. */
-async function loadUserUsage() {
-  const userId = state.userId;
+/** The looked-up user's last 7 days, if they are still the one looked up once it is read. */
+function loadUserUsage() {
   state.usageReadAt = Date.now();
-  try {
-    const usage = await api('GET', `/users/${enc(userId)}/usage?${usageQuery(USER_USAGE_HOURS)}`);
-    if (userId === state.userId) drawUserUsage(usage, userId);
-  } catch (error) {
-    if (userId !== state.userId) return;
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) fail(error);
-    else userUsageUnavailable(error.message);
-  }
+  return readUserUsage({ api, fail }, state.userId, () => state.userId);
 }
 
 /** Today's sharing signals; a user's button looks them up. */

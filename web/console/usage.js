@@ -3,7 +3,7 @@
 // A chart is a canvas, which a screen reader cannot read: each one has a sentence saying what it shows, and the
 // service's last 24 hours are also a table. Everything from the API reaches the page through textContent.
 
-import { enc } from './api.js';
+import { ApiError, enc } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -229,4 +229,32 @@ export function drawOverview(usage) {
     }),
   );
   $('overview-updated').textContent = `Updated ${new Date().toLocaleTimeString()}.`;
+}
+
+/** The service now and over the last 24 hours, the refresh button held while it is read. */
+export async function readOverview({ api, fail }) {
+  const button = $('refresh-overview');
+  button.disabled = true;
+  try {
+    drawOverview(await api('GET', `/usage?${usageQuery(OVERVIEW_HOURS)}`));
+  } catch (error) {
+    fail(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/**
+ * A user's last 7 days, drawn only if `current()` still names them once read (the staff member may have looked up
+ * someone else meanwhile); a failure shows where the chart goes and leaves the rest of the view alone.
+ */
+export async function readUserUsage({ api, fail }, userId, current) {
+  try {
+    const usage = await api('GET', `/users/${enc(userId)}/usage?${usageQuery(USER_USAGE_HOURS)}`);
+    if (userId === current()) drawUserUsage(usage, userId);
+  } catch (error) {
+    if (userId !== current()) return;
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) fail(error);
+    else userUsageUnavailable(error.message);
+  }
 }
