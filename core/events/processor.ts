@@ -15,6 +15,7 @@ import {
   eventsOf,
   type TableChange,
 } from './changes.js';
+import type { RememberedConnections } from './remembered.js';
 import type { CloudEvent } from './schema.js';
 import { type SignalDeps, type SignalsSeen, sharingEvent, signalsOf } from './signals.js';
 import { type UsageWriter, usageRefusals, usageSteps } from './usage.js';
@@ -34,6 +35,8 @@ export interface PublishDeps {
 
 export interface ProcessorDeps extends PublishDeps {
   getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
+  /** connections seen in earlier batches, kept across batches by whoever runs the processor (see remembered.ts) */
+  remembered?: RememberedConnections;
 }
 
 /** Reads of a batch's connections in flight at once: the processor is off the players' path and stays light. */
@@ -48,7 +51,8 @@ export async function processChanges(deps: ProcessorDeps, changes: TableChange[]
     const c = await deps.getConnection(id);
     if (c) connections.set(id, c);
   });
-  const seen = { counters: countersAfter(counters), connections };
+  deps.remembered?.add(connections);
+  const seen = { counters: countersAfter(counters), connections: deps.remembered ?? connections };
   const published = await publish(deps, eventsOf(counters, connections), seen);
   // After delivery: a batch tried again applies only what its last try did not (the writer skips applied changes).
   await deps.usage?.recordSteps(usageSteps(counters, connections));

@@ -52,7 +52,7 @@ export { dayOf };
 /** What a batch of the table's changes already showed: each user's counter after it, and connections' items. */
 export interface SignalsSeen {
   counters: ReadonlyMap<string, CounterRecord>;
-  connections: ReadonlyMap<string, ConnectionRecord>;
+  connections: { get(connectionId: string): ConnectionRecord | undefined };
 }
 
 /** Users judged at once for the networks sign: each costs a read or two when the batch did not show it all. */

@@ -7,6 +7,7 @@ import type { CloudWatchLogsEvent, DynamoDBStreamEvent } from 'aws-lambda';
 import { type EventSink, processChanges, publish } from '../../core/events/processor.js';
 import { changeOf, type StreamRecordLike } from '../../core/events/records.js';
 import { refusalFromLogLine, refusedEvent } from '../../core/events/refusals.js';
+import { RememberedConnections } from '../../core/events/remembered.js';
 import type { CloudEvent } from '../../core/events/schema.js';
 import type { SignalDeps } from '../../core/events/signals.js';
 import { DynamoSignalStore } from '../../core/store/dynamodb/signals.js';
@@ -26,6 +27,8 @@ export function createEventsHandler(
     getConnection: (id) => store.getConnection(id),
   };
   const usage = new DynamoUsageStore(store.db, config.tableName);
+  // Kept while the Lambda's container lives: batches of the same shard come to the same container, one at a time.
+  const remembered = new RememberedConnections();
   return async (input: EventsInput): Promise<void> => {
     if ('awslogs' in input) {
       const events = await publish({ sink, signals, usage }, refusalsOf(input));
@@ -35,7 +38,7 @@ export function createEventsHandler(
     const changes = input.Records.map((r) => changeOf(r as StreamRecordLike));
     // A failure throws: Lambda retries the batch (and splits it), then parks it in the dead-letter queue.
     const events = await processChanges(
-      { getConnection: (id) => store.getConnection(id), sink, signals, usage },
+      { getConnection: (id) => store.getConnection(id), sink, signals, usage, remembered },
       changes,
     );
     logger.debug('events published', { records: changes.length, events: events.length });

@@ -5,6 +5,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type EventSink, type ProcessorDeps, processChanges, publish } from '../../core/events/processor.js';
 import { type Refusal, refusedEvent } from '../../core/events/refusals.js';
+import { RememberedConnections } from '../../core/events/remembered.js';
 import type { CloudEvent } from '../../core/events/schema.js';
 import type { SignalDeps } from '../../core/events/signals.js';
 import type { UsageWriter } from '../../core/events/usage.js';
@@ -70,6 +71,7 @@ export class EventPipeline {
       sink: this.sink,
       signals: options.signals,
       usage: options.usage,
+      remembered: new RememberedConnections(),
     };
     this.reader = new TableStreamReader({
       endpoint: options.endpoint,

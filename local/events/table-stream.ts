@@ -40,6 +40,11 @@ const DESCRIBE_EVERY_MS = 10_000;
  * processor's reads and writes per batch grow with the users in it, not with the records.
  */
 const RECORDS_PER_BATCH = 1_000;
+/**
+ * A batch this big says the reader is behind (GetRecords also stops at 1 MB, so a reader behind may get fewer than
+ * it asked for): it reads on at once; a smaller one waits a poll, gathering records as AWS's reader does.
+ */
+const BEHIND_AT = 100;
 /** How long a stop waits for the batch in hand: a delivery stopped mid-way is read again, so waiting long gains nothing. */
 const STOP_WAIT_MS = 2_000;
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -85,7 +90,9 @@ export class TableStreamReader {
     while (!this.stopping) {
       let pause = pollMs;
       try {
-        if ((await this.readOnce()) > 0) pause = 0;
+        // Straight on only while behind: otherwise a batch gathers a poll's worth of records, so the processor's
+        // writes per admission stay few when the table is busy.
+        if ((await this.readOnce()) === 'full') pause = 0;
       } catch (error) {
         log(`[events] reading the table's stream failed, trying again: ${String(error)}`);
         this.iterators.clear(); // read again from the checkpoints
@@ -130,10 +137,10 @@ export class TableStreamReader {
     });
   }
 
-  /** One pass over the shards; how many records it processed. */
-  private async readOnce(): Promise<number> {
+  /** One pass over the shards: `full` when a shard gave a big batch (the reader is behind), else `caughtUp`. */
+  private async readOnce(): Promise<'full' | 'caughtUp'> {
     const { streamArn, shards } = await this.shardList();
-    let processed = 0;
+    let full = false;
     for (const shard of shards) {
       const shardId = shard.ShardId!;
       if (this.closedShards.has(shardId) || this.stopping) continue;
@@ -151,7 +158,7 @@ export class TableStreamReader {
         await this.options.onBatch(changes);
         // Its own checkpoint's changes alone move nothing: writing one for them would feed itself forever.
         if (changes.some((c) => !isEventsItem(c.keys))) await this.save(shardId, changes.at(-1)!.sequence);
-        processed += records.length;
+        full ||= records.length >= BEHIND_AT;
       }
       if (page.NextShardIterator) this.iterators.set(shardId, page.NextShardIterator);
       else {
@@ -159,7 +166,7 @@ export class TableStreamReader {
         this.closedShards.add(shardId);
       }
     }
-    return processed;
+    return full ? 'full' : 'caughtUp';
   }
 
   private async iteratorFor(streamArn: string, shardId: string): Promise<string> {
