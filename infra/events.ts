@@ -56,12 +56,13 @@ export class Events extends Construct {
 
     processor.addEnvironment('EVENT_BUS_NAME', this.bus.eventBusName);
     this.bus.grantPutEventsTo(processor);
-    // The processor reads counters and connection items (their stream, device, network, why they closed), and
+    // The processor reads counters and connection items (their stream, device, network, why they closed) and its usage
+    // items (a batch's at once), and
     // writes only its own items: sharing signals, the refusal counts behind them and the hourly usage (whose
     // transactions need nothing more: each item in one is authorized as its Put or Update). It never queries.
     processor.addToRolePolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [table.tableArn],
       }),
     );

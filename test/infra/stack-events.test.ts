@@ -55,6 +55,7 @@ describe('When the processor reads the stream', () => {
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     expect(actions).toContain('events:PutEvents');
     expect(actions).toContain('dynamodb:GetItem');
+    expect(actions).toContain('dynamodb:BatchGetItem');
     expect(actions.filter((a) => /^dynamodb:(Delete|BatchWrite|TransactWrite)/.test(a))).toEqual([]);
     expect(actions.filter((a) => /^dynamodb:(Put|Update)/.test(a)).sort()).toEqual([
       'dynamodb:PutItem',

@@ -12,6 +12,8 @@
  * no sequence).
  */
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -35,7 +37,6 @@ import {
   type UsageWriter,
   userHourKey,
 } from '../../events/usage.js';
-import { forEachLimited } from '../../limiter.js';
 import {
   keys,
   PARTITION_KEY,
@@ -57,8 +58,8 @@ const USER_HOURS_PER_WRITE = 90;
 /** Times a write reads again after another processor moved what it read, before it gives up (the batch is retried). */
 const ATTEMPTS = 20;
 
-/** Reads of a write's items in flight at once. */
-const READS_IN_FLIGHT = 8;
+/** Keys per BatchGetItem: DynamoDB's most. */
+const BATCH_GET_KEYS = 100;
 
 const expiresAt = (hour: number) => Math.floor((hour + HOUR_MS) / 1000) + USAGE_SECONDS;
 const names = {
@@ -96,49 +97,72 @@ export class DynamoUsageStore implements UsageReader, UsageWriter {
     throw new StoreContentionError('the usage items kept changing under the events processor');
   }
 
+  /** Every item a chunk's write depends on, in one or two BatchGetItem calls (a chunk is at most 90 user-hours). */
   private async readFor(steps: UsageStep[]): Promise<UsageReads> {
     const userHours = new Map(steps.map((s) => [userHourKey(s.userId, hourOf(s.at)), s]));
     const hours = [...new Set(steps.map((s) => hourOf(s.at)))];
-    const users: Map<string, { peak?: number; sequence?: string; kept: number }> = new Map();
-    const service: Map<number, { peak?: number }> = new Map();
-    let total = 0;
-    const tasks: Array<() => Promise<void>> = [
-      ...[...userHours].map(([key, s]) => async () => {
-        const item = await this.get(keys.userUsage(s.userId, hourOf(s.at)), '#peak, #seq, #kept', {
-          '#peak': 'peak',
-          '#seq': 'seq',
-          '#kept': 'kept',
+    const wanted = new Map<string, Record<string, string>>();
+    const keyOf = (key: Record<string, string>) => `${key[PARTITION_KEY]}\u0000${key[SORT_KEY]}`;
+    for (const key of [
+      ...[...userHours.values()].map((s) => keys.userUsage(s.userId, hourOf(s.at))),
+      ...hours.map((hour) => keys.serviceUsage(hour)),
+      keys.serviceActive(),
+    ])
+      wanted.set(keyOf(key), key);
+    const found = new Map<string, Record<string, unknown>>();
+    for (const item of await this.batchGet([...wanted.values()]))
+      found.set(keyOf(item as Record<string, string>), item);
+    const users = new Map<string, { peak?: number; sequence?: string; kept: number }>();
+    for (const [key, s] of userHours) {
+      const item = found.get(keyOf(keys.userUsage(s.userId, hourOf(s.at))));
+      if (item)
+        users.set(key, {
+          peak: numberOrUndefined(item.peak),
+          sequence: typeof item.seq === 'string' ? item.seq : undefined,
+          kept: Number(item.kept ?? 0),
         });
-        if (item)
-          users.set(key, {
-            peak: numberOrUndefined(item.peak),
-            sequence: typeof item.seq === 'string' ? item.seq : undefined,
-            kept: Number(item.kept ?? 0),
-          });
-      }),
-      ...hours.map((hour) => async () => {
-        const item = await this.get(keys.serviceUsage(hour), '#peak', { '#peak': 'peak' });
-        if (item) service.set(hour, { peak: numberOrUndefined(item.peak) });
-      }),
-      async () => {
-        total = Number((await this.get(keys.serviceActive(), '#total', { '#total': 'total' }))?.total ?? 0);
-      },
-    ];
-    await forEachLimited(tasks, READS_IN_FLIGHT, (task) => task());
+    }
+    const service = new Map<number, { peak?: number }>();
+    for (const hour of hours) {
+      const item = found.get(keyOf(keys.serviceUsage(hour)));
+      if (item) service.set(hour, { peak: numberOrUndefined(item.peak) });
+    }
+    const total = Number(found.get(keyOf(keys.serviceActive()))?.total ?? 0);
     return { users, service, total };
   }
 
-  private async get(key: Record<string, string>, projection: string, attributeNames: Record<string, string>) {
-    const { Item } = await this.db.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: key,
-        ConsistentRead: true,
-        ProjectionExpression: projection,
-        ExpressionAttributeNames: attributeNames,
-      }),
-    );
-    return Item;
+  /** Consistent reads of `wanted` (at most 100 a call), the keys DynamoDB left unprocessed asked again. */
+  private async batchGet(wanted: Array<Record<string, string>>): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < wanted.length; i += BATCH_GET_KEYS) {
+      let keysLeft: Array<Record<string, unknown>> | undefined = wanted.slice(i, i + BATCH_GET_KEYS);
+      for (let attempt = 1; keysLeft && keysLeft.length > 0; attempt++) {
+        if (attempt > ATTEMPTS) throw new StoreContentionError('the usage items could not be read');
+        if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+        const page: BatchGetCommandOutput = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: keysLeft,
+                ConsistentRead: true,
+                ProjectionExpression: '#pk, #sk, #peak, #seq, #kept, #total',
+                ExpressionAttributeNames: {
+                  '#pk': PARTITION_KEY,
+                  '#sk': SORT_KEY,
+                  '#peak': 'peak',
+                  '#seq': 'seq',
+                  '#kept': 'kept',
+                  '#total': 'total',
+                },
+              },
+            },
+          }),
+        );
+        items.push(...(page.Responses?.[this.tableName] ?? []));
+        keysLeft = page.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return items;
   }
 
   private writesOf(plan: UsagePlan, reads: UsageReads): TransactWriteCommandInput {
@@ -243,7 +267,10 @@ export class DynamoUsageStore implements UsageReader, UsageWriter {
   }
 
   async serviceActive(): Promise<number> {
-    return Number((await this.get(keys.serviceActive(), '#total', { '#total': 'total' }))?.total ?? 0);
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.serviceActive(), ConsistentRead: true }),
+    );
+    return Number(Item?.total ?? 0);
   }
 
   private async hoursOf(pk: string, prefix: string, from: number, to: number) {
