@@ -8,6 +8,7 @@
 import { forEachLimited } from '../limiter.js';
 import type { ConnectionRecord } from '../store/items.js';
 import {
+  type CounterChange,
   connectionsInBatch,
   connectionsNamed,
   counterChanges,
@@ -42,21 +43,48 @@ export interface ProcessorDeps extends PublishDeps {
 /** Reads of a batch's connections in flight at once: the processor is off the players' path and stays light. */
 const READS_IN_FLIGHT = 8;
 
+export interface UsageDeps {
+  usage: UsageWriter;
+  getConnection(connectionId: string): Promise<ConnectionRecord | undefined>;
+  remembered?: RememberedConnections;
+}
+
+/** The events of a batch, delivered; and its usage too when `deps.usage` is given (as the Lambda runs it). */
 export async function processChanges(deps: ProcessorDeps, changes: TableChange[]): Promise<CloudEvent[]> {
   const counters = counterChanges(changes);
   if (counters.length === 0) return [];
-  const connections = connectionsInBatch(changes, counters);
-  const unseen = connectionsNamed(counters).filter((id) => !connections.has(id));
-  await forEachLimited(unseen, READS_IN_FLIGHT, async (id) => {
-    const c = await deps.getConnection(id);
-    if (c) connections.set(id, c);
-  });
+  const connections = await connectionsOf(deps, changes, counters);
   deps.remembered?.add(connections);
   const seen = { counters: countersAfter(counters), connections: deps.remembered ?? connections };
   const published = await publish(deps, eventsOf(counters, connections), seen);
   // After delivery: a batch tried again applies only what its last try did not (the writer skips applied changes).
   await deps.usage?.recordSteps(usageSteps(counters, connections));
   return published;
+}
+
+/**
+ * A batch's usage alone: what a reader of its own runs (locally), so the hourly figures' writes never hold up the
+ * events' delivery. Applied once per change however often the batch comes (the writer skips applied changes).
+ */
+export async function recordUsage(deps: UsageDeps, changes: TableChange[]): Promise<void> {
+  const counters = counterChanges(changes);
+  if (counters.length === 0) return;
+  await deps.usage.recordSteps(usageSteps(counters, await connectionsOf(deps, changes, counters)));
+}
+
+/** The items of the connections a batch's counter changes name: from the batch itself where it shows them, else read. */
+async function connectionsOf(
+  deps: Pick<ProcessorDeps, 'getConnection'>,
+  changes: TableChange[],
+  counters: CounterChange[],
+): Promise<Map<string, ConnectionRecord>> {
+  const connections = connectionsInBatch(changes, counters);
+  const unseen = connectionsNamed(counters).filter((id) => !connections.has(id));
+  await forEachLimited(unseen, READS_IN_FLIGHT, async (id) => {
+    const c = await deps.getConnection(id);
+    if (c) connections.set(id, c);
+  });
+  return connections;
 }
 
 /**

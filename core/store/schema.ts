@@ -113,7 +113,10 @@ export const keys = {
     keys.leaseShard(createHash('sha1').update(connectionId).digest().readUInt32BE(0) % shards),
   sweepCursor: () => ({ [PARTITION_KEY]: 'sweep', [SORT_KEY]: 'cursor' }),
   /** where the local stream reader stopped in one shard of the table's stream (local/events/table-stream.ts) */
-  eventsCheckpoint: (shardId: string) => ({ [PARTITION_KEY]: 'events', [SORT_KEY]: `checkpoint#${shardId}` }),
+  eventsCheckpoint: (shardId: string, consumer = 'events') => ({
+    [PARTITION_KEY]: 'events',
+    [SORT_KEY]: consumer === 'events' ? `checkpoint#${shardId}` : `checkpoint#${consumer}#${shardId}`,
+  }),
   /** a user's refusals at the limit on one UTC day (core/events/signals.ts) */
   refusals: (userId: string, day: string) => ({ [PARTITION_KEY]: `user#${userId}`, [SORT_KEY]: `refusals#${day}` }),
   /** one sharing signal: a day's signals are one partition, listed by one Query */

@@ -1,9 +1,17 @@
 /**
  * The local stack's events: the table's change stream read beside `npm start` (as the processor Lambda reads it in
- * AWS), turned into CloudEvents by the same core, and handed to `GET /events` and, when set, the webhook.
+ * AWS), turned into CloudEvents by the same core, and handed to `GET /events` and, when set, the webhook. The hourly
+ * usage is kept by a second reader of the same stream with checkpoints of its own, so its writes (a transaction per
+ * batch) never hold up the events' delivery; it polls less often, so each of its writes sums more changes.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type EventSink, type ProcessorDeps, processChanges, publish } from '../../core/events/processor.js';
+import {
+  type EventSink,
+  type ProcessorDeps,
+  processChanges,
+  publish,
+  recordUsage,
+} from '../../core/events/processor.js';
 import { type Refusal, refusedEvent } from '../../core/events/refusals.js';
 import { RememberedConnections } from '../../core/events/remembered.js';
 import type { CloudEvent } from '../../core/events/schema.js';
@@ -36,10 +44,14 @@ export interface EventPipelineOptions {
  */
 const MAX_QUEUED_REFUSALS = 10_000;
 
+/** How often the usage reader asks for new changes while caught up: hourly figures can wait a second. */
+const USAGE_POLL_MS = 1_000;
+
 export class EventPipeline {
   readonly hub: EventHub;
   private readonly webhook?: WebhookSink;
   private readonly reader: TableStreamReader;
+  private readonly usageReader?: TableStreamReader;
   private readonly sink: EventSink;
   private readonly log: (line: string) => void;
   private readonly signals?: SignalDeps;
@@ -70,7 +82,6 @@ export class EventPipeline {
       getConnection: options.getConnection,
       sink: this.sink,
       signals: options.signals,
-      usage: options.usage,
       remembered: new RememberedConnections(),
     };
     this.reader = new TableStreamReader({
@@ -83,10 +94,23 @@ export class EventPipeline {
         await processChanges(deps, changes);
       },
     });
+    const { usage } = options;
+    if (usage) {
+      this.usageReader = new TableStreamReader({
+        endpoint: options.endpoint,
+        tableName: options.tableName,
+        db: options.db,
+        consumer: 'usage',
+        pollMs: Math.max(options.pollMs ?? 0, USAGE_POLL_MS),
+        log,
+        onBatch: (changes) => recordUsage({ usage, getConnection: options.getConnection }, changes),
+      });
+    }
   }
 
   start(): this {
     this.reader.start();
+    this.usageReader?.start();
     return this;
   }
 
@@ -121,7 +145,7 @@ export class EventPipeline {
   /** Stops reading and delivering; the refusals not yet delivered are handed back (a restart takes them over). */
   async stop(): Promise<CloudEvent[]> {
     this.webhook?.stop();
-    await this.reader.stop();
+    await Promise.all([this.reader.stop(), this.usageReader?.stop()]);
     // A refusal in flight to a store that hangs must not hold the stop either: it is handed on, and comes again.
     await Promise.race([this.draining, new Promise((r) => setTimeout(r, 2_000).unref())]);
     return this.refusals.splice(0);

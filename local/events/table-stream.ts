@@ -27,6 +27,8 @@ export interface TableStreamOptions {
   tableName: string;
   db: DynamoDBDocumentClient;
   onBatch(changes: TableChange[]): Promise<void>;
+  /** whose checkpoints these are: readers of the same stream for different ends keep their own (default `events`) */
+  consumer?: string;
   /** how often an idle reader asks for new records (AWS polls each shard about 4 times a second) */
   pollMs?: number;
   /** the pause before a failed batch is read again */
@@ -188,7 +190,11 @@ export class TableStreamReader {
   async checkpoint(shardId: string): Promise<string | undefined> {
     const { db, tableName } = this.options;
     const { Item } = await db.send(
-      new GetCommand({ TableName: tableName, Key: checkpointKey(shardId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: tableName,
+        Key: checkpointKey(shardId, this.options.consumer),
+        ConsistentRead: true,
+      }),
       this.signal,
     );
     return Item?.sequence as string | undefined;
@@ -196,7 +202,10 @@ export class TableStreamReader {
 
   private async save(shardId: string, sequence: string): Promise<void> {
     const { db, tableName } = this.options;
-    await db.send(new PutCommand({ TableName: tableName, Item: { ...checkpointKey(shardId), sequence } }), this.signal);
+    await db.send(
+      new PutCommand({ TableName: tableName, Item: { ...checkpointKey(shardId, this.options.consumer), sequence } }),
+      this.signal,
+    );
   }
 }
 
