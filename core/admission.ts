@@ -122,12 +122,17 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
   throw refusal ?? new StoreContentionError(`connect of ${request.connectionId} kept racing or ran out of time`);
 }
 
-/** knownOrPast for a holder still in its window, unless its item says it is held: its socket is gone for good. */
+/**
+ * knownOrPast for a holder still in its window, unless its item says it is held: its socket is gone for good. The item
+ * is read only when API Gateway does not know the socket at the first question (a live holder costs no store call).
+ */
 async function heldOrKnown(
   deps: AdmissionDeps,
   holder: { connectionId: string; connectedAt: number; openBy: number },
   giveUpAt: number,
 ): Promise<'alive' | 'gone' | 'undecided' | 'held'> {
+  const first = await knownOrPast(deps, holder, (deps.clock ?? realClock).now());
+  if (first !== 'undecided') return first;
   const item = await deps.store.getConnection(holder.connectionId);
   if (item?.state === 'open' && item.heldUntil !== undefined) return 'held';
   return knownOrPast(deps, holder, giveUpAt);

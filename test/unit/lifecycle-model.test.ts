@@ -1,6 +1,7 @@
 /**
  * The lifecycle against its invariants, over random interleavings (fast-check): connects, takeovers, closes and
  * reopens, drops with their `$disconnect` lost, failed handshakes, kicks, a player's own ends, messages and sweeps,
+ * players that opt in to the resume hold (`resume=1`) or not, and their deliberate closes (code 4000),
  * at random virtual times, with store and API Gateway latencies fast or heavy-tailed (up to 2.5 s a call). The core
  * runs unchanged on the in-memory store and a model of API Gateway, in virtual time (test/support/simulation.ts).
  *
