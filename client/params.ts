@@ -30,13 +30,17 @@ export function invalidParameter(
   return undefined;
 }
 
-/** `url` with the identity (`userId` in dev mode, `token` in jwt mode: a browser cannot set headers), stream, device. */
+/**
+ * `url` with the identity (`userId` in dev mode, `token` in jwt mode: a browser cannot set headers), stream, device,
+ * and `resume=1`: this client reconnects by itself, so the server holds the slot of a socket it did not end a while.
+ */
 export function socketUrl(o: StreamOptions, streamId: string): string {
   const url = new URL(o.url);
   if (o.token !== undefined) url.searchParams.set('token', o.token);
   else url.searchParams.set('userId', o.userId);
   url.searchParams.set('streamId', streamId);
   if (o.device) url.searchParams.set('device', o.device);
+  url.searchParams.set('resume', '1');
   return url.toString();
 }
 

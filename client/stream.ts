@@ -31,6 +31,13 @@ export const FIRST_HEARTBEAT_RETRY_MS = 2_000;
 const RETIRED_SOCKET_GRACE_MS = 10_000;
 const OPEN = 1;
 
+/**
+ * The close code of `close()`, the player's own end: the server frees the slot at once. Any other close of a socket
+ * of this stream (a drop, a `@connections` delete) has the server hold the slot for a while, as `resume=1` asks
+ * (core/lifecycle.ts, DELIBERATE_END_CODE and RESUME_HOLD_MS), so the reconnect below finds its place kept.
+ */
+export const DELIBERATE_END_CODE = 4000;
+
 /** Ended by a person or another player: coming back would undo what they did, or fight the other player. */
 export const FINAL_REASONS: ReadonlySet<EndedReason> = new Set(['takenOver', 'kicked', 'endedByUser', 'evicted']);
 
@@ -356,7 +363,10 @@ export class StreamSession implements Stream {
     if (this.renewAt !== undefined && this.clock.now() >= this.renewAt) this.renew();
   }
 
-  /** Every timer stopped, every socket closed (the server releases the slot), no event after this but the last. */
+  /**
+   * Every timer stopped, every socket closed as ended on purpose (the server releases the slot at once, not held for
+   * a reconnect), no event after this but the last.
+   */
   private stop(): void {
     this.finished = true;
     documentOf()?.removeEventListener('visibilitychange', this.onVisibility);
@@ -367,7 +377,7 @@ export class StreamSession implements Stream {
       this.clock.clearTimeout(a.heartbeatTimer);
       a.retired = true;
       try {
-        a.socket.close(1000);
+        a.socket.close(DELIBERATE_END_CODE, 'ended');
       } catch {
         // already closed
       }

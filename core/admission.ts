@@ -9,6 +9,8 @@ import {
   admitting,
   answerBy,
   type ConnectRequest,
+  DEFAULT_RESUME_HOLD_MS,
+  DELIBERATE_END_CODE,
   memberOpenBy,
   openByOf,
   realClock,
@@ -17,6 +19,7 @@ import { DEFAULT_LIMIT_POLICY, effectivePolicy, type LimitPolicy } from './polic
 import { awaitEnded, type GhostDeps, knownOrPast, reclaimGhosts } from './reclaim.js';
 import { endReplaced, type ReplacedOutcome } from './replaced.js';
 import { type ConnectionRecord, effectiveLimit, planOrDefault } from './store/items.js';
+import type { ReleaseOutcome } from './store/port.js';
 
 export interface AdmissionDeps extends GhostDeps {
   defaultLimit: number;
@@ -73,8 +76,9 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
         }
         const holder = { ...replaced, openBy: memberOpenBy(counter, heldBy, deps) };
         // A holder still opening is waited for (known, or past its window) before it is replaced: the close after the
-        // write then never waits on a window, and a burst of reconnects waits on one holder, not on each other.
-        const known = clock.now() <= holder.openBy ? await knownOrPast(deps, holder, giveUpAt) : 'past';
+        // write then never waits on a window, and a burst of reconnects waits on one holder, not on each other. One
+        // held for its stream (lifecycle.ts, held) is gone for good: its `$disconnect` ran, so no wait on its window.
+        const known = clock.now() <= holder.openBy ? await heldOrKnown(deps, holder, giveUpAt) : 'past';
         if (known === 'undecided') continue;
         const taking = admitting(deps, request, clock.now());
         const taken = await deps.store.takeOver(
@@ -88,7 +92,8 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
           await awaitEnded(deps, conn.userId, holder, giveUpAt);
           continue;
         }
-        const replacedSocket = { ...holder, userId: conn.userId, seenAlive: known === 'alive' };
+        // Known to API Gateway a moment ago (or, held, until its `$disconnect`): a 410 now is final.
+        const replacedSocket = { ...holder, userId: conn.userId, seenAlive: known === 'alive' || known === 'held' };
         const settled = await endReplaced(deps, replacedSocket, { reason: 'takenOver', device: conn.device }, room);
         return answerInTime(deps, taking, { kind: 'tookOver', replaced: heldBy }, settled);
       }
@@ -118,9 +123,27 @@ export async function connect(deps: AdmissionDeps, request: ConnectRequest): Pro
 }
 
 /**
+ * knownOrPast for a holder still in its window, unless its item says it is held: its socket is gone for good. The item
+ * is read only when API Gateway does not know the socket at the first question (a live holder costs no store call).
+ */
+async function heldOrKnown(
+  deps: AdmissionDeps,
+  holder: { connectionId: string; connectedAt: number; openBy: number },
+  giveUpAt: number,
+): Promise<'alive' | 'gone' | 'undecided' | 'held'> {
+  const first = await knownOrPast(deps, holder, (deps.clock ?? realClock).now());
+  if (first !== 'undecided') return first;
+  const item = await deps.store.getConnection(holder.connectionId);
+  if (item?.state === 'open' && item.heldUntil !== undefined) return 'held';
+  return knownOrPast(deps, holder, giveUpAt);
+}
+
+/**
  * The socket may open only if `$connect` answers in time for API Gateway to know it by its `openBy` (lifecycle.ts):
  * enders wait out a socket in its handshake until then, and no longer. A write that answered later withdraws its
- * connection (its socket will never open) and refuses the handshake: the player tries again.
+ * connection (its socket will never open) and refuses the handshake: the player tries again. A `resume` player's is
+ * held instead, as a dropped socket of its is (lifecycle.ts, held): a takeover it won already ended the socket it
+ * replaced, and the place stays the stream's for the player's next try rather than going to another device.
  */
 async function answerInTime<T extends ConnectResult>(
   deps: AdmissionDeps,
@@ -130,7 +153,12 @@ async function answerInTime<T extends ConnectResult>(
 ): Promise<T> {
   const clock = deps.clock ?? realClock;
   if (replaced.kind === 'ready' && clock.now() <= answerBy(conn)) return result;
-  await deps.store.release(conn.connectionId, 'withdrawn', clock.now()).catch((error: unknown) => {
+  const withdraw = async () => {
+    const heldUntil = clock.now() + (deps.resumeHoldMs ?? DEFAULT_RESUME_HOLD_MS);
+    if (conn.resume && (await deps.store.hold(conn.connectionId, heldUntil))) return;
+    await deps.store.release(conn.connectionId, 'withdrawn', clock.now());
+  };
+  await withdraw().catch((error: unknown) => {
     // Left counted, it is a ghost past its window: the next refused connect of the user releases it.
     deps.logger.warn('could not withdraw a late admission', { connectionId: conn.connectionId, error: String(error) });
   });
@@ -150,9 +178,31 @@ function duplicate(deps: AdmissionDeps, existing: ConnectionRecord): ConnectResu
   throw new AdmissionTooLateError(existing.connectionId);
 }
 
-/** The socket is gone; give its stream back. Safe to run twice, or after a kick or the sweep got there first. */
-export async function disconnect(deps: Pick<AdmissionDeps, 'store'>, connectionId: string, at: number) {
-  return deps.store.release(connectionId, 'disconnected', at);
+export type DisconnectOutcome = ReleaseOutcome | { kind: 'held'; connection: ConnectionRecord };
+
+/**
+ * The socket is gone; give its stream back. Safe to run twice, or after a kick or the sweep got there first. A
+ * `resume` connection that nobody ended and whose player did not end it on purpose (`code`, DELIBERATE_END_CODE)
+ * keeps its slot for its stream's reconnect instead (lifecycle.ts, held); held once, a redelivery changes nothing.
+ */
+export async function disconnect(
+  deps: Pick<AdmissionDeps, 'store' | 'resumeHoldMs'>,
+  connectionId: string,
+  at: number,
+  code?: number,
+): Promise<DisconnectOutcome> {
+  let known = await deps.store.getConnection(connectionId);
+  if (known?.resume && code !== DELIBERATE_END_CODE) {
+    const heldUntil = at + (deps.resumeHoldMs ?? DEFAULT_RESUME_HOLD_MS);
+    if (known.state === 'open' && known.heldUntil === undefined && (await deps.store.hold(connectionId, heldUntil))) {
+      return { kind: 'held', connection: { ...known, heldUntil } };
+    }
+    // Held by another delivery of this `$disconnect`, or closed by a teller meanwhile (then its slot is free now).
+    if (known.state === 'open' && known.heldUntil === undefined) known = await deps.store.getConnection(connectionId);
+    if (known?.state === 'open' && known.heldUntil !== undefined) return { kind: 'held', connection: known };
+  }
+  if (!known) return { kind: 'unknown' };
+  return deps.store.release(connectionId, 'disconnected', at, known);
 }
 
 /**

@@ -22,6 +22,8 @@ const EnvSchema = z.object({
   HANDSHAKE_GRACE_SECONDS: inRange(RANGES.handshakeGraceSeconds),
   /** By when after its admitting write a socket is open or never will be (core/lifecycle.ts). */
   OPENING_WINDOW_SECONDS: inRange(RANGES.openingWindowSeconds),
+  /** How long a dropped stream of a player that reconnects by itself (`resume=1`) keeps its slot (core/lifecycle.ts). */
+  RESUME_HOLD_SECONDS: inRange(RANGES.resumeHoldSeconds),
   SHARING_NETWORKS: inRange(RANGES.sharingNetworks),
   SHARING_REFUSALS_PER_DAY: inRange(RANGES.sharingRefusalsPerDay),
   /** Partitions of the sweep's index; the CDK app sizes it from the expected connects per second (`leaseShardsFor`). */
@@ -51,6 +53,7 @@ export interface Config {
   maxConnectionMs: number;
   handshakeGraceMs: number;
   openingWindowMs: number;
+  resumeHoldMs: number;
   /** the sharing signals' thresholds (core/events/signals.ts) */
   sharing: { networks: number; refusalsPerDay: number };
   leaseShards: number;
@@ -80,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxConnectionMs: e.MAX_CONNECTION_SECONDS * 1000,
     handshakeGraceMs: e.HANDSHAKE_GRACE_SECONDS * 1000,
     openingWindowMs: Math.round(e.OPENING_WINDOW_SECONDS * 1000),
+    resumeHoldMs: Math.round(e.RESUME_HOLD_SECONDS * 1000),
     sharing: { networks: e.SHARING_NETWORKS, refusalsPerDay: e.SHARING_REFUSALS_PER_DAY },
     leaseShards: e.LEASE_SHARDS,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,

@@ -29,6 +29,15 @@
  * While a connection is ending it holds its slot, so the count covers every socket that may be open and no new socket
  * opens beside it, however slow the store or API Gateway; a connect that needs that slot waits for it (`awaitEnded`).
  *
+ * Held (an opt-in of players that reconnect by themselves, `resume=1`): when such a connection's socket closes and no
+ * one ended it (its item still open: no kick, player's end, takeover or eviction), `$disconnect` leaves it counted and
+ * sets `heldUntil` (RESUME_HOLD_MS) on condition the item is open and not held yet. Its socket is gone for good (a
+ * `$disconnect` comes only for a socket API Gateway knew), so API Gateway's 410 about it is final whatever `openBy`.
+ * While the hold lasts its slot counts: a reconnect of its stream takes it over in one write (the takeover above, the
+ * count never dips), and anyone else's refused connect keeps it. Past the hold it is a ghost like any other (a refused
+ * connect or the sweep releases it). A deliberate end (close code DELIBERATE_END_CODE) and connections without the
+ * opt-in are released at once, as before.
+ *
  * Phases, from the item, the counter and the clock:
  * - opening: counted, item open, before `openBy`: its socket may not be open yet, and API Gateway answers 410 for a
  *   socket inside its handshake exactly as for one that is gone. This is the only phase where that answer is ambiguous.
@@ -71,6 +80,26 @@ export const CHASE_DELAYS_MS = [25, 50, 100, 200, 400, 500] as const;
  * a socket still opening), so the one-frame rule does not rest on how fast API Gateway answers them.
  */
 export const RECENT_CLOSE_MS = 10_000;
+
+/**
+ * How long `$disconnect` keeps the slot of a `resume` connection that dropped (network, a `@connections` delete, a
+ * crash of the player's host): a player that reconnects by itself gets its stream back before anyone else of the user
+ * can take the place. Longer than the SDK's first reconnect tries (full-jitter backoff from 100 ms, doubling: five
+ * tries within about 3 s) plus their handshakes under a slow store; short enough that a player that is not coming
+ * back frees its place soon. The default of RESUME_HOLD_SECONDS.
+ */
+export const DEFAULT_RESUME_HOLD_MS = 10_000;
+
+/**
+ * The close code with which a player ends its stream on purpose (the SDK's `close()`): its slot is released at once,
+ * never held. In the range RFC 6455 leaves to applications; API Gateway passes a client's close code to `$disconnect`
+ * (`disconnectStatusCode`). Its own closes (a `@connections` delete, idle, the 2-hour cap) never carry it.
+ */
+export const DELIBERATE_END_CODE = 4000;
+
+/** Whether a connection's slot is held for its stream's reconnect at `now` (see Held above). */
+export const isHeld = (c: Pick<ConnectionRecord, 'state' | 'heldUntil'>, now: number) =>
+  c.state === 'open' && c.heldUntil !== undefined && now <= c.heldUntil;
 
 /** The lifecycle's settings, from the deployment's configuration. */
 export interface LifecycleTimes {

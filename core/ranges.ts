@@ -2,7 +2,7 @@
  * The settings the handlers read (core/config.ts) that the local stack (local/settings.ts) and the CDK app
  * (infra/settings.ts) also take: each one's range and default, defined once so the three never disagree.
  */
-import { DEFAULT_OPENING_WINDOW_MS } from './lifecycle.js';
+import { DEFAULT_OPENING_WINDOW_MS, DEFAULT_RESUME_HOLD_MS } from './lifecycle.js';
 import { DEFAULT_LEASE_SHARDS, MAX_LEASE_SHARDS } from './store/schema.js';
 
 export interface Range {
@@ -27,6 +27,11 @@ export const RANGES = {
    * 20 s: `$connect` must answer within API Gateway's 29 s integration timeout, chases included
    */
   openingWindowSeconds: { min: 1, max: 20, default: DEFAULT_OPENING_WINDOW_MS / 1000, integer: false },
+  /**
+   * lifecycle.ts, DEFAULT_RESUME_HOLD_MS: how long a `resume` player's dropped stream keeps its slot. At most 5 minutes:
+   * a place held for nobody locks the user's other screens out that long
+   */
+  resumeHoldSeconds: { min: 1, max: 300, default: DEFAULT_RESUME_HOLD_MS / 1000, integer: false },
   /** sharing signals: more distinct networks (/24, /48) than this playing one user's streams at once is a signal */
   sharingNetworks: { min: 1, max: 100, default: 2, integer: true },
   /** sharing signals: more refusals at the limit than this in one day (UTC) is a signal */

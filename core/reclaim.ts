@@ -3,7 +3,16 @@
  * never completed. They are released when a user is refused (only then, so the happy path costs nothing) and by
  * the periodic sweep.
  */
-import { type Clock, chase, endingWaitUntil, type LifecycleTimes, openByOf, realClock } from './lifecycle.js';
+import {
+  type Clock,
+  chase,
+  DEFAULT_RESUME_HOLD_MS,
+  endingWaitUntil,
+  isHeld,
+  type LifecycleTimes,
+  openByOf,
+  realClock,
+} from './lifecycle.js';
 import { forEachLimited } from './limiter.js';
 import type { ConnectionGateway, CoreEvents, Liveness, Logger } from './ports.js';
 import type { ConnectionRecord, CounterRecord } from './store/items.js';
@@ -19,6 +28,21 @@ export interface GhostDeps extends LifecycleTimes {
   logger: Logger;
   /** told about each ghost reclaimed (for metrics) */
   events?: CoreEvents;
+  /** RESUME_HOLD_SECONDS (lifecycle.ts, DEFAULT_RESUME_HOLD_MS when unset) */
+  resumeHoldMs?: number;
+}
+
+/**
+ * A `resume` connection found gone for good and not held yet: held now rather than released (lifecycle.ts, held). Its
+ * `$disconnect` may be on its way (it would hold it) or lost; either way its player may be reconnecting, and releasing
+ * it here would give its place to another device in the moment before. Whether or not this write wins, the slot is not
+ * free now.
+ */
+async function holdFound(deps: GhostDeps, c: ConnectionRecord): Promise<boolean> {
+  if (!c.resume || c.heldUntil !== undefined) return false;
+  const now = (deps.clock ?? realClock).now();
+  await deps.store.hold(c.connectionId, now + (deps.resumeHoldMs ?? DEFAULT_RESUME_HOLD_MS));
+  return true;
 }
 
 /** What API Gateway says of a connection; `unknown` when GetConnection itself failed. */
@@ -118,8 +142,16 @@ export async function reclaimGhosts(
   giveUpAt = Number.POSITIVE_INFINITY,
 ): Promise<ReclaimOutcome> {
   const items = await deps.store.countedConnections(counter);
+  const readAt = (deps.clock ?? realClock).now();
   const [open, ending] = await Promise.all([
-    Promise.all(items.open.map(async (item) => ({ item, gone: (await judge(deps, item, giveUpAt)) === 'gone' }))),
+    Promise.all(
+      items.open.map(async (item) => {
+        // Held for its stream's reconnect (lifecycle.ts): its slot counts until the hold is over, without a question.
+        if (isHeld(item, readAt)) return { item, gone: false };
+        const gone = (await judge(deps, item, giveUpAt)) === 'gone';
+        return { item, gone: gone && !(await holdFound(deps, item)) };
+      }),
+    ),
     Promise.all(
       items.ending.map((item) => {
         const until = Math.min(giveUpAt, endingWaitUntil(item, (deps.clock ?? realClock).now(), deps));
@@ -195,7 +227,9 @@ export async function sweep(deps: GhostDeps, now: number): Promise<SweepReport> 
     if (now - connectedAt <= deps.maxConnectionMs && (await ask(deps, connectionId)) !== 'gone') return;
     // The index is eventually consistent: the item itself decides, and one in its opening window is waited for.
     const c = await store.getConnection(connectionId);
-    if (c?.state !== 'open' || (await judge(deps, c)) === 'alive') return;
+    // One held for its stream's reconnect (lifecycle.ts) is left until its next check age, like a ghost found young.
+    if (c?.state !== 'open' || isHeld(c, now) || (await judge(deps, c)) === 'alive') return;
+    if (await holdFound(deps, c)) return;
     const outcome = await store.release(connectionId, 'swept', now, c);
     if (outcome.kind === 'released') report.released++;
   });

@@ -103,6 +103,8 @@ const LocalSettingsSchema = z.object({
   handshakeGraceSeconds: unsetIfEmpty(shared(RANGES.handshakeGraceSeconds)),
   /** core/lifecycle.ts: by when after its admitting write a socket is open or never will be */
   openingWindowSeconds: unsetIfEmpty(shared(RANGES.openingWindowSeconds)),
+  /** core/lifecycle.ts: how long a `resume` player's dropped stream keeps its slot */
+  resumeHoldSeconds: unsetIfEmpty(shared(RANGES.resumeHoldSeconds)),
   sharingNetworks: unsetIfEmpty(shared(RANGES.sharingNetworks)),
   sharingRefusalsPerDay: unsetIfEmpty(shared(RANGES.sharingRefusalsPerDay)),
   /** 0 turns the periodic sweep off (tests that run it themselves) */
@@ -192,6 +194,7 @@ export const SETTINGS_ENV: Readonly<Partial<Record<keyof LocalSettings, string>>
   leaseSeconds: 'LEASE_SECONDS',
   handshakeGraceSeconds: 'HANDSHAKE_GRACE_SECONDS',
   openingWindowSeconds: 'OPENING_WINDOW_SECONDS',
+  resumeHoldSeconds: 'RESUME_HOLD_SECONDS',
   sharingNetworks: 'SHARING_NETWORKS',
   sharingRefusalsPerDay: 'SHARING_REFUSALS_PER_DAY',
   sweepIntervalSeconds: 'SWEEP_INTERVAL_SECONDS',

@@ -153,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         LEASE_SECONDS: String(settings.leaseSeconds),
         HANDSHAKE_GRACE_SECONDS: String(settings.handshakeGraceSeconds),
         OPENING_WINDOW_SECONDS: String(settings.openingWindowSeconds),
+        RESUME_HOLD_SECONDS: String(settings.resumeHoldSeconds),
         SHARING_NETWORKS: String(settings.sharingNetworks),
         SHARING_REFUSALS_PER_DAY: String(settings.sharingRefusalsPerDay),
         LIMIT_POLICY: settings.limitPolicy,

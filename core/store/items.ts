@@ -38,6 +38,13 @@ export interface ConnectionRecord {
   openBy?: number;
   /** older versions: when `$connect` passed its last check, just before the handshake completed */
   handshakeAt?: number;
+  /** its player reconnects by itself (`resume=1` on connect): a socket it did not end keeps its slot a while */
+  resume?: boolean;
+  /**
+   * set by `$disconnect` on a `resume` connection the server did not end: its socket is gone, and its slot is kept for
+   * its stream's reconnect until then (ms; lifecycle.ts, held)
+   */
+  heldUntil?: number;
 }
 
 export interface CounterRecord {
@@ -54,7 +61,10 @@ export interface CounterRecord {
   streams: Map<string, string>;
 }
 
-export type NewConnection = Omit<ConnectionRecord, 'state' | 'closedAt' | 'closeReason' | 'lastSeenAt' | 'handshakeAt'>;
+export type NewConnection = Omit<
+  ConnectionRecord,
+  'state' | 'closedAt' | 'closeReason' | 'lastSeenAt' | 'handshakeAt' | 'heldUntil'
+>;
 
 /**
  * The limit in force for a user: the staff-set override when there is one, else `fallback`: the plan's limit from
@@ -86,6 +96,8 @@ export function toConnection(item: Item = {}): ConnectionRecord {
     closeReason: item.closeReason as CloseReason | undefined,
     openBy: item.openBy === undefined ? undefined : Number(item.openBy),
     handshakeAt: item.handshakeAt === undefined ? undefined : Number(item.handshakeAt),
+    ...(item.resume === true ? { resume: true } : {}),
+    ...(item.heldUntil === undefined ? {} : { heldUntil: Number(item.heldUntil) }),
   };
 }
 

@@ -128,6 +128,12 @@ export interface ConnectionStore {
    */
   release(connectionId: string, reason: CloseReason, at: number, known?: ConnectionRecord): Promise<ReleaseOutcome>;
   /**
+   * `$disconnect` of a `resume` connection nobody ended (lifecycle.ts, held): sets `heldUntil` on its item, on
+   * condition the item is open and not held yet, and leaves it counted. False when the condition failed (a teller
+   * closed it, or another delivery of the same `$disconnect` held it first).
+   */
+  hold(connectionId: string, heldUntil: number): Promise<boolean>;
+  /**
    * Releases ghosts all in one write of the counter, on condition it still counts every one of them; then closes
    * their items. False when the condition failed (some were released meanwhile).
    */

@@ -7,7 +7,7 @@ export type ParsedConnect =
   | { ok: true; request: ConnectRequest }
   | { ok: false; statusCode: 400 | 401; code: ErrorCode; message: string };
 
-const SINGLE_VALUED = ['userId', 'streamId', 'device', 'token'] as const;
+const SINGLE_VALUED = ['userId', 'streamId', 'device', 'token', 'resume'] as const;
 
 type Identity = { ok: true; userId: string; planLimit?: number } | (ParsedConnect & { ok: false });
 
@@ -61,6 +61,12 @@ export function parseConnect(event: WebSocketEvent, authMode: 'dev' | 'jwt' = 'd
   if (device && !device.ok)
     return { ok: false, statusCode: 400, code: ErrorCode.INVALID_PARAMETER, message: device.message };
 
+  // `resume=1`: the player reconnects by itself, so a socket it did not end keeps its slot a while (lifecycle.ts, held).
+  const resume = query.resume === '1';
+  if (query.resume && !resume && query.resume !== '0') {
+    return { ok: false, statusCode: 400, code: ErrorCode.INVALID_PARAMETER, message: 'resume must be 1 or 0' };
+  }
+
   const ctx = event.requestContext;
   return {
     ok: true,
@@ -70,6 +76,7 @@ export function parseConnect(event: WebSocketEvent, authMode: 'dev' | 'jwt' = 'd
       ...(identity.planLimit === undefined ? {} : { planLimit: identity.planLimit }),
       streamId: streamId?.value,
       device: device?.value,
+      ...(resume ? { resume } : {}),
       sourceIp: ctx.identity?.sourceIp,
       userAgent: ctx.identity?.userAgent ?? event.headers?.['User-Agent'] ?? event.headers?.['user-agent'],
       connectedAt: ctx.connectedAt,

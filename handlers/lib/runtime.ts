@@ -60,6 +60,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     maxConnectionMs: config.maxConnectionMs,
     handshakeGraceMs: config.handshakeGraceMs,
     openingWindowMs: config.openingWindowMs,
+    resumeHoldMs: config.resumeHoldMs,
     defaultPolicy: config.defaultPolicy,
     logger,
     events,

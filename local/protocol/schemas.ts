@@ -26,6 +26,12 @@ export const HandshakeQuery = z.strictObject({
   token: z.string().optional().describe("jwt mode: the player's token (the user is its `sub`)"),
   streamId: z.optional(StreamIdSchema).describe("the player's own id for this playback, kept across reconnects"),
   device: z.optional(DeviceSchema).describe('a label other screens see'),
+  resume: z
+    .optional(z.enum(['1', '0']))
+    .describe(
+      '1: this player reconnects by itself; a socket the server did not end keeps its slot for RESUME_HOLD_SECONDS, ' +
+        'and a close with code 4000 (the player ending the stream) frees it at once',
+    ),
 });
 
 export const HeartbeatMessage = z

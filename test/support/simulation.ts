@@ -85,6 +85,9 @@ export interface WorldOptions {
   /** share of admitted handshakes that fail (the socket never opens, no `$disconnect`) */
   failHandshake: number;
   openingWindowMs?: number;
+  /** players open with `resume=1` (the SDK): a socket they did not end keeps its slot for `resumeHoldMs` */
+  resume?: boolean;
+  resumeHoldMs?: number;
   /** a test's own delay (ms) for some store calls, instead of `storeLatency`'s; undefined falls back to it */
   storeDelay?: (call: string, phase: 'request' | 'response') => number | undefined;
 }
@@ -146,6 +149,7 @@ export class World {
       maxConnectionMs: 7_200_000,
       handshakeGraceMs: 30_000,
       openingWindowMs: options.openingWindowMs ?? 5_000,
+      resumeHoldMs: options.resumeHoldMs ?? 10_000,
       logger: quiet,
       audit: quiet,
     };
@@ -212,7 +216,14 @@ export class World {
       lastActiveAt: this.clock.now(),
     };
     this.sockets.set(connectionId, socket);
-    const request = { connectionId, userId, streamId, device: `d-${connectionId}`, connectedAt: this.clock.now() };
+    const request = {
+      connectionId,
+      userId,
+      streamId,
+      device: `d-${connectionId}`,
+      connectedAt: this.clock.now(),
+      ...(this.options.resume ? { resume: true } : {}),
+    };
     socket.status = await connect(this.deps, request).then(
       () => 200,
       (error) => statusOf(error),
@@ -251,18 +262,21 @@ export class World {
     return socket;
   }
 
-  /** Its player closes it (or the network drops it): the same to the server, a `$disconnect` that may be lost. */
-  close(socket: SimSocket): void {
-    if (socket.state === 'open') this.closeSocket(socket);
+  /**
+   * Its player closes it (or the network drops it, 1000 or 1006 alike): a `$disconnect` that may be lost. `code` 4000 is
+   * the player's deliberate end (core/lifecycle.ts, DELIBERATE_END_CODE).
+   */
+  close(socket: SimSocket, code = 1000): void {
+    if (socket.state === 'open') this.closeSocket(socket, code);
   }
 
-  private closeSocket(socket: SimSocket) {
+  private closeSocket(socket: SimSocket, code = 1000) {
     socket.state = 'closed';
     if (this.random() < this.options.dropDisconnect) return;
     this.track(
       this.clock
         .sleep(sampleDelay(BANDS[this.options.gatewayLatency], this.random))
-        .then(() => disconnect(this.deps, socket.connectionId, this.clock.now())),
+        .then(() => disconnect(this.deps, socket.connectionId, this.clock.now(), code)),
     );
   }
 

@@ -26,6 +26,16 @@ describe('parseConnect', () => {
     });
   });
 
+  it('records resume=1 (a player that reconnects by itself), and nothing for resume=0 or none', () => {
+    const resumed = parseConnect(event({ userId: ['alice'], resume: ['1'] }));
+    const not = parseConnect(event({ userId: ['alice'], resume: ['0'] }));
+    const none = parseConnect(event({ userId: ['alice'] }));
+
+    expect(resumed.ok && resumed.request.resume).toBe(true);
+    expect(not.ok && 'resume' in not.request).toBe(false);
+    expect(none.ok && 'resume' in none.request).toBe(false);
+  });
+
   it('treats empty optional parameters as absent', () => {
     const parsed = parseConnect(event({ userId: ['alice'], streamId: [''], device: [''] }));
     expect(parsed.ok && parsed.request).toMatchObject({ streamId: undefined, device: undefined });
@@ -41,6 +51,8 @@ describe('parseConnect', () => {
     [{ userId: ['alice'], streamId: ['a', 'b'] }, 400],
     [{ userId: ['alice'], device: ['d'.repeat(129)] }, 400],
     [{ userId: ['alice'], device: ['tab\there'] }, 400],
+    [{ userId: ['alice'], resume: ['yes'] }, 400],
+    [{ userId: ['alice'], resume: ['1', '1'] }, 400],
   ])('refuses %j with %i', (query, status) => {
     const parsed = parseConnect(event(query));
     expect(parsed).toMatchObject({ ok: false, statusCode: status });

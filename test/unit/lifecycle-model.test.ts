@@ -1,6 +1,7 @@
 /**
  * The lifecycle against its invariants, over random interleavings (fast-check): connects, takeovers, closes and
  * reopens, drops with their `$disconnect` lost, failed handshakes, kicks, a player's own ends, messages and sweeps,
+ * players that opt in to the resume hold (`resume=1`) or not, and their deliberate closes (code 4000),
  * at random virtual times, with store and API Gateway latencies fast or heavy-tailed (up to 2.5 s a call). The core
  * runs unchanged on the in-memory store and a model of API Gateway, in virtual time (test/support/simulation.ts).
  *
@@ -10,9 +11,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DELIBERATE_END_CODE } from '../../core/lifecycle.js';
 import { type SimSocket, World } from '../support/simulation.js';
 
 const USERS = ['u0', 'u1'];
+/** Shorter than the default, so that holds end inside a scenario's 4 s as well as after it. */
+const RESUME_HOLD_MS = 2_000;
 
 const action = fc.record({
   at: fc.integer({ min: 0, max: 4_000 }),
@@ -20,6 +24,7 @@ const action = fc.record({
     'open',
     'reconnect',
     'close',
+    'closeOnPurpose',
     'closeAndReopen',
     'kick',
     'kickAndOpen',
@@ -41,13 +46,15 @@ const scenario = fc.record({
   gatewayLatency: fc.constantFrom('fast' as const, 'heavy' as const),
   dropDisconnect: fc.constantFrom(0, 0.5, 1),
   failHandshake: fc.constantFrom(0, 0.3),
+  // Players that reconnect by themselves (the SDK): a socket nobody ended keeps its slot for the hold.
+  resume: fc.boolean(),
   actions: fc.array(action, { minLength: 1, maxLength: 24 }),
 });
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
 async function play(s: Scenario): Promise<string[]> {
-  const world = new World(s);
+  const world = new World({ ...s, resumeHoldMs: RESUME_HOLD_MS });
   const pickOpen = (userId: string, pick: number): SimSocket | undefined => {
     const open = world.openSockets(userId);
     return open.length > 0 ? open[pick % open.length] : undefined;
@@ -68,6 +75,11 @@ async function play(s: Scenario): Promise<string[]> {
         case 'close': {
           const socket = pickOpen(userId, a.pick);
           return socket && world.close(socket);
+        }
+        case 'closeOnPurpose': {
+          // The player's own end (the SDK's close()): freed at once, never held.
+          const socket = pickOpen(userId, a.pick);
+          return socket && world.close(socket, DELIBERATE_END_CODE);
         }
         case 'closeAndReopen': {
           const socket = pickOpen(userId, a.pick);
@@ -99,15 +111,26 @@ async function play(s: Scenario): Promise<string[]> {
   await world.settle();
   await world.checkSettled(USERS);
 
-  // No lockout: every socket dropped (its `$disconnect` lost or not), then each user opens the limit again.
+  // No lockout: every socket dropped (its `$disconnect` lost or not), then, once any hold is over, each user opens the
+  // limit again (with `resume`, a refusal is tried again once the holds its own tries started are over).
   for (const socket of world.sockets.values()) world.close(socket);
   await world.settle();
+  if (s.resume) {
+    world.at(RESUME_HOLD_MS + 1, async () => {});
+    await world.settle();
+  }
   for (const userId of USERS) {
     for (let k = 0; k < s.limit; k++) {
       world.at(0, async () => {
         // As a player would: "the store is slow, connect again" (503) is tried again.
         let again = await world.open(userId, `again${k}`);
         for (let retry = 0; again.status === 503 && retry < 5; retry++) again = await world.open(userId, `again${k}`);
+        if (s.resume && again.status === 429) {
+          // A dropped stream whose `$disconnect` was lost is held from when a refused connect finds it gone: once.
+          await world.clock.sleep(RESUME_HOLD_MS + 1);
+          again = await world.open(userId, `again${k}`);
+          for (let retry = 0; again.status === 503 && retry < 5; retry++) again = await world.open(userId, `again${k}`);
+        }
         if (again.status !== 200)
           world.violations.push({ at: world.clock.now(), what: `${userId} locked out: ${again.status}` });
       });

@@ -17,6 +17,7 @@ describe('local settings', () => {
       leaseSeconds: 300,
       handshakeGraceSeconds: 30,
       openingWindowSeconds: 5,
+      resumeHoldSeconds: 10,
       sharingNetworks: 2,
       sharingRefusalsPerDay: 20,
       eventsProcessor: 'on',

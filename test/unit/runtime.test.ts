@@ -13,6 +13,7 @@ const config = {
   maxConnectionMs: 7_200_000,
   handshakeGraceMs: 30_000,
   openingWindowMs: 5_000,
+  resumeHoldMs: 10_000,
   sharing: { networks: 2, refusalsPerDay: 20 },
   leaseShards: 4,
   defaultPolicy: 'block-new' as const,

@@ -163,7 +163,7 @@ describe('renewal', () => {
 
     expect(names()).toEqual(['admitted', 'ended']);
     expect(events[1]!.payload).toEqual({ reason: 'kicked', device: null });
-    expect(sockets[1]!.closedByClient).toBe(1000);
+    expect(sockets[1]!.closedByClient).toBe(4000);
     expect(stream.closed).toBe(true);
     expect(clock.pending).toBe(0);
   });

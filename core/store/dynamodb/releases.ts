@@ -90,6 +90,18 @@ export async function release(
   return closing;
 }
 
+/** lifecycle.ts, held: the item stays open (and in the sweep's index), with the end of its hold. */
+export async function hold(table: Table, connectionId: string, heldUntil: number): Promise<boolean> {
+  return table.conditionalUpdate({
+    TableName: table.tableName,
+    Key: connKey(connectionId),
+    UpdateExpression: 'SET heldUntil = :until',
+    ConditionExpression: '#state = :open AND attribute_not_exists(heldUntil)',
+    ExpressionAttributeNames: { '#state': 'state' },
+    ExpressionAttributeValues: { ':open': 'open', ':until': heldUntil },
+  });
+}
+
 /**
  * Releases ghosts found by a refused connect, all in one write of the counter (their members and stream claims
  * removed, `active` down by as many), on condition it still counts every one of them; then closes their items.

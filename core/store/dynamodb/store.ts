@@ -8,7 +8,7 @@ import type { StreamStore } from '../port.js';
 import { auditTrail, recordAudit, setLimitOverride, setPolicyOverride } from './audit.js';
 import { admit, evict, takeOver } from './counter.js';
 import { countedConnections, getConnection, getCounter, ping } from './reads.js';
-import { closeItem, forgetMissing, release, releaseGhosts, repairCount, uncountConnection } from './releases.js';
+import { closeItem, forgetMissing, hold, release, releaseGhosts, repairCount, uncountConnection } from './releases.js';
 import { connectionsAged, setSweptTo, sweptTo } from './sweep-index.js';
 import { createTable, type StoreOptions } from './table.js';
 
@@ -34,6 +34,7 @@ export function createDynamoStore(db: DynamoDBDocumentClient, options: StoreOpti
     closeItem: (id, reason, at, known) => closeItem(table, id, reason, at, known),
     uncount: (connection) => uncountConnection(table, connection),
     release: (id, reason, at, known) => release(table, id, reason, at, known),
+    hold: (id, heldUntil) => hold(table, id, heldUntil),
     releaseGhosts: (counter, ids, at) => releaseGhosts(table, counter, ids, at),
     forgetMissing: (counter, id) => forgetMissing(table, counter, id),
     repairCount: (userId, counts) => repairCount(table, userId, counts),

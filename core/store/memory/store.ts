@@ -108,6 +108,15 @@ export class MemoryStreamStore implements StreamStore {
     return closing;
   }
 
+  hold(connectionId: string, heldUntil: number): Promise<boolean> {
+    return this.state.call('hold', () => {
+      const c = this.state.connections.get(connectionId);
+      if (c?.state !== 'open' || c.heldUntil !== undefined) return false;
+      this.state.connections.set(connectionId, { ...c, heldUntil });
+      return true;
+    });
+  }
+
   async releaseGhosts(counter: CounterRecord, connectionIds: string[], at: number): Promise<boolean> {
     const uncounted = await this.state.call('releaseGhosts', () => {
       const c = this.state.counters.get(counter.userId);

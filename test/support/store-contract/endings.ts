@@ -199,6 +199,50 @@ export function endingsContract(current: () => ContractState): void {
     });
   });
 
+  describe('hold', () => {
+    it('marks an open resume connection held until the given time, leaving it open and counted with its claim', async () => {
+      // Prepare
+      const conn = await admitted(newConnection(clock, userId, { streamId: 'match', resume: true }));
+      const until = clock.tick() + 10_000;
+
+      // Act
+      const held = await store.hold(conn.connectionId, until);
+
+      // Assess
+      expect(held).toBe(true);
+      expect(await store.getConnection(conn.connectionId)).toEqual({ ...openItem(conn), heldUntil: until });
+      expect(await store.getCounter(userId)).toEqual(counterOf(userId, [conn]));
+    });
+
+    it('answers false to a second hold and keeps the first end of the hold', async () => {
+      // Prepare
+      const conn = await admitted(newConnection(clock, userId, { resume: true }));
+      const until = clock.tick() + 10_000;
+      await store.hold(conn.connectionId, until);
+
+      // Act
+      const again = await store.hold(conn.connectionId, until + 5_000);
+
+      // Assess
+      expect(again).toBe(false);
+      expect((await store.getConnection(conn.connectionId))?.heldUntil).toBe(until);
+    });
+
+    it('answers false for an item a teller closed, and writes nothing', async () => {
+      // Prepare
+      const conn = await admitted(newConnection(clock, userId, { resume: true }));
+      const at = clock.tick();
+      await store.closeItem(conn.connectionId, 'kicked', at);
+
+      // Act
+      const held = await store.hold(conn.connectionId, at + 10_000);
+
+      // Assess
+      expect(held).toBe(false);
+      expect(await store.getConnection(conn.connectionId)).toEqual(closedItem(conn, 'kicked', at));
+    });
+  });
+
   describe('release', () => {
     it('closes the item and stops counting it, answering released with the connection as closed', async () => {
       // Prepare
