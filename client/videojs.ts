@@ -105,6 +105,15 @@ export function limitPlayer(
       return row;
     });
 
+  // A closing tab closes its sockets with 1001, which the server holds for a reconnect that will never come: the
+  // page's own end says so (close code 4000), and a page restored from the back-forward cache plays again.
+  const onPageHide = () => stream.close();
+  const onPageShow = (event: PageTransitionEvent) => {
+    if (event.persisted) start();
+  };
+  addEventListener('pagehide', onPageHide);
+  addEventListener('pageshow', onPageShow);
+
   start();
   return {
     get state() {
@@ -119,6 +128,8 @@ export function limitPlayer(
     },
     dispose: () => {
       stream.close();
+      removeEventListener('pagehide', onPageHide);
+      removeEventListener('pageshow', onPageShow);
       player.off('play', holdUntilAdmitted);
       overlay.remove();
       state = 'closed';

@@ -56,7 +56,8 @@ describe.skipIf(noBrowser)('the video.js adapter in a browser', () => {
   const streams: Stream[] = [];
 
   beforeAll(async () => {
-    stack = await startTestStack({ streamLimit: LIMIT });
+    // A hold far longer than the test: a tab's close must free its slot by itself, not by the hold running out.
+    stack = await startTestStack({ streamLimit: LIMIT, resumeHoldSeconds: 60 });
     browser = await launchBrowser();
   });
 
@@ -129,8 +130,13 @@ describe.skipIf(noBrowser)('the video.js adapter in a browser', () => {
 
     expect(await invariantViolations(stack, storeFor(stack), { limit: LIMIT, users: [userId] })).toEqual([]);
     expect(errors).toEqual([]);
-    await laptop.close();
+
+    // Act: the laptop's tab is closed
     await tablet.close();
+    await laptop.close({ runBeforeUnload: true });
+
+    // Assess: its slot is free long before the resume hold (a minute here) would have let it go
+    await until(async () => (await storeFor(stack).getCounter(userId)).active).toBe(0);
   });
 });
 
