@@ -44,8 +44,12 @@ export interface EventPipelineOptions {
  */
 const MAX_QUEUED_REFUSALS = 10_000;
 
-/** How often the usage reader asks for new changes while caught up: hourly figures can wait a second. */
-const USAGE_POLL_MS = 1_000;
+/**
+ * How often the usage reader asks for new changes unless a whole batch waits: hourly figures can wait a few seconds,
+ * and a batch that gathers a user's several changes writes their user-hour once (DynamoDB Local has one writer).
+ */
+const USAGE_POLL_MS = 5_000;
+const USAGE_BATCH = 1_000;
 
 export class EventPipeline {
   readonly hub: EventHub;
@@ -101,6 +105,7 @@ export class EventPipeline {
         tableName: options.tableName,
         db: options.db,
         consumer: 'usage',
+        behindAt: USAGE_BATCH,
         pollMs: Math.max(options.pollMs ?? 0, USAGE_POLL_MS),
         log,
         onBatch: (changes) => recordUsage({ usage, getConnection: options.getConnection }, changes),

@@ -29,6 +29,8 @@ export interface TableStreamOptions {
   onBatch(changes: TableChange[]): Promise<void>;
   /** whose checkpoints these are: readers of the same stream for different ends keep their own (default `events`) */
   consumer?: string;
+  /** a batch this big means the reader is behind and reads on at once (default BEHIND_AT) */
+  behindAt?: number;
   /** how often an idle reader asks for new records (AWS polls each shard about 4 times a second) */
   pollMs?: number;
   /** the pause before a failed batch is read again */
@@ -160,7 +162,7 @@ export class TableStreamReader {
         await this.options.onBatch(changes);
         // Its own checkpoint's changes alone move nothing: writing one for them would feed itself forever.
         if (changes.some((c) => !isEventsItem(c.keys))) await this.save(shardId, changes.at(-1)!.sequence);
-        full ||= records.length >= BEHIND_AT;
+        full ||= records.length >= (this.options.behindAt ?? BEHIND_AT);
       }
       if (page.NextShardIterator) this.iterators.set(shardId, page.NextShardIterator);
       else {

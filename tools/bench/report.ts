@@ -81,8 +81,11 @@ export function results(concurrency: number, measured: Measured) {
     storeOperations,
     events: {
       ...events,
-      /** the steady rate with the processor beside the stack, to the rate without (each to its own raw runs) */
-      onToOff: ratio(events.on.admittedPerSecond / events.on.raw, events.off.admittedPerSecond / events.off.raw),
+      /** the steady rate with the processor beside the stack, to the mean of the runs without it on either side */
+      onToOff: ratio(
+        events.on.admittedPerSecond,
+        (events.off.admittedPerSecond + events.offAfter.admittedPerSecond) / 2,
+      ),
     },
     idleSockets: idle && {
       held: idle.held,
@@ -159,7 +162,7 @@ export function printResults(r: Results, file: string) {
   );
   const ev = r.events;
   log(
-    `  events processor         steady ${ev.on.admittedPerSecond}/s with it (raw ${ev.on.raw}/s), ${ev.off.admittedPerSecond}/s without (raw ${ev.off.raw}/s): ${ev.onToOff} of the rate without, each to its raw; admission to GET /events ${l(ev.on.lag)} (n=${ev.on.lag.count}), once caught up with the table's earlier changes (${ev.on.catchUpMs} ms)`,
+    `  events processor         steady ${ev.on.admittedPerSecond}/s with it (raw ${ev.on.raw}/s), ${ev.off.admittedPerSecond}/s and ${ev.offAfter.admittedPerSecond}/s without, before and after (raw ${ev.off.raw}/s, ${ev.offAfter.raw}/s): ${ev.onToOff} of the rate without; admission to GET /events ${l(ev.on.lag)} (n=${ev.on.lag.count}), once caught up with the table's earlier changes (${ev.on.catchUpMs} ms)`,
   );
   if (r.idleSockets)
     log(
