@@ -363,3 +363,31 @@ function statusOf(error: unknown): number {
   if ((error as Error)?.name === 'StoreContentionError') return 503;
   throw error;
 }
+
+/** The opening window of `quietWorld`. */
+export const QUIET_WINDOW_MS = 5_000;
+
+/** A world of one seed with nothing slow and nothing lost, for the core's step-by-step unit tests. */
+export function quietWorld(options: Partial<WorldOptions> = {}): World {
+  return new World({
+    seed: 7,
+    limit: 3,
+    policy: 'block-new',
+    storeLatency: 'none',
+    gatewayLatency: 'none',
+    dropDisconnect: 0,
+    failHandshake: 0,
+    openingWindowMs: QUIET_WINDOW_MS,
+    ...options,
+  });
+}
+
+/** Runs `act` as an actor in virtual time, to the end of everything it started. */
+export async function runAsActor<T>(w: World, act: () => Promise<T>): Promise<T> {
+  let result: T | undefined;
+  w.at(0, async () => {
+    result = await act();
+  });
+  await w.settle();
+  return result as T;
+}

@@ -5,33 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { admitting, answerBy, chase, openByOf, REGISTRATION_MARGIN_MS } from '../../core/lifecycle.js';
-import { type SimSocket, World, type WorldOptions } from '../support/simulation.js';
-
-const WINDOW = 5_000;
-
-function world(options: Partial<WorldOptions> = {}): World {
-  return new World({
-    seed: 7,
-    limit: 3,
-    policy: 'block-new',
-    storeLatency: 'none',
-    gatewayLatency: 'none',
-    dropDisconnect: 0,
-    failHandshake: 0,
-    openingWindowMs: WINDOW,
-    ...options,
-  });
-}
-
-/** Runs `act` as an actor in virtual time, to the end of everything it started. */
-async function run<T>(w: World, act: () => Promise<T>): Promise<T> {
-  let result: T | undefined;
-  w.at(0, async () => {
-    result = await act();
-  });
-  await w.settle();
-  return result as T;
-}
+import {
+  runAsActor as run,
+  type SimSocket,
+  QUIET_WINDOW_MS as WINDOW,
+  quietWorld as world,
+} from '../support/simulation.js';
 
 const endedReasons = (s: SimSocket) => s.frames.map((f) => f.reason);
 

@@ -6,33 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { disconnect } from '../../core/admission.js';
 import { DELIBERATE_END_CODE } from '../../core/lifecycle.js';
-import { World, type WorldOptions } from '../support/simulation.js';
-
-const WINDOW = 5_000;
-
-function world(options: Partial<WorldOptions> = {}): World {
-  return new World({
-    seed: 7,
-    limit: 3,
-    policy: 'block-new',
-    storeLatency: 'none',
-    gatewayLatency: 'none',
-    dropDisconnect: 0,
-    failHandshake: 0,
-    openingWindowMs: WINDOW,
-    ...options,
-  });
-}
-
-/** Runs `act` as an actor in virtual time, to the end of everything it started. */
-async function run<T>(w: World, act: () => Promise<T>): Promise<T> {
-  let result: T | undefined;
-  w.at(0, async () => {
-    result = await act();
-  });
-  await w.settle();
-  return result as T;
-}
+import {
+  runAsActor as run,
+  QUIET_WINDOW_MS as WINDOW,
+  type WorldOptions,
+  quietWorld as world,
+} from '../support/simulation.js';
 
 describe('When a socket of a player that reconnects by itself (resume=1) closes without anyone ending it', () => {
   const HOLD = 10_000;
