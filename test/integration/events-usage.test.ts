@@ -4,7 +4,7 @@
  * whose usage write went through but whose answer was lost (the processor killed mid-batch), one redelivered in part
  * (as Lambda splits a failing batch); and the routes' hostile inputs.
  */
-import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventSink, processChanges, publish } from '../../core/events/processor.js';
 import { refusedEvent } from '../../core/events/refusals.js';
@@ -15,7 +15,7 @@ import { DynamoUsageStore } from '../../core/store/dynamodb/usage.js';
 import { keys } from '../../core/store/schema.js';
 import type { LocalStack } from '../../local/stack.js';
 import { newUserId, startTestStack, supportRequest } from '../support/stack.js';
-import { Script } from '../support/usage-script.js';
+import { losingTransactionAnswers, Script } from '../support/usage-script.js';
 
 const DAY = Date.parse('2031-01-15T00:00:00Z');
 const at = (hhmm: string) => Date.parse(`2031-01-15T${hhmm}:00Z`);
@@ -91,16 +91,7 @@ describe('When the processor has seen a scripted day of two users', () => {
     const deps = { sink, usage, getConnection: async (id: string) => s.connections.get(id) };
     // A client whose transactions go through but whose answers are lost, as when the processor dies mid-write.
     let killAt = 0;
-    const flaky = new Proxy(client, {
-      get(target, name, receiver) {
-        if (name !== 'send') return Reflect.get(target, name, receiver);
-        return async (command: unknown) => {
-          const answer = await target.send(command as never);
-          if (command instanceof TransactWriteCommand && --killAt === 0) throw new Error('processor killed');
-          return answer;
-        };
-      },
-    });
+    const flaky = losingTransactionAnswers(client, () => --killAt === 0);
     const crashing = { ...deps, usage: new DynamoUsageStore(flaky, stack.tableName) };
 
     // Act: batch 1 twice; the refusals with the processor killed after its second refusal's write, then again;
@@ -222,16 +213,7 @@ describe('When processors of two shards apply large batches at once', () => {
     const sink: EventSink = { deliver: async () => undefined };
     const getConnection = async (id: string) => s.connections.get(id);
     let transactions = 0;
-    const dying = new Proxy(client, {
-      get(target, name, receiver) {
-        if (name !== 'send') return Reflect.get(target, name, receiver);
-        return async (command: unknown) => {
-          const answer = await target.send(command as never);
-          if (command instanceof TransactWriteCommand && ++transactions === 1) throw new Error('processor killed');
-          return answer;
-        };
-      },
-    });
+    const dying = losingTransactionAnswers(client, () => ++transactions === 1);
 
     const total = async () =>
       Number(

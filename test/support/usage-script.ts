@@ -1,4 +1,5 @@
 /** A scripted history of counter writes for the usage tests: what each write changes, as the table's stream says it. */
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TableChange } from '../../core/events/changes.js';
 import type { CloseReason, ConnectionRecord } from '../../core/store/items.js';
 import { keys } from '../../core/store/schema.js';
@@ -39,4 +40,21 @@ export class Script {
     this.sequence += 1n;
     return { sequence: this.sequence.toString(), keys: keys.counter(userId), old, new: image(), at: time };
   }
+}
+
+/**
+ * `client`, but a transaction for which `lose()` says so goes through and its answer is lost, as when the processor
+ * dies mid-write: the caller sees it fail although the table took it.
+ */
+export function losingTransactionAnswers(client: DynamoDBDocumentClient, lose: () => boolean): DynamoDBDocumentClient {
+  return new Proxy(client, {
+    get(target, name, receiver) {
+      if (name !== 'send') return Reflect.get(target, name, receiver);
+      return async (command: unknown) => {
+        const answer = await target.send(command as never);
+        if (command instanceof TransactWriteCommand && lose()) throw new Error('processor killed');
+        return answer;
+      };
+    },
+  });
 }
