@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { launchBrowser, noBrowser, outputDir } from '../support/browser.js';
+import { failedLoad, launchBrowser, noBrowser, outputDir, pageErrorsOf } from '../support/browser.js';
 import { Players } from '../support/players.js';
 import { eventually } from '../support/sockets.js';
 import { newUserId, startTestStack, supportRequest } from '../support/stack.js';
@@ -51,11 +51,7 @@ const peak = (u: Usage) => Math.max(0, ...u.hours.map((h) => h.peak));
 /** A signed-in console page that records the page's errors (a refused load is the browser's, not the page's). */
 async function signedIn(): Promise<{ page: Page; pageErrors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(m.text());
-  });
+  const pageErrors = pageErrorsOf(page, failedLoad);
   await page.goto(`${stack.httpUrl}/console/`);
   await page.getByLabel('Staff token').fill(TOKEN);
   await page.getByRole('button', { name: 'Sign in' }).click();

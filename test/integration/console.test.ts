@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.js';
-import { launchBrowser, noBrowser, outputDir } from '../support/browser.js';
+import { failedLoad, launchBrowser, noBrowser, outputDir, pageErrorsOf } from '../support/browser.js';
 import { Players } from '../support/players.js';
 import { closed } from '../support/sockets.js';
 import { newUserId, startTestStack } from '../support/stack.js';
@@ -45,12 +45,8 @@ describe.skipIf(noBrowser)('support console in a browser', () => {
       held.push(await players.openWithId({ userId, streamId, device }));
     }
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
     // Refused requests show in the browser's console as failed loads: expected here, not page errors.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(m.text());
-    });
+    const pageErrors = pageErrorsOf(page, failedLoad);
     await page.goto(`${stack.httpUrl}/console/`);
     await shot(page, '01-sign-in');
 

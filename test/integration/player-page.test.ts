@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSigningKey } from '../../local/signing-key.js';
 import type { LocalStack } from '../../local/stack.js';
-import { launchBrowser, noBrowser, outputDir } from '../support/browser.js';
+import { launchBrowser, noBrowser, outputDir, pageErrorsOf } from '../support/browser.js';
 import { newUserId, startTestStack, storeFor } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -46,12 +46,8 @@ describe.skipIf(noBrowser)('demo player page in a browser', () => {
     // Prepare
     const userId = newUserId('viewer');
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
     // The refused handshake shows in the browser's console as a failed WebSocket: expected here, not a page error.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().includes('WebSocket connection')) pageErrors.push(m.text());
-    });
+    const pageErrors = pageErrorsOf(page, (text) => text.includes('WebSocket connection'));
     await page.goto(`${stack.httpUrl}/player/`);
     await page.getByLabel('User id', { exact: true }).fill(userId);
     await shot(page, '01-empty');

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -37,3 +37,19 @@ export function outputDir(folder: string): string {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/**
+ * The page's errors, as they happen: uncaught exceptions and console errors, except those `expected` names (a refused
+ * request or handshake is logged by the browser itself, not by the page).
+ */
+export function pageErrorsOf(page: Page, expected: (text: string) => boolean): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !expected(m.text())) errors.push(m.text());
+  });
+  return errors;
+}
+
+/** A request the browser refused to load (a 4xx the page expects): logged by the browser, not an error of the page. */
+export const failedLoad = (text: string) => text.startsWith('Failed to load resource');
