@@ -14,6 +14,12 @@
  * number, which a re-read keeps.
  */
 import { type ConnectionRecord, type CounterRecord, type Item, toConnection, toCounter } from '../store/items.js';
+import {
+  CONNECTION_PARTITION_PREFIX,
+  CONNECTION_SORT_KEY,
+  COUNTER_SORT_KEY,
+  USER_PARTITION_PREFIX,
+} from '../store/schema.js';
 import { networkOf } from './network.js';
 import { type CloudEvent, cloudEvent, type EndReason } from './schema.js';
 
@@ -37,15 +43,12 @@ export interface CounterChange {
   removed: string[];
 }
 
-const COUNTER_SORT_KEY = 'counter';
-const USER_PREFIX = 'user#';
-
 /** The counter changes among `changes`, with the members each one added and removed; other items are not events. */
 export function counterChanges(changes: TableChange[]): CounterChange[] {
   return changes.flatMap((change) => {
     const { pk, sk } = change.keys;
-    if (sk !== COUNTER_SORT_KEY || !pk.startsWith(USER_PREFIX)) return [];
-    const userId = pk.slice(USER_PREFIX.length);
+    if (sk !== COUNTER_SORT_KEY || !pk.startsWith(USER_PARTITION_PREFIX)) return [];
+    const userId = pk.slice(USER_PARTITION_PREFIX.length);
     const before = toCounter(userId, change.old);
     const after = toCounter(userId, change.new);
     const added = [...after.counted.keys()].filter((id) => !before.counted.has(id));
@@ -59,9 +62,6 @@ export const connectionsNamed = (changes: CounterChange[]) => [
   ...new Set(changes.flatMap((c) => [...c.added, ...c.removed])),
 ];
 
-const CONNECTION_SORT_KEY = 'conn';
-const CONNECTION_PREFIX = 'conn#';
-
 /**
  * The connections' items as the batch itself shows them, so the processor reads only the others. A connection's item
  * is written in the same transaction as the counter change that counts or uncounts it, so on one shard (DynamoDB
@@ -74,9 +74,9 @@ export function connectionsInBatch(changes: TableChange[], counters: CounterChan
   const latest = new Map<string, ConnectionRecord>();
   for (const change of changes) {
     const { pk, sk } = change.keys;
-    if (sk !== CONNECTION_SORT_KEY || !pk.startsWith(CONNECTION_PREFIX) || !change.new) continue;
+    if (sk !== CONNECTION_SORT_KEY || !pk.startsWith(CONNECTION_PARTITION_PREFIX) || !change.new) continue;
     const record = toConnection(change.new);
-    if (record.connectionId === pk.slice(CONNECTION_PREFIX.length)) latest.set(record.connectionId, record);
+    if (record.connectionId === pk.slice(CONNECTION_PARTITION_PREFIX.length)) latest.set(record.connectionId, record);
   }
   const ended = new Set(counters.flatMap((c) => c.removed));
   for (const [id, record] of latest) if (ended.has(id) && record.state !== 'closed') latest.delete(id);

@@ -4,6 +4,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { CONNECTION_SORT_KEY, COUNTER_SORT_KEY } from '../store/schema.js';
 import type { TableChange } from './changes.js';
 
 type Image = Record<string, unknown>;
@@ -46,7 +47,7 @@ function plain(image: Image | undefined): Record<string, unknown> | undefined {
  * Counters make the events (core/events/changes.ts) and connections' items fill them in (spared a read when the
  * batch holds them): other items' images are not decoded at all.
  */
-const DECODED_SORT_KEYS = new Set(['counter', 'conn']);
+const DECODED_SORT_KEYS = new Set([COUNTER_SORT_KEY, CONNECTION_SORT_KEY]);
 
 export function changeOf(record: StreamRecordLike): TableChange {
   const d = record.dynamodb ?? {};

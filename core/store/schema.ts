@@ -101,9 +101,21 @@ export const AUDIT_SECONDS = 90 * 24 * 3600;
 /** Sort keys of a user's history entries start with this. */
 export const AUDIT_SORT_PREFIX = 'audit#';
 
+/** The two items of the lifecycle: a user's counter and a connection's item (the change stream reads them by these). */
+export const USER_PARTITION_PREFIX = 'user#';
+export const COUNTER_SORT_KEY = 'counter';
+export const CONNECTION_PARTITION_PREFIX = 'conn#';
+export const CONNECTION_SORT_KEY = 'conn';
+
 export const keys = {
-  counter: (userId: string) => ({ [PARTITION_KEY]: `user#${userId}`, [SORT_KEY]: 'counter' }),
-  connection: (connectionId: string) => ({ [PARTITION_KEY]: `conn#${connectionId}`, [SORT_KEY]: 'conn' }),
+  counter: (userId: string) => ({
+    [PARTITION_KEY]: `${USER_PARTITION_PREFIX}${userId}`,
+    [SORT_KEY]: COUNTER_SORT_KEY,
+  }),
+  connection: (connectionId: string) => ({
+    [PARTITION_KEY]: `${CONNECTION_PARTITION_PREFIX}${connectionId}`,
+    [SORT_KEY]: CONNECTION_SORT_KEY,
+  }),
   audit: (userId: string, at: number, nonce: string) => ({
     [PARTITION_KEY]: `user#${userId}`,
     [SORT_KEY]: `${AUDIT_SORT_PREFIX}${new Date(at).toISOString()}#${nonce}`,
