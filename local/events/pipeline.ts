@@ -88,12 +88,10 @@ export class EventPipeline {
       signals: options.signals,
       remembered: new RememberedConnections(),
     };
+    const stream = { endpoint: options.endpoint, tableName: options.tableName, db: options.db, log };
     this.reader = new TableStreamReader({
-      endpoint: options.endpoint,
-      tableName: options.tableName,
-      db: options.db,
+      ...stream,
       pollMs: options.pollMs,
-      log,
       onBatch: async (changes) => {
         await processChanges(deps, changes);
       },
@@ -101,13 +99,10 @@ export class EventPipeline {
     const { usage } = options;
     if (usage) {
       this.usageReader = new TableStreamReader({
-        endpoint: options.endpoint,
-        tableName: options.tableName,
-        db: options.db,
+        ...stream,
         consumer: 'usage',
         behindAt: USAGE_BATCH,
         pollMs: Math.max(options.pollMs ?? 0, USAGE_POLL_MS),
-        log,
         onBatch: (changes) => recordUsage({ usage, getConnection: options.getConnection }, changes),
       });
     }

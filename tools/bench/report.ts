@@ -79,14 +79,7 @@ export function results(concurrency: number, measured: Measured) {
     sequentialConnectMs: sequential.latencyMs.admitted,
     ...moments(measured.moments),
     storeOperations,
-    events: {
-      ...events,
-      /** the steady rate with the processor beside the stack, to the mean of the runs without it on either side */
-      onToOff: ratio(
-        events.on.admittedPerSecond,
-        (events.off.admittedPerSecond + events.offAfter.admittedPerSecond) / 2,
-      ),
-    },
+    events,
     idleSockets: idle && {
       held: idle.held,
       stackRssBeforeMiB: Math.round(idle.beforeKiB / 1024),
